@@ -1,0 +1,152 @@
+-- =====================================================================
+-- Tenancy: the transaction-local tenant/actor context, the tenant
+-- registry, and row-level security on every tenant-owned table.
+-- =====================================================================
+
+CREATE OR REPLACE FUNCTION scoreledger.current_tenant()
+RETURNS uuid
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+  SELECT nullif(current_setting('scoreledger.tenant_id', true), '')::uuid
+$$;
+COMMENT ON FUNCTION scoreledger.current_tenant() IS
+  'The tenant set by set_context for the current transaction, or null.';
+GRANT EXECUTE ON FUNCTION scoreledger.current_tenant() TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.current_actor()
+RETURNS uuid
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+  SELECT nullif(current_setting('scoreledger.actor_id', true), '')::uuid
+$$;
+COMMENT ON FUNCTION scoreledger.current_actor() IS
+  'The acting user set by set_context for the current transaction, or null.';
+GRANT EXECUTE ON FUNCTION scoreledger.current_actor() TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger_private.require_tenant()
+RETURNS uuid
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  tenant uuid := scoreledger.current_tenant();
+BEGIN
+  IF tenant IS NULL THEN
+    PERFORM scoreledger_private.fail('SL401', 'no tenant context: call scoreledger.set_context(tenant_id, actor_id) in this transaction first');
+  END IF;
+  RETURN tenant;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION scoreledger_private.require_actor()
+RETURNS uuid
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  actor uuid := scoreledger.current_actor();
+BEGIN
+  PERFORM scoreledger_private.require_tenant();
+  IF actor IS NULL THEN
+    PERFORM scoreledger_private.fail('SL401', 'no actor: call scoreledger.set_context(tenant_id, actor_id) with the acting user');
+  END IF;
+  RETURN actor;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION scoreledger.set_context(tenant_id uuid, actor_id uuid DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+  IF tenant_id IS NULL THEN
+    PERFORM scoreledger_private.fail('SL401', 'set_context needs a tenant_id');
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM scoreledger_private.tenants t WHERE t.tenant_id = set_context.tenant_id) THEN
+    PERFORM scoreledger_private.fail('SL404', format('tenant %s does not exist', tenant_id));
+  END IF;
+  -- is_local = true: the context dies with the transaction, so a pooled
+  -- connection handed to the next client carries nothing over.
+  PERFORM set_config('scoreledger.tenant_id', tenant_id::text, true);
+  PERFORM set_config('scoreledger.actor_id', coalesce(actor_id::text, ''), true);
+END
+$$;
+COMMENT ON FUNCTION scoreledger.set_context(uuid, uuid) IS
+  'Sets the tenant (and acting user) for the current transaction only. SL404 if the tenant does not exist.';
+GRANT EXECUTE ON FUNCTION scoreledger.set_context(uuid, uuid) TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.create_tenant(name text, tenant_id uuid DEFAULT NULL)
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+  existing scoreledger_private.tenants;
+BEGIN
+  IF name IS NULL OR btrim(name) = '' THEN
+    PERFORM scoreledger_private.fail('SL422', 'name: must be a non-empty string');
+  END IF;
+  INSERT INTO scoreledger_private.tenants (tenant_id, name)
+  VALUES (coalesce(create_tenant.tenant_id, gen_random_uuid()), btrim(create_tenant.name))
+  ON CONFLICT DO NOTHING;
+  SELECT * INTO existing FROM scoreledger_private.tenants t WHERE t.name = btrim(create_tenant.name);
+  IF existing.tenant_id IS NULL THEN
+    PERFORM scoreledger_private.fail('SL409', format('tenant id %s is already used by another tenant', tenant_id));
+  END IF;
+  IF create_tenant.tenant_id IS NOT NULL AND existing.tenant_id <> create_tenant.tenant_id THEN
+    PERFORM scoreledger_private.fail('SL409',
+      format('tenant %L already exists with id %s, not %s', existing.name, existing.tenant_id, tenant_id));
+  END IF;
+  RETURN existing.tenant_id;
+END
+$$;
+COMMENT ON FUNCTION scoreledger.create_tenant(text, uuid) IS
+  'Creates a tenant, idempotent on name; returns its id. Needs no context.';
+GRANT EXECUTE ON FUNCTION scoreledger.create_tenant(text, uuid) TO scoreledger_app;
+
+CREATE OR REPLACE VIEW scoreledger.tenants AS
+  SELECT t.tenant_id, t.name, t.require_approval, t.enforce_capabilities, t.created_at
+  FROM scoreledger_private.tenants t;
+COMMENT ON VIEW scoreledger.tenants IS
+  'The tenant registry (names and ids only; no tenant data).';
+GRANT SELECT ON scoreledger.tenants TO scoreledger_app;
+
+-- ---------------------------------------------------------------------
+-- Row-level security: enabled AND forced on every table of the private
+-- schema, so the owner (and every SECURITY DEFINER function) sees one
+-- tenant at a time. With no context, current_tenant() is null and no row
+-- matches: fail-closed.
+-- ---------------------------------------------------------------------
+DO $$
+DECLARE
+  tbl regclass;
+BEGIN
+  FOR tbl IN
+    SELECT c.oid::regclass FROM pg_class c
+    WHERE c.relnamespace = 'scoreledger_private'::regnamespace AND c.relkind IN ('r', 'p')
+      AND c.relname NOT IN ('tenants', 'sql_definitions')
+  LOOP
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', tbl);
+    EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %s', tbl);
+    EXECUTE format($p$CREATE POLICY tenant_isolation ON %s
+                      USING (tenant_id = (SELECT scoreledger.current_tenant()))
+                      WITH CHECK (tenant_id = (SELECT scoreledger.current_tenant()))$p$, tbl);
+  END LOOP;
+END
+$$;
+
+-- The registry is readable by all (ids and names are needed before any
+-- context exists) but only writable by create_tenant and, for its own row,
+-- by the tenant's policy functions.
+ALTER TABLE scoreledger_private.tenants ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS registry_read ON scoreledger_private.tenants;
+CREATE POLICY registry_read ON scoreledger_private.tenants FOR SELECT USING (true);
+DROP POLICY IF EXISTS registry_insert ON scoreledger_private.tenants;
+CREATE POLICY registry_insert ON scoreledger_private.tenants FOR INSERT WITH CHECK (true);
+DROP POLICY IF EXISTS own_row_update ON scoreledger_private.tenants;
+CREATE POLICY own_row_update ON scoreledger_private.tenants FOR UPDATE
+  USING (tenant_id = (SELECT scoreledger.current_tenant()))
+  WITH CHECK (tenant_id = (SELECT scoreledger.current_tenant()));
+
+ALTER TABLE scoreledger_private.sql_definitions ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS definitions_all ON scoreledger_private.sql_definitions;
+CREATE POLICY definitions_all ON scoreledger_private.sql_definitions USING (true) WITH CHECK (true);

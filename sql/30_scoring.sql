@@ -1,0 +1,155 @@
+-- =====================================================================
+-- Scoring: the ONE scoring routine. Recording, apply, revert, preview and
+-- `check` all score through these functions:
+--   active_batches  which correction batches are in effect
+--   item_states     the effective state of items under those batches
+--   scoped_credits  per-submission mark_correct grants under those batches
+--   item_award / item_max   points of one answer under an item state
+-- The SQL functions here are plain SELECTs/expressions (no SET clauses, not
+-- SECURITY DEFINER) so the planner inlines them into set-based callers.
+-- =====================================================================
+
+-- Points a selection earns under a key (section 4 of the contract), with
+-- option sets as bitmasks.
+CREATE OR REPLACE FUNCTION scoreledger_private.awarded_points(
+  kind text, scoring text, points numeric, key_mask bigint, selected_mask bigint)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT CASE
+    WHEN kind = 'single_choice' THEN
+      CASE WHEN bit_count(selected_mask::bit(64)) = 1 AND (selected_mask & key_mask) <> 0 THEN points ELSE 0 END
+    WHEN scoring = 'exact' THEN
+      CASE WHEN selected_mask = key_mask THEN points ELSE 0 END
+    ELSE
+      -- trim_scale: 3 × 1/1 is stored as 3, not 3.0000000000000000.
+      trim_scale(points * greatest(0, bit_count((selected_mask & key_mask)::bit(64))
+                                      - bit_count((selected_mask & ~key_mask)::bit(64)))
+                        / bit_count(key_mask::bit(64)))
+  END
+$$;
+
+-- An answer's points under an item's effective state: dropped beats
+-- mark_correct beats the (possibly replaced) key.
+CREATE OR REPLACE FUNCTION scoreledger_private.item_award(
+  kind text, scoring text, points numeric, key_mask bigint, dropped boolean, credited boolean, selected_mask bigint)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT CASE
+    WHEN dropped THEN 0::numeric
+    WHEN credited THEN points
+    ELSE scoreledger_private.awarded_points(kind, scoring, points, key_mask, selected_mask)
+  END
+$$;
+
+CREATE OR REPLACE FUNCTION scoreledger_private.item_max(points numeric, dropped boolean)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT CASE WHEN dropped THEN 0::numeric ELSE points END
+$$;
+
+-- The batches in effect: applied, non-compensating ones, plus `with_batch`
+-- (as the most recent apply: a preview or an apply in progress) and minus
+-- `without_batch` (a revert). Compensating batches carry the original's
+-- payload for the record only; they never correct anything themselves.
+CREATE OR REPLACE FUNCTION scoreledger_private.active_batches(with_batch uuid DEFAULT NULL, without_batch uuid DEFAULT NULL)
+RETURNS TABLE (batch_id uuid, apply_order bigint)
+LANGUAGE sql STABLE
+AS $$
+  SELECT b.batch_id,
+         CASE WHEN b.batch_id = with_batch THEN 9223372036854775807 ELSE b.applied_seq END
+  FROM scoreledger_private.correction_batches b
+  WHERE b.tenant_id = scoreledger.current_tenant()
+    AND ((b.status = 'applied' AND b.reverts_batch_id IS NULL) OR b.batch_id = with_batch)
+    AND b.batch_id IS DISTINCT FROM without_batch
+$$;
+
+-- Effective state of the items of `evaluation_version_ids` (restricted to
+-- `question_version_ids` when given) under the active batches.
+CREATE OR REPLACE FUNCTION scoreledger_private.item_states(
+  evaluation_version_ids uuid[], question_version_ids uuid[] DEFAULT NULL,
+  with_batch uuid DEFAULT NULL, without_batch uuid DEFAULT NULL)
+RETURNS TABLE (evaluation_version_id uuid, question_version_id uuid, kind text, scoring text, points numeric,
+               options text[], key_mask bigint, dropped boolean, credit_all boolean, credit_scoped boolean)
+LANGUAGE sql STABLE
+AS $$
+  WITH active AS MATERIALIZED (
+    SELECT * FROM scoreledger_private.active_batches(with_batch, without_batch)
+  ), active_corrections AS MATERIALIZED (
+    SELECT c.evaluation_version_id, c.question_version_id, c.correction_type, c.correct_mask, c.scoped, a.apply_order
+    FROM scoreledger_private.corrections c
+    JOIN active a ON a.batch_id = c.batch_id
+    WHERE c.tenant_id = scoreledger.current_tenant()
+      AND c.evaluation_version_id = ANY (evaluation_version_ids)
+  )
+  SELECT i.evaluation_version_id, i.question_version_id, q.kind, q.scoring, q.points, q.options,
+         coalesce((SELECT ac.correct_mask FROM active_corrections ac
+                    WHERE ac.evaluation_version_id = i.evaluation_version_id
+                      AND ac.question_version_id = i.question_version_id
+                      AND ac.correction_type = 'replace_key'
+                    ORDER BY ac.apply_order DESC LIMIT 1), q.correct_mask),
+         EXISTS (SELECT 1 FROM active_corrections ac
+                  WHERE ac.evaluation_version_id = i.evaluation_version_id
+                    AND ac.question_version_id = i.question_version_id AND ac.correction_type = 'drop_item'),
+         EXISTS (SELECT 1 FROM active_corrections ac
+                  WHERE ac.evaluation_version_id = i.evaluation_version_id
+                    AND ac.question_version_id = i.question_version_id
+                    AND ac.correction_type = 'mark_correct' AND NOT ac.scoped),
+         EXISTS (SELECT 1 FROM active_corrections ac
+                  WHERE ac.evaluation_version_id = i.evaluation_version_id
+                    AND ac.question_version_id = i.question_version_id
+                    AND ac.correction_type = 'mark_correct' AND ac.scoped)
+  FROM scoreledger_private.items i
+  JOIN scoreledger_private.question_versions q
+    ON q.tenant_id = i.tenant_id AND q.question_version_id = i.question_version_id
+  WHERE i.tenant_id = scoreledger.current_tenant()
+    AND i.evaluation_version_id = ANY (evaluation_version_ids)
+    AND (question_version_ids IS NULL OR i.question_version_id = ANY (question_version_ids))
+$$;
+
+-- Submissions given full credit on one item by an active scoped mark_correct.
+CREATE OR REPLACE FUNCTION scoreledger_private.scoped_credits(
+  evaluation_version_ids uuid[], with_batch uuid DEFAULT NULL, without_batch uuid DEFAULT NULL)
+RETURNS TABLE (evaluation_version_id uuid, question_version_id uuid, submission_id uuid)
+LANGUAGE sql STABLE
+AS $$
+  SELECT DISTINCT c.evaluation_version_id, c.question_version_id, cs.submission_id
+  FROM scoreledger_private.active_batches(with_batch, without_batch) a
+  JOIN scoreledger_private.corrections c ON c.batch_id = a.batch_id AND c.tenant_id = scoreledger.current_tenant()
+  JOIN scoreledger_private.correction_submissions cs
+    ON cs.tenant_id = c.tenant_id AND cs.batch_id = c.batch_id AND cs.ordinal = c.ordinal
+  WHERE c.scoped AND c.evaluation_version_id = ANY (evaluation_version_ids)
+$$;
+
+-- Every stored submission of the given versions (all, when null) scored
+-- from its raw answers under the active corrections: what `check` compares
+-- against the stored score.
+CREATE OR REPLACE FUNCTION scoreledger_private.recomputed_scores(evaluation_version_ids uuid[] DEFAULT NULL)
+RETURNS TABLE (submission_id uuid, score numeric, max_score numeric)
+LANGUAGE sql STABLE
+AS $$
+  WITH versions AS MATERIALIZED (
+    SELECT coalesce(evaluation_version_ids,
+                    (SELECT array_agg(v.evaluation_version_id) FROM scoreledger_private.evaluation_versions v
+                      WHERE v.tenant_id = scoreledger.current_tenant())) AS ids
+  ), states AS MATERIALIZED (
+    SELECT st.* FROM versions, scoreledger_private.item_states(versions.ids) st
+  ), credits AS MATERIALIZED (
+    SELECT sc.* FROM versions, scoreledger_private.scoped_credits(versions.ids) sc
+  )
+  SELECT s.submission_id,
+         sum(scoreledger_private.item_award(st.kind, st.scoring, st.points, st.key_mask, st.dropped,
+               st.credit_all OR (st.credit_scoped AND EXISTS (
+                 SELECT 1 FROM credits c WHERE c.evaluation_version_id = st.evaluation_version_id
+                   AND c.question_version_id = st.question_version_id AND c.submission_id = s.submission_id)),
+               a.selected_mask)),
+         sum(scoreledger_private.item_max(st.points, st.dropped))
+  FROM versions
+  JOIN scoreledger_private.submissions s ON s.evaluation_version_id = ANY (versions.ids)
+  JOIN scoreledger_private.answers a ON a.tenant_id = s.tenant_id AND a.submission_id = s.submission_id
+  JOIN states st ON st.evaluation_version_id = s.evaluation_version_id AND st.question_version_id = a.question_version_id
+  WHERE s.tenant_id = scoreledger.current_tenant()
+  GROUP BY s.submission_id
+$$;
