@@ -42,8 +42,11 @@ def _with_dbname(dsn: str, dbname: str) -> str:
 
 def database_name(dsn: str) -> str:
     params = conninfo_to_dict(dsn)
-    return params.get("dbname") or os.environ.get("PGDATABASE") or params.get("user") or os.environ.get(
-        "PGUSER", os.environ.get("USER", "postgres")
+    return (
+        params.get("dbname")
+        or os.environ.get("PGDATABASE")
+        or params.get("user")
+        or os.environ.get("PGUSER", os.environ.get("USER", "postgres"))
     )
 
 

@@ -1,0 +1,71 @@
+"""The library: one function per SQL API call, over a psycopg connection.
+
+Nothing here scores, validates or decides: the database does. These wrap
+calls so that the CLI (and tests) read as operations, not SQL strings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+
+def create_tenant(conn: psycopg.Connection, name: str, tenant_id: str | None = None) -> str:
+    return str(conn.execute("SELECT scoreledger.create_tenant(%s, %s) AS id", [name, tenant_id]).fetchone()["id"])
+
+
+def list_tenants(conn: psycopg.Connection) -> list[dict]:
+    return conn.execute(
+        "SELECT tenant_id, name, require_approval, enforce_capabilities, created_at FROM scoreledger.tenants ORDER BY name"
+    ).fetchall()
+
+
+def import_evaluation_version(conn: psycopg.Connection, doc: dict) -> str:
+    row = conn.execute("SELECT scoreledger.import_evaluation_version(%s) AS id", [Jsonb(doc)]).fetchone()
+    return str(row["id"])
+
+
+def upsert_assignment(conn: psycopg.Connection, doc: dict) -> str:
+    return str(conn.execute("SELECT scoreledger.upsert_assignment(%s) AS id", [Jsonb(doc)]).fetchone()["id"])
+
+
+def record_submission(conn: psycopg.Connection, doc: dict) -> str:
+    return str(conn.execute("SELECT scoreledger.record_submission(%s) AS id", [Jsonb(doc)]).fetchone()["id"])
+
+
+def record_submissions(conn: psycopg.Connection, docs: list[dict]) -> int:
+    return conn.execute("SELECT scoreledger.record_submissions(%s) AS n", [Jsonb(docs)]).fetchone()["n"]
+
+
+def submission_history(conn: psycopg.Connection, submission_id: str) -> list[dict]:
+    """Each score a submission has had, oldest first, with the batch's reason."""
+    return conn.execute(
+        """SELECT h.history_id, h.correction_batch_id, h.score, h.max_score, h.created_at, b.reason,
+                  b.reverts_batch_id
+           FROM scoreledger.submission_score_history(%s) h
+           LEFT JOIN scoreledger.correction_batches b ON b.id = h.correction_batch_id
+           ORDER BY h.history_id""",
+        [submission_id],
+    ).fetchall()
+
+
+def submission(conn: psycopg.Connection, submission_id: str) -> dict | None:
+    return conn.execute("SELECT * FROM scoreledger.submissions WHERE submission_id = %s", [submission_id]).fetchone()
+
+
+def check_invariants(conn: psycopg.Connection) -> list[dict]:
+    return conn.execute("SELECT scope, invariant, breaches, sample FROM scoreledger.check_invariants()").fetchall()
+
+
+def read_json_lines(lines: Iterable[str]) -> Iterator[tuple[int, dict]]:
+    """(line number, document) for each non-blank line; bad JSON names its line."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"line {number}: not valid JSON ({exc.msg})") from exc

@@ -1,0 +1,349 @@
+"""The `scoreledger` command: a thin Click layer over scoreledger.api."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import click
+import psycopg
+
+from . import api, db
+from .output import emit_json, table
+
+IMPORT_CHUNK = 1000
+
+
+class Context:
+    def __init__(self, dsn: str, tenant: str | None, actor: str | None, as_json: bool):
+        self.dsn = dsn
+        self.tenant = tenant
+        self.actor = actor
+        self.as_json = as_json
+
+    def acting(self, need_tenant: bool = True):
+        if need_tenant and not self.tenant:
+            raise click.UsageError("this command needs a tenant: --tenant NAME|UUID or SCORELEDGER_TENANT")
+        return db.acting(self.dsn, self.tenant if need_tenant else None, self.actor)
+
+
+def one_line(exc: BaseException) -> str:
+    if isinstance(exc, psycopg.Error):
+        diag = exc.diag
+        message = diag.message_primary or str(exc).strip().splitlines()[0]
+        code = diag.sqlstate or ""
+        return f"{code}: {message}" if code else message
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+
+
+def handle_errors(fn):
+    """Every failure is one line on stderr and exit 1, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except (psycopg.Error, db.ScoreledgerError, ValueError, OSError) as exc:
+            raise click.ClickException(one_line(exc)) from None
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--dsn", default=None, help="libpq connection string or URL (default: DATABASE_URL, else dbname=scoreledger)"
+)
+@click.option("--tenant", default=None, envvar="SCORELEDGER_TENANT", help="tenant name or id")
+@click.option("--actor", default=None, envvar="SCORELEDGER_ACTOR", help="acting user's uuid")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON document")
+@click.pass_context
+def main(ctx: click.Context, dsn, tenant, actor, as_json):
+    """scoreledger: regrade every affected attempt in seconds, with history and revert."""
+    ctx.obj = Context(dsn or db.default_dsn(), tenant, actor, as_json)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+# --------------------------------------------------------------------- db
+
+
+@main.group("db")
+def db_group():
+    """Create, migrate and inspect the database."""
+
+
+@db_group.command("migrate")
+@pass_ctx
+@handle_errors
+def db_migrate(c: Context):
+    """Create the database if missing, apply migrations, reload sql/ (idempotent)."""
+    report = db.migrate(c.dsn)
+    if c.as_json:
+        emit_json(report.__dict__)
+        return
+    if report.database_created:
+        click.echo(f"created database {db.database_name(c.dsn)}")
+    applied = ", ".join(report.migrations_applied) or "none pending"
+    click.echo(f"migrations applied: {applied}")
+    click.echo(f"definitions loaded: {len(report.sql_loaded)} files from sql/")
+
+
+@db_group.command("status")
+@pass_ctx
+@handle_errors
+def db_status(c: Context):
+    """Applied and pending migrations; which sql/ definitions are loaded."""
+    state = db.status(c.dsn)
+    if c.as_json:
+        emit_json(state)
+        return
+    table(state["migrations"])
+    click.echo()
+    table(state["definitions"])
+
+
+# ----------------------------------------------------------------- tenant
+
+
+@main.group("tenant")
+def tenant_group():
+    """Tenants."""
+
+
+@tenant_group.command("create")
+@click.argument("name")
+@click.option("--id", "tenant_id", default=None, help="use this uuid")
+@pass_ctx
+@handle_errors
+def tenant_create(c: Context, name, tenant_id):
+    """Create a tenant (idempotent on NAME)."""
+    with c.acting(need_tenant=False) as conn:
+        new_id = api.create_tenant(conn, name, tenant_id)
+    if c.as_json:
+        emit_json({"tenant_id": new_id, "name": name})
+    else:
+        click.echo(f"tenant {name}: {new_id}")
+
+
+@tenant_group.command("list")
+@pass_ctx
+@handle_errors
+def tenant_list(c: Context):
+    """List tenants."""
+    with c.acting(need_tenant=False) as conn:
+        rows = api.list_tenants(conn)
+    if c.as_json:
+        emit_json(rows)
+    else:
+        table(rows, ["tenant_id", "name", "require_approval", "enforce_capabilities", "created_at"])
+
+
+# ----------------------------------------------------------------- import
+
+
+@main.group("import")
+def import_group():
+    """Load evaluations, assignments and submissions."""
+
+
+def _read_json_file(path: str):
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+
+
+@import_group.command("evaluation")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@pass_ctx
+@handle_errors
+def import_evaluation(c: Context, file):
+    """Publish an evaluation version (FILE: one document, or an array of them)."""
+    docs = _read_json_file(file)
+    docs = docs if isinstance(docs, list) else [docs]
+    with c.acting() as conn:
+        ids = [api.import_evaluation_version(conn, d) for d in docs]
+    if c.as_json:
+        emit_json({"evaluation_version_ids": ids})
+    else:
+        for d, i in zip(docs, ids, strict=True):
+            title = d.get("evaluation_title") if isinstance(d, dict) else None
+            click.echo(f"evaluation version {i} ({title}, version {d.get('version_no')})")
+
+
+@import_group.command("assignment")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@pass_ctx
+@handle_errors
+def import_assignment(c: Context, file):
+    """Create or update assignments (FILE: one document, or an array)."""
+    docs = _read_json_file(file)
+    docs = docs if isinstance(docs, list) else [docs]
+    with c.acting() as conn:
+        ids = [api.upsert_assignment(conn, d) for d in docs]
+    if c.as_json:
+        emit_json({"assignment_ids": ids})
+    else:
+        click.echo(f"{len(ids)} assignment(s) saved")
+
+
+def _relabel(message: str, first_line_numbers: list[int]) -> str:
+    """submissions[3].answers[0] -> line 42: answers[0], for the operator."""
+
+    def repl(match: re.Match) -> str:
+        index = int(match.group(1))
+        line = first_line_numbers[index] if index < len(first_line_numbers) else index
+        return f"line {line}: "
+
+    return re.sub(r"submissions\[(\d+)\]\.?", repl, message)
+
+
+@import_group.command("submissions")
+@click.argument("file", type=click.File("r"))
+@click.option("--batch-size", default=IMPORT_CHUNK, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--silent", is_flag=True, help="no progress bar")
+@pass_ctx
+@handle_errors
+def import_submissions(c: Context, file, batch_size, silent):
+    """Record submissions from JSON lines (FILE or - for stdin), in committed chunks.
+
+    Each chunk is one call of record_submissions: all of it or none of it.
+    Re-running an import is safe: identical submissions are no-ops.
+    """
+    total_bytes = os.fstat(file.fileno()).st_size if file is not sys.stdin and file.seekable() else None
+    show = not (silent or c.as_json) and total_bytes
+    recorded = seen = 0
+    chunk: list[dict] = []
+    lines: list[int] = []
+
+    def flush(bar):
+        nonlocal recorded, chunk, lines
+        if not chunk:
+            return
+        try:
+            with c.acting() as conn:
+                recorded += api.record_submissions(conn, chunk)
+        except psycopg.Error as exc:
+            done = f" ({recorded} recorded before it, committed)" if recorded else ""
+            raise click.ClickException(_relabel(one_line(exc), lines) + done) from None
+        chunk, lines = [], []
+
+    bar_cm = click.progressbar(length=total_bytes, label="recording", file=sys.stderr) if show else None
+    bar = bar_cm.__enter__() if bar_cm else None
+    try:
+        for number, raw in enumerate(file, start=1):
+            if bar:
+                bar.update(len(raw.encode()))
+            if not raw.strip():
+                continue
+            try:
+                chunk.append(json.loads(raw))
+            except json.JSONDecodeError as exc:
+                flush(bar)
+                raise ValueError(f"line {number}: not valid JSON ({exc.msg})") from exc
+            lines.append(number)
+            seen += 1
+            if len(chunk) >= batch_size:
+                flush(bar)
+        flush(bar)
+    finally:
+        if bar_cm:
+            bar_cm.__exit__(None, None, None)
+    result = {"documents": seen, "recorded": recorded, "already_recorded": seen - recorded}
+    if c.as_json:
+        emit_json(result)
+    else:
+        click.echo(f"{seen} submissions read: {recorded} recorded, {seen - recorded} already recorded")
+
+
+# ------------------------------------------------------------- submission
+
+
+@main.group("submission")
+def submission_group():
+    """Submissions."""
+
+
+@submission_group.command("history")
+@click.argument("submission_id")
+@pass_ctx
+@handle_errors
+def submission_history(c: Context, submission_id):
+    """Every score the submission has had, with the reason for each change."""
+    with c.acting() as conn:
+        rows = api.submission_history(conn, submission_id)
+        current = api.submission(conn, submission_id)
+    if c.as_json:
+        emit_json({"submission": current, "history": rows})
+        return
+    click.echo(
+        f"submission {submission_id}: attempt {current['attempt_no']} of user {current['user_id']}, "
+        f"now {current['score']}/{current['max_score']} ({'pass' if current['passed'] else 'fail'})"
+    )
+    table(
+        [
+            {
+                "history_id": r["history_id"],
+                "score": f"{r['score']}/{r['max_score']}",
+                "at": r["created_at"],
+                "change": "initial scoring"
+                if r["correction_batch_id"] is None
+                else ("revert: " if r["reverts_batch_id"] else "")
+                + f"{r['reason']} (batch {r['correction_batch_id']})",
+            }
+            for r in rows
+        ]
+    )
+
+
+# ------------------------------------------------------------------ check
+
+
+@main.command("check")
+@pass_ctx
+@handle_errors
+def check(c: Context):
+    """Verify every invariant over the whole database; exit 1 on any breach.
+
+    Runs as the connecting login role (the owner or a superuser), not as
+    scoreledger_app: it reads across tenants.
+    """
+    with db.connect(c.dsn) as conn:
+        rows = api.check_invariants(conn)
+    breaches = [r for r in rows if r["breaches"]]
+    if c.as_json:
+        emit_json({"ok": not breaches, "checks": rows})
+    else:
+        table(
+            [{"status": "FAIL" if r["breaches"] else "ok", **r} for r in rows],
+            ["status", "scope", "invariant", "breaches", "sample"],
+        )
+    if breaches:
+        if not c.as_json:
+            click.echo(f"{len(breaches)} invariant(s) breached", err=True)
+        sys.exit(1)
+
+
+# ------------------------------------------------------------------- demo
+
+
+@main.command("demo")
+@click.option("--learners", default=300, show_default=True, type=click.IntRange(10, 100_000))
+@click.option("--seed", default=7, show_default=True)
+@pass_ctx
+@handle_errors
+def demo(c: Context, learners, seed):
+    """Load a realistic sample and walk the whole lifecycle."""
+    from .demo import run_demo
+
+    run_demo(c, learners=learners, seed=seed)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,550 @@
+-- =====================================================================
+-- Remediation: correction batches — create, list, show, apply, revert.
+--
+-- Apply and revert are one routine (rescore_for_batch): lock the affected
+-- evaluation versions, compute every in-scope submission's new score as
+-- its stored score plus the change in points of the targeted items only
+-- (old item state -> new item state, both from scoring.sql), and write one
+-- history row per submission. The history trigger moves the scores.
+-- =====================================================================
+
+-- ---------------------------------------------------------------------
+-- Guards next to the data
+-- ---------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION scoreledger_private.tg_correction_batches__guard()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    PERFORM scoreledger_private.fail('SL423', 'correction batches are never deleted; discard a draft instead');
+  END IF;
+  -- Once applied, a batch is history: only the applied -> reverted step
+  -- (which records the compensating batch) may touch it, and a compensating
+  -- batch's result is recorded once, after its rescoring.
+  IF OLD.status IN ('applied', 'reverted') AND (
+       NEW.payload IS DISTINCT FROM OLD.payload OR NEW.reason IS DISTINCT FROM OLD.reason
+    OR NEW.created_by IS DISTINCT FROM OLD.created_by OR NEW.created_at IS DISTINCT FROM OLD.created_at
+    OR NEW.applied_at IS DISTINCT FROM OLD.applied_at OR NEW.applied_by IS DISTINCT FROM OLD.applied_by
+    OR NEW.applied_seq IS DISTINCT FROM OLD.applied_seq
+    OR (NEW.apply_result IS DISTINCT FROM OLD.apply_result AND OLD.apply_result IS NOT NULL)
+    OR NEW.reverts_batch_id IS DISTINCT FROM OLD.reverts_batch_id
+    OR NOT (NEW.status = OLD.status AND NEW.reverted_by_batch_id IS NOT DISTINCT FROM OLD.reverted_by_batch_id
+            OR OLD.status = 'applied' AND NEW.status = 'reverted' AND OLD.reverted_by_batch_id IS NULL)) THEN
+    PERFORM scoreledger_private.fail('SL423', format('correction batch %s is %s; its record is immutable', OLD.batch_id, OLD.status));
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER guard BEFORE UPDATE OR DELETE ON scoreledger_private.correction_batches
+  FOR EACH ROW EXECUTE FUNCTION scoreledger_private.tg_correction_batches__guard();
+CREATE OR REPLACE TRIGGER guard_truncate BEFORE TRUNCATE ON scoreledger_private.correction_batches
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_content__immutable();
+
+-- Corrections change only while their batch is still editable.
+CREATE OR REPLACE FUNCTION scoreledger_private.tg_corrections__editable_only()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  batch_status text;
+BEGIN
+  SELECT b.status INTO batch_status FROM scoreledger_private.correction_batches b
+  WHERE b.tenant_id = OLD.tenant_id AND b.batch_id = OLD.batch_id;
+  IF batch_status NOT IN ('draft', 'pending_review', 'approved', 'rejected') THEN
+    PERFORM scoreledger_private.fail('SL423', format('the corrections of %s batch %s are immutable', batch_status, OLD.batch_id));
+  END IF;
+  RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER editable_only BEFORE UPDATE OR DELETE ON scoreledger_private.corrections
+  FOR EACH ROW EXECUTE FUNCTION scoreledger_private.tg_corrections__editable_only();
+CREATE OR REPLACE TRIGGER editable_only_truncate BEFORE TRUNCATE ON scoreledger_private.corrections
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_content__immutable();
+CREATE OR REPLACE TRIGGER editable_only BEFORE UPDATE OR DELETE ON scoreledger_private.correction_submissions
+  FOR EACH ROW EXECUTE FUNCTION scoreledger_private.tg_corrections__editable_only();
+CREATE OR REPLACE TRIGGER editable_only_truncate BEFORE TRUNCATE ON scoreledger_private.correction_submissions
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_content__immutable();
+
+CREATE OR REPLACE FUNCTION scoreledger_private.tg_batch_events__append_only()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  PERFORM scoreledger_private.fail('SL423', format('batch events are append-only (%s refused)', lower(TG_OP)));
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON scoreledger_private.batch_events
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_batch_events__append_only();
+CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON scoreledger_private.batch_events
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_batch_events__append_only();
+
+-- ---------------------------------------------------------------------
+-- Helpers
+-- ---------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION scoreledger_private.record_batch_event(
+  batch_id uuid, from_status text, to_status text, note text DEFAULT NULL)
+RETURNS void
+LANGUAGE sql VOLATILE
+AS $$
+  INSERT INTO scoreledger_private.batch_events (tenant_id, batch_id, from_status, to_status, actor_id, note)
+  VALUES (scoreledger.current_tenant(), batch_id, from_status, to_status, scoreledger.current_actor(), note)
+$$;
+
+-- The batch row, locked: the row whose state decides every transition.
+CREATE OR REPLACE FUNCTION scoreledger_private.lock_batch(batch_id uuid)
+RETURNS scoreledger_private.correction_batches
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  batch scoreledger_private.correction_batches;
+BEGIN
+  SELECT * INTO batch FROM scoreledger_private.correction_batches b
+  WHERE b.tenant_id = scoreledger_private.require_tenant() AND b.batch_id = lock_batch.batch_id
+  FOR NO KEY UPDATE;
+  IF NOT FOUND THEN
+    PERFORM scoreledger_private.fail('SL404', format('correction batch %s does not exist', batch_id));
+  END IF;
+  RETURN batch;
+END
+$$;
+
+-- Validates a corrections document, whole or nothing. Returns nothing;
+-- raises SL422 naming the first bad entry (0-based).
+CREATE OR REPLACE FUNCTION scoreledger_private.validate_corrections(corrections jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  tenant uuid := scoreledger_private.require_tenant();
+  entry jsonb;
+  n integer := 0;
+  path text;
+  correction_type text;
+  target_version uuid;
+  target_question uuid;
+  question scoreledger_private.question_versions;
+  correct text[];
+  seen text[] := '{}';
+  target text;
+  problem text;
+BEGIN
+  IF corrections IS NULL OR jsonb_typeof(corrections) <> 'array' OR jsonb_array_length(corrections) = 0 THEN
+    PERFORM scoreledger_private.fail('SL422', 'corrections: must be a non-empty JSON array');
+  END IF;
+  IF jsonb_array_length(corrections) > 1000 THEN
+    PERFORM scoreledger_private.fail('SL422', 'corrections: at most 1000 corrections per batch');
+  END IF;
+  FOR entry IN SELECT e FROM jsonb_array_elements(corrections) e LOOP
+    path := format('corrections[%s]', n);
+    IF jsonb_typeof(entry) IS DISTINCT FROM 'object' THEN
+      PERFORM scoreledger_private.fail('SL422', path || ': must be a JSON object');
+    END IF;
+    correction_type := scoreledger_private.doc_text(entry, 'type', path);
+    IF correction_type NOT IN ('replace_key', 'drop_item', 'mark_correct') THEN
+      PERFORM scoreledger_private.fail('SL422', format('%s.type: unknown type %s (expected replace_key, drop_item or mark_correct)',
+                                                      path, to_jsonb(correction_type)));
+    END IF;
+    PERFORM scoreledger_private.doc_require_object(entry, path, CASE correction_type
+      WHEN 'replace_key' THEN ARRAY['type', 'evaluation_version_id', 'question_version_id', 'correct']
+      WHEN 'drop_item' THEN ARRAY['type', 'evaluation_version_id', 'question_version_id']
+      ELSE ARRAY['type', 'evaluation_version_id', 'question_version_id', 'submission_ids'] END);
+    target_version := scoreledger_private.doc_uuid(entry, 'evaluation_version_id', path);
+    target_question := scoreledger_private.doc_uuid(entry, 'question_version_id', path);
+    IF NOT EXISTS (SELECT 1 FROM scoreledger_private.evaluation_versions v
+                   WHERE v.tenant_id = tenant AND v.evaluation_version_id = target_version) THEN
+      PERFORM scoreledger_private.fail('SL422', format('%s.evaluation_version_id: evaluation version %s does not exist', path, target_version));
+    END IF;
+    SELECT q.* INTO question FROM scoreledger_private.items i
+    JOIN scoreledger_private.question_versions q ON q.tenant_id = i.tenant_id AND q.question_version_id = i.question_version_id
+    WHERE i.tenant_id = tenant AND i.evaluation_version_id = target_version AND i.question_version_id = target_question;
+    IF NOT FOUND THEN
+      PERFORM scoreledger_private.fail('SL422', format('%s.question_version_id: %s is not an item of evaluation version %s',
+                                                      path, target_question, target_version));
+    END IF;
+    target := correction_type || ':' || target_version || ':' || target_question;
+    IF target = ANY (seen) THEN
+      PERFORM scoreledger_private.fail('SL422', format('%s: a second %s for the same item (question version %s)',
+                                                      path, correction_type, target_question));
+    END IF;
+    seen := seen || target;
+
+    IF correction_type = 'replace_key' THEN
+      correct := scoreledger_private.doc_string_set(entry, 'correct', path);
+      IF cardinality(correct) = 0 THEN
+        PERFORM scoreledger_private.fail('SL422', path || '.correct: must name at least one option');
+      END IF;
+      IF NOT correct <@ question.options THEN
+        PERFORM scoreledger_private.fail('SL422', format('%s.correct: %s is not an option of question version %s', path,
+          (SELECT to_jsonb(c)::text FROM unnest(correct) c WHERE c <> ALL (question.options) LIMIT 1), target_question));
+      END IF;
+    END IF;
+
+    IF correction_type = 'mark_correct' AND entry ? 'submission_ids' AND entry->'submission_ids' <> 'null' THEN
+      IF jsonb_typeof(entry->'submission_ids') <> 'array' OR jsonb_array_length(entry->'submission_ids') = 0 THEN
+        PERFORM scoreledger_private.fail('SL422', path || '.submission_ids: must be a non-empty array of submission ids (omit it for everyone)');
+      END IF;
+      SELECT format('%s.submission_ids[%s]: ', path, x.n - 1) || CASE
+               WHEN jsonb_typeof(x.e) <> 'string' OR NOT scoreledger_private.is_uuid(x.e #>> '{}') THEN 'must be a uuid string'
+               WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(entry->'submission_ids') WITH ORDINALITY y(e, n)
+                            WHERE y.e = x.e AND y.n < x.n) THEN format('%s is listed twice', x.e #>> '{}')
+               WHEN s.submission_id IS NULL THEN format('submission %s does not exist', x.e #>> '{}')
+               WHEN s.evaluation_version_id <> target_version
+                 THEN format('submission %s is not of evaluation version %s', x.e #>> '{}', target_version)
+               ELSE format('submission %s does not contain question version %s', x.e #>> '{}', target_question) END
+        INTO problem
+      FROM jsonb_array_elements(entry->'submission_ids') WITH ORDINALITY x(e, n)
+      LEFT JOIN scoreledger_private.submissions s
+        ON s.tenant_id = tenant AND jsonb_typeof(x.e) = 'string' AND scoreledger_private.is_uuid(x.e #>> '{}')
+       AND s.submission_id = (x.e #>> '{}')::uuid
+      WHERE jsonb_typeof(x.e) <> 'string' OR NOT scoreledger_private.is_uuid(x.e #>> '{}')
+         OR EXISTS (SELECT 1 FROM jsonb_array_elements(entry->'submission_ids') WITH ORDINALITY y(e, n) WHERE y.e = x.e AND y.n < x.n)
+         OR s.submission_id IS NULL OR s.evaluation_version_id <> target_version
+         OR NOT EXISTS (SELECT 1 FROM scoreledger_private.answers a
+                        WHERE a.tenant_id = tenant AND a.submission_id = s.submission_id AND a.question_version_id = target_question)
+      ORDER BY x.n LIMIT 1;
+      IF problem IS NOT NULL THEN
+        PERFORM scoreledger_private.fail('SL422', problem);
+      END IF;
+    END IF;
+    n := n + 1;
+  END LOOP;
+END
+$$;
+
+-- Stores a validated corrections document as rows of `batch_id`.
+CREATE OR REPLACE FUNCTION scoreledger_private.store_corrections(batch_id uuid, corrections jsonb)
+RETURNS void
+LANGUAGE sql VOLATILE
+AS $$
+  WITH entries AS (
+    SELECT (x.n - 1)::int AS ordinal, x.e,
+           (x.e->>'evaluation_version_id')::uuid AS version_id, (x.e->>'question_version_id')::uuid AS question_id
+    FROM jsonb_array_elements(corrections) WITH ORDINALITY x(e, n)
+  ), stored AS (
+    INSERT INTO scoreledger_private.corrections
+      (tenant_id, batch_id, ordinal, correction_type, evaluation_version_id, question_version_id, correct, correct_mask, scoped)
+    SELECT scoreledger.current_tenant(), store_corrections.batch_id, en.ordinal, en.e->>'type', en.version_id, en.question_id,
+           k.correct, CASE WHEN k.correct IS NOT NULL THEN scoreledger_private.option_mask(q.options, k.correct) END,
+           en.e->>'type' = 'mark_correct' AND jsonb_typeof(en.e->'submission_ids') = 'array'
+    FROM entries en
+    JOIN scoreledger_private.question_versions q
+      ON q.tenant_id = scoreledger.current_tenant() AND q.question_version_id = en.question_id
+    LEFT JOIN LATERAL (SELECT array_agg(c ORDER BY m) AS correct
+                       FROM jsonb_array_elements_text(en.e->'correct') WITH ORDINALITY y(c, m)
+                       WHERE en.e->>'type' = 'replace_key') k ON true
+    RETURNING ordinal
+  )
+  INSERT INTO scoreledger_private.correction_submissions (tenant_id, batch_id, ordinal, submission_id)
+  SELECT scoreledger.current_tenant(), store_corrections.batch_id, en.ordinal, s::uuid
+  FROM entries en
+  JOIN stored ON stored.ordinal = en.ordinal
+  CROSS JOIN LATERAL jsonb_array_elements_text(en.e->'submission_ids') s
+  WHERE en.e->>'type' = 'mark_correct' AND jsonb_typeof(en.e->'submission_ids') = 'array'
+$$;
+
+-- ---------------------------------------------------------------------
+-- The rescoring routine shared by apply, revert and preview
+-- ---------------------------------------------------------------------
+
+-- Every submission a batch reaches, with its stored score and the score it
+-- gets once the batch is added to (reverting: removed from) the active
+-- corrections. Only the targeted items' points are recomputed: the change
+-- in points is added to the stored score, which the invariants keep equal
+-- to the full scoring of every other item.
+CREATE OR REPLACE FUNCTION scoreledger_private.batch_changes(batch_id uuid, reverting boolean)
+RETURNS TABLE (submission_id uuid, evaluation_version_id uuid, user_id uuid, assignment_id uuid,
+               old_score numeric, new_score numeric, old_max_score numeric, new_max_score numeric)
+LANGUAGE sql STABLE
+AS $$
+  WITH targets AS MATERIALIZED (
+    SELECT c.evaluation_version_id, c.question_version_id,
+           bool_or(NOT c.scoped) AS everyone,
+           array_agg(c.ordinal) FILTER (WHERE c.scoped) AS scoped_ordinals
+    FROM scoreledger_private.corrections c
+    WHERE c.tenant_id = scoreledger.current_tenant() AND c.batch_id = batch_changes.batch_id
+    GROUP BY c.evaluation_version_id, c.question_version_id
+  ), keys AS MATERIALIZED (
+    SELECT array_agg(DISTINCT t.evaluation_version_id) AS version_ids,
+           array_agg(DISTINCT t.question_version_id) AS question_ids
+    FROM targets t
+  ), old_states AS MATERIALIZED (
+    SELECT st.* FROM keys, scoreledger_private.item_states(keys.version_ids, keys.question_ids) st
+  ), new_states AS MATERIALIZED (
+    SELECT st.* FROM keys, scoreledger_private.item_states(keys.version_ids, keys.question_ids,
+      CASE WHEN NOT reverting THEN batch_changes.batch_id END, CASE WHEN reverting THEN batch_changes.batch_id END) st
+  ), old_credits AS MATERIALIZED (
+    SELECT sc.* FROM keys, scoreledger_private.scoped_credits(keys.version_ids) sc
+  ), new_credits AS MATERIALIZED (
+    SELECT sc.* FROM keys, scoreledger_private.scoped_credits(keys.version_ids,
+      CASE WHEN NOT reverting THEN batch_changes.batch_id END, CASE WHEN reverting THEN batch_changes.batch_id END) sc
+  ), in_scope AS (
+    -- Items corrected for everyone: every submission containing the item.
+    SELECT s.submission_id, s.evaluation_version_id, s.user_id, s.assignment_id, s.score, s.max_score,
+           a.question_version_id, a.selected_mask
+    FROM targets t
+    JOIN scoreledger_private.answers a
+      ON a.tenant_id = scoreledger.current_tenant() AND a.question_version_id = t.question_version_id
+    JOIN scoreledger_private.submissions s
+      ON s.tenant_id = a.tenant_id AND s.submission_id = a.submission_id
+     AND s.evaluation_version_id = t.evaluation_version_id
+    WHERE t.everyone
+    UNION ALL
+    -- Items only marked correct for listed submissions: just those.
+    SELECT s.submission_id, s.evaluation_version_id, s.user_id, s.assignment_id, s.score, s.max_score,
+           a.question_version_id, a.selected_mask
+    FROM targets t
+    JOIN scoreledger_private.correction_submissions cs
+      ON cs.tenant_id = scoreledger.current_tenant() AND cs.batch_id = batch_changes.batch_id
+     AND cs.ordinal = ANY (t.scoped_ordinals)
+    JOIN scoreledger_private.answers a
+      ON a.tenant_id = cs.tenant_id AND a.submission_id = cs.submission_id AND a.question_version_id = t.question_version_id
+    JOIN scoreledger_private.submissions s
+      ON s.tenant_id = a.tenant_id AND s.submission_id = a.submission_id
+    WHERE NOT t.everyone
+  )
+  SELECT x.submission_id, x.evaluation_version_id, x.user_id, x.assignment_id,
+         x.score, x.score + sum(
+           scoreledger_private.item_award(n.kind, n.scoring, n.points, n.key_mask, n.dropped,
+             n.credit_all OR (n.credit_scoped AND (x.evaluation_version_id, x.question_version_id, x.submission_id)
+                                                  IN (SELECT * FROM new_credits)),
+             x.selected_mask)
+         - scoreledger_private.item_award(o.kind, o.scoring, o.points, o.key_mask, o.dropped,
+             o.credit_all OR (o.credit_scoped AND (x.evaluation_version_id, x.question_version_id, x.submission_id)
+                                                  IN (SELECT * FROM old_credits)),
+             x.selected_mask)),
+         x.max_score,
+         x.max_score + sum(scoreledger_private.item_max(n.points, n.dropped) - scoreledger_private.item_max(o.points, o.dropped))
+  FROM in_scope x
+  JOIN old_states o ON o.evaluation_version_id = x.evaluation_version_id AND o.question_version_id = x.question_version_id
+  JOIN new_states n ON n.evaluation_version_id = x.evaluation_version_id AND n.question_version_id = x.question_version_id
+  GROUP BY x.submission_id, x.evaluation_version_id, x.user_id, x.assignment_id, x.score, x.max_score
+$$;
+
+-- Locks the evaluation versions a batch targets (in id order, as recording
+-- does), then writes one history row per submission the batch reaches.
+-- Returns (submissions rescored, scores changed).
+CREATE OR REPLACE FUNCTION scoreledger_private.rescore_for_batch(batch_id uuid, reverting boolean, history_batch_id uuid)
+RETURNS TABLE (submissions_rescored integer, scores_changed integer)
+LANGUAGE plpgsql VOLATILE
+AS $$
+#variable_conflict use_column
+DECLARE
+  tenant uuid := scoreledger_private.require_tenant();
+BEGIN
+  PERFORM 1 FROM scoreledger_private.evaluation_versions v
+  WHERE v.tenant_id = tenant
+    AND v.evaluation_version_id IN (SELECT c.evaluation_version_id FROM scoreledger_private.corrections c
+                                    WHERE c.tenant_id = tenant AND c.batch_id = rescore_for_batch.batch_id)
+  ORDER BY v.evaluation_version_id
+  FOR NO KEY UPDATE;
+
+  -- New statement, new snapshot: scores read below include every write
+  -- committed before the locks above were granted.
+  RETURN QUERY
+  WITH changes AS MATERIALIZED (
+    SELECT * FROM scoreledger_private.batch_changes(rescore_for_batch.batch_id, reverting)
+  ), written AS (
+    INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, correction_batch_id, score, max_score)
+    SELECT tenant, ch.submission_id, history_batch_id, ch.new_score, ch.new_max_score FROM changes ch
+  )
+  SELECT count(*)::integer,
+         (count(*) FILTER (WHERE (ch.old_score, ch.old_max_score) IS DISTINCT FROM (ch.new_score, ch.new_max_score)))::integer
+  FROM changes ch;
+END
+$$;
+
+-- ---------------------------------------------------------------------
+-- API
+-- ---------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION scoreledger.create_correction_batch(reason text, corrections jsonb)
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+  actor uuid := scoreledger_private.require_actor();
+  new_batch uuid := gen_random_uuid();
+BEGIN
+  PERFORM scoreledger_private.require_capability('create_batch');
+  IF reason IS NULL OR btrim(reason) = '' THEN
+    PERFORM scoreledger_private.fail('SL422', 'reason: must not be empty (say why the scores change)');
+  END IF;
+  PERFORM scoreledger_private.validate_corrections(corrections);
+  INSERT INTO scoreledger_private.correction_batches (tenant_id, batch_id, status, reason, payload, created_by)
+  VALUES (scoreledger.current_tenant(), new_batch, 'draft', btrim(reason), corrections, actor);
+  PERFORM scoreledger_private.store_corrections(new_batch, corrections);
+  PERFORM scoreledger_private.record_batch_event(new_batch, NULL, 'draft');
+  RETURN new_batch;
+END
+$$;
+COMMENT ON FUNCTION scoreledger.create_correction_batch(text, jsonb) IS
+  'Validates a corrections document (SL422 naming the entry) and stores it as a draft batch with reason and creator (the actor).';
+GRANT EXECUTE ON FUNCTION scoreledger.create_correction_batch(text, jsonb) TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.apply_correction_batch(batch_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+  actor uuid := scoreledger_private.require_actor();
+  batch scoreledger_private.correction_batches;
+  counts record;
+  result jsonb;
+BEGIN
+  batch := scoreledger_private.lock_batch(batch_id);
+  IF batch.status = 'applied' THEN
+    RETURN batch.apply_result || jsonb_build_object('already_applied', true);
+  END IF;
+  PERFORM scoreledger_private.require_capability('apply_batch');
+  PERFORM scoreledger_private.require_applicable(batch);
+
+  SELECT * INTO counts FROM scoreledger_private.rescore_for_batch(batch.batch_id, false, batch.batch_id);
+  result := jsonb_build_object('batch_id', batch.batch_id, 'status', 'applied',
+    'submissions_rescored', counts.submissions_rescored, 'scores_changed', counts.scores_changed,
+    'already_applied', false);
+  UPDATE scoreledger_private.correction_batches b
+     SET status = 'applied', applied_at = clock_timestamp(), applied_by = actor,
+         applied_seq = nextval('scoreledger_private.apply_seq'), apply_result = result
+   WHERE b.tenant_id = batch.tenant_id AND b.batch_id = batch.batch_id;
+  PERFORM scoreledger_private.record_batch_event(batch.batch_id, batch.status, 'applied',
+    format('%s submissions rescored, %s scores changed', counts.submissions_rescored, counts.scores_changed));
+  RETURN result;
+END
+$$;
+COMMENT ON FUNCTION scoreledger.apply_correction_batch(uuid) IS
+  'Applies a draft (or approved) batch: rescores every submission containing a targeted item, one history row each. Idempotent: re-applying returns the first result with already_applied true.';
+GRANT EXECUTE ON FUNCTION scoreledger.apply_correction_batch(uuid) TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.revert_correction_batch(batch_id uuid, reason text)
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+  actor uuid := scoreledger_private.require_actor();
+  original scoreledger_private.correction_batches;
+  compensating uuid := gen_random_uuid();
+  counts record;
+BEGIN
+  original := scoreledger_private.lock_batch(batch_id);
+  IF original.reverts_batch_id IS NOT NULL THEN
+    PERFORM scoreledger_private.fail('SL409', format('batch %s is itself a revert; apply a new batch instead', batch_id));
+  END IF;
+  IF original.status <> 'applied' THEN
+    PERFORM scoreledger_private.fail('SL409', format('batch %s is %s; only an applied batch can be reverted', batch_id, original.status));
+  END IF;
+  PERFORM scoreledger_private.require_capability('revert_batch');
+  IF reason IS NULL OR btrim(reason) = '' THEN
+    PERFORM scoreledger_private.fail('SL422', 'reason: must not be empty (say why the batch is reverted)');
+  END IF;
+
+  -- The compensating batch carries the original's corrections for the
+  -- record; active_batches never counts a compensating batch.
+  INSERT INTO scoreledger_private.correction_batches
+    (tenant_id, batch_id, status, reason, payload, created_by, applied_at, applied_by, applied_seq, reverts_batch_id)
+  VALUES (original.tenant_id, compensating, 'applied', btrim(reason), original.payload, actor,
+          clock_timestamp(), actor, nextval('scoreledger_private.apply_seq'), original.batch_id);
+  INSERT INTO scoreledger_private.corrections
+    (tenant_id, batch_id, ordinal, correction_type, evaluation_version_id, question_version_id, correct, correct_mask, scoped)
+  SELECT c.tenant_id, compensating, c.ordinal, c.correction_type, c.evaluation_version_id, c.question_version_id,
+         c.correct, c.correct_mask, c.scoped
+  FROM scoreledger_private.corrections c WHERE c.tenant_id = original.tenant_id AND c.batch_id = original.batch_id;
+  INSERT INTO scoreledger_private.correction_submissions (tenant_id, batch_id, ordinal, submission_id)
+  SELECT cs.tenant_id, compensating, cs.ordinal, cs.submission_id
+  FROM scoreledger_private.correction_submissions cs WHERE cs.tenant_id = original.tenant_id AND cs.batch_id = original.batch_id;
+
+  SELECT * INTO counts FROM scoreledger_private.rescore_for_batch(original.batch_id, true, compensating);
+
+  UPDATE scoreledger_private.correction_batches b
+     SET apply_result = jsonb_build_object('batch_id', compensating, 'status', 'applied',
+           'submissions_rescored', counts.submissions_rescored, 'scores_changed', counts.scores_changed,
+           'already_applied', false)
+   WHERE b.tenant_id = original.tenant_id AND b.batch_id = compensating;
+  UPDATE scoreledger_private.correction_batches b
+     SET status = 'reverted', reverted_by_batch_id = compensating
+   WHERE b.tenant_id = original.tenant_id AND b.batch_id = original.batch_id;
+  PERFORM scoreledger_private.record_batch_event(compensating, NULL, 'applied',
+    format('reverts batch %s: %s submissions rescored, %s scores changed', original.batch_id,
+           counts.submissions_rescored, counts.scores_changed));
+  PERFORM scoreledger_private.record_batch_event(original.batch_id, 'applied', 'reverted',
+    format('reverted by batch %s: %s', compensating, btrim(reason)));
+  RETURN compensating;
+END
+$$;
+COMMENT ON FUNCTION scoreledger.revert_correction_batch(uuid, text) IS
+  'Reverts an applied batch by a compensating batch: rescores every submission the original reaches today without it, one history row each; nothing is deleted. Returns the compensating batch id.';
+GRANT EXECUTE ON FUNCTION scoreledger.revert_correction_batch(uuid, text) TO scoreledger_app;
+
+CREATE OR REPLACE VIEW scoreledger.correction_batches AS
+  SELECT b.batch_id AS id, b.status, b.reason, b.created_by, b.created_at, b.applied_at,
+         b.reverts_batch_id, b.reverted_by_batch_id,
+         (SELECT array_agg(DISTINCT c.correction_type ORDER BY c.correction_type) FROM scoreledger_private.corrections c
+           WHERE c.tenant_id = b.tenant_id AND c.batch_id = b.batch_id) AS correction_types,
+         jsonb_array_length(b.payload) AS corrections,
+         (b.apply_result->>'submissions_rescored')::integer AS submissions_affected
+  FROM scoreledger_private.correction_batches b;
+COMMENT ON VIEW scoreledger.correction_batches IS
+  'Correction batches of the current tenant: who, when, why, status, and how many submissions they rescored.';
+GRANT SELECT ON scoreledger.correction_batches TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.list_correction_batches(status text DEFAULT NULL)
+RETURNS SETOF scoreledger.correction_batches
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+  PERFORM scoreledger_private.require_tenant();
+  IF $1 IS NOT NULL AND $1 NOT IN ('draft', 'pending_review', 'approved', 'applied', 'reverted', 'rejected', 'discarded') THEN
+    PERFORM scoreledger_private.fail('SL422', format('status: unknown status %L', $1));
+  END IF;
+  RETURN QUERY
+  SELECT b.* FROM scoreledger.correction_batches b
+  WHERE $1 IS NULL OR b.status = $1
+  ORDER BY b.created_at DESC, b.id;
+END
+$$;
+COMMENT ON FUNCTION scoreledger.list_correction_batches(text) IS
+  'Correction batches, newest first, optionally of one status; submissions_affected is null until applied.';
+GRANT EXECUTE ON FUNCTION scoreledger.list_correction_batches(text) TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.get_correction_batch(batch_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+  document jsonb;
+BEGIN
+  PERFORM scoreledger_private.require_tenant();
+  SELECT to_jsonb(v) || jsonb_build_object(
+           'corrections', b.payload,
+           'corrections_count', v.corrections,
+           'applied_by', b.applied_by,
+           'apply_result', b.apply_result,
+           'events', coalesce((
+             SELECT jsonb_agg(jsonb_build_object('from', e.from_status, 'to', e.to_status, 'actor', e.actor_id,
+                                                 'at', e.occurred_at, 'note', e.note) ORDER BY e.event_id)
+             FROM scoreledger_private.batch_events e
+             WHERE e.tenant_id = b.tenant_id AND e.batch_id = b.batch_id), '[]'))
+    INTO document
+  FROM scoreledger.correction_batches v
+  JOIN scoreledger_private.correction_batches b ON b.batch_id = v.id
+  WHERE v.id = get_correction_batch.batch_id;
+  IF document IS NULL THEN
+    PERFORM scoreledger_private.fail('SL404', format('correction batch %s does not exist', batch_id));
+  END IF;
+  RETURN document;
+END
+$$;
+COMMENT ON FUNCTION scoreledger.get_correction_batch(uuid) IS
+  'One batch: its list fields, the corrections payload, applied_by, and every status change (from, to, actor, at, note).';
+GRANT EXECUTE ON FUNCTION scoreledger.get_correction_batch(uuid) TO scoreledger_app;

@@ -1,0 +1,93 @@
+-- =====================================================================
+-- check: every invariant over the whole database, all tenants. For
+-- operators (the owner or a superuser): it reads across tenants, so it is
+-- not granted to scoreledger_app.
+-- =====================================================================
+
+-- Breaches for the current tenant context. One row per invariant.
+CREATE OR REPLACE FUNCTION scoreledger_private.tenant_breaches()
+RETURNS TABLE (invariant text, breaches bigint, sample text)
+LANGUAGE sql STABLE
+AS $$
+  WITH latest AS (
+    SELECT s.submission_id, s.score, s.max_score, h.score AS h_score, h.max_score AS h_max, h.history_id
+    FROM scoreledger_private.submissions s
+    LEFT JOIN LATERAL (
+      SELECT x.score, x.max_score, x.history_id FROM scoreledger_private.score_history x
+      WHERE x.tenant_id = s.tenant_id AND x.submission_id = s.submission_id
+      ORDER BY x.history_id DESC LIMIT 1) h ON true
+    WHERE s.tenant_id = scoreledger.current_tenant()
+  ), bad_latest AS (
+    SELECT submission_id FROM latest
+    WHERE history_id IS NULL OR (score, max_score) IS DISTINCT FROM (h_score, h_max)
+  ), bad_first AS (
+    SELECT DISTINCT ON (h.submission_id) h.submission_id, h.correction_batch_id
+    FROM scoreledger_private.score_history h
+    WHERE h.tenant_id = scoreledger.current_tenant()
+    ORDER BY h.submission_id, h.history_id
+  ), bad_rules AS (
+    SELECT s.submission_id
+    FROM scoreledger_private.submissions s
+    LEFT JOIN scoreledger_private.recomputed_scores() r ON r.submission_id = s.submission_id
+    WHERE s.tenant_id = scoreledger.current_tenant()
+      AND (s.score, s.max_score) IS DISTINCT FROM (r.score, r.max_score)
+  )
+  SELECT 'latest history row = submission score', (SELECT count(*) FROM bad_latest),
+         (SELECT string_agg(submission_id::text, ', ') FROM (SELECT submission_id FROM bad_latest ORDER BY 1 LIMIT 5) x)
+  UNION ALL
+  SELECT 'first history row is the initial scoring (no batch)',
+         (SELECT count(*) FROM bad_first WHERE correction_batch_id IS NOT NULL),
+         (SELECT string_agg(submission_id::text, ', ')
+            FROM (SELECT submission_id FROM bad_first WHERE correction_batch_id IS NOT NULL ORDER BY 1 LIMIT 5) x)
+  UNION ALL
+  SELECT 'stored score = scoring rules under active corrections', (SELECT count(*) FROM bad_rules),
+         (SELECT string_agg(submission_id::text, ', ') FROM (SELECT submission_id FROM bad_rules ORDER BY 1 LIMIT 5) x)
+$$;
+
+CREATE OR REPLACE FUNCTION scoreledger.check_invariants()
+RETURNS TABLE (scope text, invariant text, breaches bigint, sample text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = ''
+AS $$
+#variable_conflict use_column
+DECLARE
+  caller_tenant text := current_setting('scoreledger.tenant_id', true);
+  tenant record;
+BEGIN
+  -- Catalog invariants, database-wide.
+  RETURN QUERY
+  SELECT 'database', 'row level security enabled and forced on every table',
+         count(*), string_agg(c.relname, ', ')
+  FROM pg_catalog.pg_class c
+  WHERE c.relnamespace = 'scoreledger_private'::regnamespace AND c.relkind IN ('r', 'p')
+    AND NOT (c.relrowsecurity AND c.relforcerowsecurity);
+  RETURN QUERY
+  SELECT 'database', 'scoreledger_app holds no write privilege on any table',
+         count(*), string_agg(c.relname, ', ')
+  FROM pg_catalog.pg_class c
+  WHERE c.relnamespace IN ('scoreledger_private'::regnamespace, 'scoreledger'::regnamespace)
+    AND c.relkind IN ('r', 'p', 'v')
+    AND pg_catalog.has_table_privilege('scoreledger_app', c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE');
+  RETURN QUERY
+  SELECT 'database', 'append-only and score guards installed and enabled',
+         (SELECT count(*) FROM unnest(ARRAY[
+            'score_history.append_only', 'score_history.append_only_truncate', 'score_history.set_submission_score',
+            'submissions.facts_immutable', 'submissions.score_from_history_insert',
+            'submissions.score_from_history_update', 'answers.answers_immutable']) AS g(name)
+          WHERE NOT EXISTS (
+            SELECT 1 FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+            WHERE c.relnamespace = 'scoreledger_private'::regnamespace
+              AND c.relname || '.' || t.tgname = g.name AND t.tgenabled = 'O')),
+         NULL::text;
+
+  -- Data invariants, tenant by tenant (RLS shows one tenant at a time).
+  FOR tenant IN SELECT t.tenant_id, t.name FROM scoreledger_private.tenants t ORDER BY t.name LOOP
+    PERFORM pg_catalog.set_config('scoreledger.tenant_id', tenant.tenant_id::text, true);
+    RETURN QUERY SELECT 'tenant ' || tenant.name, b.invariant, b.breaches, b.sample
+                 FROM scoreledger_private.tenant_breaches() b;
+  END LOOP;
+  PERFORM pg_catalog.set_config('scoreledger.tenant_id', coalesce(caller_tenant, ''), true);
+END
+$$;
+COMMENT ON FUNCTION scoreledger.check_invariants() IS
+  'Verifies every invariant over the whole database (all tenants); one row per invariant and scope, breaches = 0 when it holds. For operators: not granted to scoreledger_app.';
