@@ -1,6 +1,12 @@
+-- squawk-ignore-file require-concurrent-index-creation
+-- (every index here is on a table created in this same migration: nothing to block)
 -- Foundation: roles, schemas, content, submissions, score history, correction
 -- batches. Forward DDL only; functions, views, policies and grants live in sql/
 -- and are reloaded after every migration run.
+
+-- Never queue behind a busy table for long: fail and let the operator retry.
+SET LOCAL lock_timeout = '10s';
+SET LOCAL statement_timeout = '10min';
 
 -- Roles are cluster-wide and several databases may migrate at once, so creation
 -- tolerates both "already exists" and the race on pg_authid's unique index.

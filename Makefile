@@ -1,0 +1,44 @@
+# scoreledger — two commands on a fresh machine: `make demo`, `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PYTHON ?= python3
+SL := $(VENV)/bin/scoreledger
+PGTAP_FILES ?= tests/pgtap/*.sql
+
+.PHONY: install deps lint pgtap pytest test bench demo clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+# Debian packages the tests need (pgTAP, pg_prove, plpgsql_check).
+deps:
+	@scripts/ensure-debian-packages
+
+lint: install
+	$(VENV)/bin/ruff check shell tests bench
+	$(VENV)/bin/ruff format --check shell tests bench
+	$(VENV)/bin/squawk --config .squawk.toml migrations/*.sql
+
+pgtap: install deps
+	tests/pgtap/run
+
+pytest: install deps
+	$(VENV)/bin/pytest -q
+
+test: lint pgtap pytest
+
+bench: install
+	$(VENV)/bin/python -m bench $(BENCH_ARGS)
+
+demo: install
+	@dsn=$$(scripts/ensure-server) && \
+	  $(SL) --dsn "$$dsn" db migrate && \
+	  $(SL) --dsn "$$dsn" demo
+
+clean:
+	rm -rf $(VENV) *.egg-info shell/*.egg-info
