@@ -40,7 +40,7 @@ SET ROLE scoreledger_owner;
 
 CREATE TABLE scoreledger_private.tenants (
   tenant_id uuid PRIMARY KEY,
-  name text NOT NULL UNIQUE CHECK (btrim(name) <> ''),
+  name text NOT NULL UNIQUE CHECK (name ~ '\S'),
   require_approval boolean NOT NULL DEFAULT false,
   enforce_capabilities boolean NOT NULL DEFAULT false,
   created_at timestamptz NOT NULL DEFAULT now()
@@ -49,7 +49,7 @@ CREATE TABLE scoreledger_private.tenants (
 CREATE TABLE scoreledger_private.evaluations (
   tenant_id uuid NOT NULL REFERENCES scoreledger_private.tenants,
   evaluation_id uuid NOT NULL,
-  title text NOT NULL CHECK (btrim(title) <> ''),
+  title text NOT NULL CHECK (title ~ '\S'),
   PRIMARY KEY (tenant_id, evaluation_id)
 );
 
@@ -100,7 +100,7 @@ CREATE TABLE scoreledger_private.items (
 CREATE TABLE scoreledger_private.assignments (
   tenant_id uuid NOT NULL,
   assignment_id uuid NOT NULL,
-  title text NOT NULL CHECK (btrim(title) <> ''),
+  title text NOT NULL CHECK (title ~ '\S'),
   evaluation_id uuid NOT NULL,
   programme text,
   attempt_policy text NOT NULL CHECK (attempt_policy IN ('highest', 'latest', 'first')),
@@ -131,6 +131,9 @@ CREATE TABLE scoreledger_private.submissions (
   assignment_id uuid,
   attempt_no integer NOT NULL CHECK (attempt_no > 0),
   submitted_at timestamptz NOT NULL,
+  -- How many raw answers the submission has: answers inserted later than
+  -- the recording would not match it (see tg_answers__complete_at_recording).
+  answer_count integer NOT NULL CHECK (answer_count > 0),
   -- Set only by the score-history trigger: the latest history row's values.
   score numeric,
   max_score numeric,
@@ -164,7 +167,7 @@ CREATE TABLE scoreledger_private.correction_batches (
   batch_id uuid NOT NULL,
   status text NOT NULL CHECK (status IN
     ('draft', 'pending_review', 'approved', 'applied', 'reverted', 'rejected', 'discarded')),
-  reason text NOT NULL CHECK (btrim(reason) <> ''),
+  reason text NOT NULL CHECK (reason ~ '\S'),
   payload jsonb NOT NULL CHECK (jsonb_typeof(payload) = 'array'),
   created_by uuid NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now(),

@@ -22,6 +22,8 @@ CREATE OR REPLACE VIEW scoreledger.error_codes AS
 COMMENT ON VIEW scoreledger.error_codes IS
   'Every SQLSTATE the scoreledger API raises on purpose, with its meaning.';
 GRANT SELECT ON scoreledger.error_codes TO scoreledger_app;
+-- Functions inside a view are checked against the caller, not the owner.
+GRANT EXECUTE ON FUNCTION scoreledger_private.error_registry() TO scoreledger_app;
 
 CREATE OR REPLACE FUNCTION scoreledger_private.fail(code text, message text, hint text DEFAULT NULL)
 RETURNS void
@@ -108,7 +110,7 @@ BEGIN
     END IF;
     RETURN NULL;
   END IF;
-  IF jsonb_typeof(value) <> 'string' OR btrim(value #>> '{}') = '' THEN
+  IF jsonb_typeof(value) <> 'string' OR (value #>> '{}') !~ '\S' THEN
     PERFORM scoreledger_private.fail('SL422', scoreledger_private.doc_path(path, field) || ': must be a non-empty string');
   END IF;
   IF length(value #>> '{}') > 10000 THEN
@@ -161,7 +163,7 @@ BEGIN
   IF cardinality(result) <> (SELECT count(DISTINCT e) FROM unnest(result) e) THEN
     PERFORM scoreledger_private.fail('SL422', scoreledger_private.doc_path(path, field) || ': lists an option twice');
   END IF;
-  IF EXISTS (SELECT 1 FROM unnest(result) e WHERE btrim(e) = '' OR length(e) > 1000) THEN
+  IF EXISTS (SELECT 1 FROM unnest(result) e WHERE e !~ '\S' OR length(e) > 1000) THEN
     PERFORM scoreledger_private.fail('SL422', scoreledger_private.doc_path(path, field) || ': options must be non-empty strings of at most 1000 characters');
   END IF;
   RETURN result;

@@ -82,13 +82,13 @@ AS $$
 DECLARE
   existing scoreledger_private.tenants;
 BEGIN
-  IF name IS NULL OR btrim(name) = '' THEN
+  IF name IS NULL OR name !~ '\S' THEN
     PERFORM scoreledger_private.fail('SL422', 'name: must be a non-empty string');
   END IF;
   INSERT INTO scoreledger_private.tenants (tenant_id, name)
-  VALUES (coalesce(create_tenant.tenant_id, gen_random_uuid()), btrim(create_tenant.name))
+  VALUES (coalesce(create_tenant.tenant_id, gen_random_uuid()), btrim(create_tenant.name, E' \t\r\n'))
   ON CONFLICT DO NOTHING;
-  SELECT * INTO existing FROM scoreledger_private.tenants t WHERE t.name = btrim(create_tenant.name);
+  SELECT * INTO existing FROM scoreledger_private.tenants t WHERE t.name = btrim(create_tenant.name, E' \t\r\n');
   IF existing.tenant_id IS NULL THEN
     PERFORM scoreledger_private.fail('SL409', format('tenant id %s is already used by another tenant', tenant_id));
   END IF;

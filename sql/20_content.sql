@@ -29,6 +29,31 @@ CREATE OR REPLACE TRIGGER content_immutable BEFORE UPDATE OR DELETE ON scoreledg
 CREATE OR REPLACE TRIGGER content_immutable_truncate BEFORE TRUNCATE ON scoreledger_private.items
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_content__immutable();
 
+-- A published version's items arrive with it, all at once: an item added
+-- later would change what learners were examined on.
+CREATE OR REPLACE FUNCTION scoreledger_private.tg_items__complete_at_publication()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  IF EXISTS (
+      SELECT 1
+      FROM (SELECT DISTINCT n.tenant_id, n.evaluation_version_id FROM new_rows n) touched
+      JOIN scoreledger_private.evaluation_versions v
+        ON v.tenant_id = touched.tenant_id AND v.evaluation_version_id = touched.evaluation_version_id
+      WHERE jsonb_array_length(v.document->'items') <> (
+        SELECT count(*) FROM scoreledger_private.items i
+        WHERE i.tenant_id = v.tenant_id AND i.evaluation_version_id = v.evaluation_version_id)) THEN
+    PERFORM scoreledger_private.fail('SL423', 'a published evaluation version''s items are immutable; publish a new version');
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER complete_at_publication AFTER INSERT ON scoreledger_private.items
+  REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_items__complete_at_publication();
+
 -- Bit i of the mask is options[i + 1]; null when a value is not an option.
 CREATE OR REPLACE FUNCTION scoreledger_private.option_mask(options text[], selected text[])
 RETURNS bigint

@@ -58,7 +58,7 @@ $$;
 
 CREATE OR REPLACE TRIGGER facts_immutable
   BEFORE UPDATE OF tenant_id, submission_id, evaluation_version_id, evaluation_id, user_id, assignment_id,
-                   attempt_no, submitted_at, recorded_at
+                   attempt_no, submitted_at, answer_count, recorded_at
   ON scoreledger_private.submissions
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_submissions__immutable();
 CREATE OR REPLACE TRIGGER never_deleted BEFORE DELETE ON scoreledger_private.submissions
@@ -69,6 +69,30 @@ CREATE OR REPLACE TRIGGER answers_immutable BEFORE UPDATE OR DELETE ON scoreledg
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_submissions__immutable();
 CREATE OR REPLACE TRIGGER answers_never_truncated BEFORE TRUNCATE ON scoreledger_private.answers
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_submissions__immutable();
+
+-- Raw answers arrive with their submission, all of them: an answer added
+-- afterwards (even by the owner) would rewrite what the learner submitted.
+CREATE OR REPLACE FUNCTION scoreledger_private.tg_answers__complete_at_recording()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  IF EXISTS (
+      SELECT 1
+      FROM (SELECT DISTINCT n.tenant_id, n.submission_id FROM new_rows n) touched
+      JOIN scoreledger_private.submissions s
+        ON s.tenant_id = touched.tenant_id AND s.submission_id = touched.submission_id
+      WHERE s.answer_count <> (SELECT count(*) FROM scoreledger_private.answers a
+                               WHERE a.tenant_id = s.tenant_id AND a.submission_id = s.submission_id)) THEN
+    PERFORM scoreledger_private.fail('SL423', 'raw answers are immutable: a submission''s answers are recorded with it, all at once');
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER complete_at_recording AFTER INSERT ON scoreledger_private.answers
+  REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_answers__complete_at_recording();
 
 CREATE OR REPLACE FUNCTION scoreledger_private.tg_submissions__score_from_history()
 RETURNS trigger
@@ -127,7 +151,7 @@ CREATE OR REPLACE FUNCTION scoreledger_private.submission_document_errors(docs j
 RETURNS TABLE (sqlstate text, message text)
 LANGUAGE sql STABLE
 AS $$
-  WITH d AS MATERIALIZED (
+  WITH raw AS MATERIALIZED (
     SELECT (x.n - 1)::int AS idx, x.doc,
            CASE WHEN path_prefix IS NULL THEN '' ELSE format('%s[%s].', path_prefix, x.n - 1) END AS path,
            CASE WHEN jsonb_typeof(x.doc->'evaluation_version_id') = 'string'
@@ -138,6 +162,11 @@ AS $$
            CASE WHEN jsonb_typeof(x.doc->'submission_id') = 'string' AND scoreledger_private.is_uuid(x.doc->>'submission_id')
                 THEN (x.doc->>'submission_id')::uuid END AS submission_id
     FROM jsonb_array_elements(docs) WITH ORDINALITY AS x(doc, n)
+  ), d AS MATERIALIZED (
+    -- Window functions, not self-joins: duplicate detection stays linear.
+    SELECT raw.*, CASE WHEN raw.submission_id IS NOT NULL
+                       THEN row_number() OVER (PARTITION BY raw.submission_id ORDER BY raw.idx) END AS occurrence
+    FROM raw
   ), doc_errors AS (
     SELECT d.idx, -1 AS answer_idx, e.sqlstate, d.path || e.message AS message
     FROM d
@@ -178,12 +207,11 @@ AS $$
       WHEN jsonb_typeof(d.doc->'answers') IS DISTINCT FROM 'array' OR jsonb_array_length(d.doc->'answers') = 0
         THEN 'answers: must be a non-empty array'
       WHEN jsonb_array_length(d.doc->'answers') > 1000 THEN 'answers: at most 1000 answers'
-      WHEN d.submission_id IS NOT NULL
-           AND EXISTS (SELECT 1 FROM d other WHERE other.submission_id = d.submission_id AND other.idx < d.idx)
+      WHEN d.occurrence > 1
         THEN format('submission_id: %s appears twice in this call', d.submission_id)
       END AS message) e
     WHERE e.message IS NOT NULL
-  ), answer_rows AS (
+  ), answer_elements AS (
     SELECT d.idx, (x.n - 1)::int AS answer_idx, d.path, d.version_id, x.answer,
            CASE WHEN jsonb_typeof(x.answer->'question_version_id') = 'string'
                  AND scoreledger_private.is_uuid(x.answer->>'question_version_id')
@@ -191,6 +219,9 @@ AS $$
     FROM d
     CROSS JOIN LATERAL jsonb_array_elements(d.doc->'answers') WITH ORDINALITY AS x(answer, n)
     WHERE NOT EXISTS (SELECT 1 FROM doc_errors de WHERE de.idx = d.idx)
+  ), answer_rows AS (
+    SELECT e.*, row_number() OVER (PARTITION BY e.idx, e.question_version_id ORDER BY e.answer_idx) AS occurrence
+    FROM answer_elements e
   ), answer_errors AS (
     SELECT r.idx, r.answer_idx, 'SL422' AS sqlstate, format('%sanswers[%s].', r.path, r.answer_idx) || e.message AS message
     FROM answer_rows r
@@ -206,8 +237,7 @@ AS $$
       WHEN r.question_version_id IS NULL THEN 'question_version_id: must be a uuid string'
       WHEN i.question_version_id IS NULL
         THEN format('question_version_id: %s is not an item of evaluation version %s', r.question_version_id, r.version_id)
-      WHEN EXISTS (SELECT 1 FROM answer_rows o WHERE o.idx = r.idx AND o.question_version_id = r.question_version_id
-                     AND o.answer_idx < r.answer_idx)
+      WHEN r.occurrence > 1
         THEN format('question_version_id: %s is answered twice', r.question_version_id)
       WHEN jsonb_typeof(r.answer->'selected') IS DISTINCT FROM 'array'
            OR EXISTS (SELECT 1 FROM jsonb_array_elements(r.answer->'selected') s WHERE jsonb_typeof(s) <> 'string')
@@ -304,8 +334,10 @@ BEGIN
                         FROM jsonb_array_elements_text(x.answer->'selected') WITH ORDINALITY AS y(s, k)) sel
   ), inserted AS (
     INSERT INTO scoreledger_private.submissions
-      (tenant_id, submission_id, evaluation_version_id, evaluation_id, user_id, assignment_id, attempt_no, submitted_at)
-    SELECT tenant, n.submission_id, n.version_id, n.evaluation_id, n.user_id, n.assignment_id, n.attempt_no, n.submitted_at
+      (tenant_id, submission_id, evaluation_version_id, evaluation_id, user_id, assignment_id, attempt_no, submitted_at,
+       answer_count)
+    SELECT tenant, n.submission_id, n.version_id, n.evaluation_id, n.user_id, n.assignment_id, n.attempt_no, n.submitted_at,
+           jsonb_array_length(n.doc->'answers')
     FROM numbered n
     ON CONFLICT (tenant_id, submission_id) DO NOTHING
     RETURNING submissions.submission_id

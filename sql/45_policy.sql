@@ -25,9 +25,11 @@ CREATE OR REPLACE FUNCTION scoreledger_private.require_capability(capability tex
 RETURNS void
 LANGUAGE plpgsql STABLE
 AS $$
+DECLARE
+  tenant uuid := scoreledger_private.require_tenant();
 BEGIN
   IF EXISTS (SELECT 1 FROM scoreledger_private.tenants t
-             WHERE t.tenant_id = scoreledger_private.require_tenant() AND t.enforce_capabilities) THEN
+             WHERE t.tenant_id = tenant AND t.enforce_capabilities) THEN
     PERFORM scoreledger_private.fail('SL403', format('capability %s is required', capability));
   END IF;
 END

@@ -103,10 +103,12 @@ RETURNS scoreledger_private.correction_batches
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
+  tenant uuid;
   batch scoreledger_private.correction_batches;
 BEGIN
+  tenant := scoreledger_private.require_tenant();
   SELECT * INTO batch FROM scoreledger_private.correction_batches b
-  WHERE b.tenant_id = scoreledger_private.require_tenant() AND b.batch_id = lock_batch.batch_id
+  WHERE b.tenant_id = tenant AND b.batch_id = lock_batch.batch_id
   FOR NO KEY UPDATE;
   IF NOT FOUND THEN
     PERFORM scoreledger_private.fail('SL404', format('correction batch %s does not exist', batch_id));
@@ -201,8 +203,9 @@ BEGIN
         INTO problem
       FROM jsonb_array_elements(entry->'submission_ids') WITH ORDINALITY x(e, n)
       LEFT JOIN scoreledger_private.submissions s
-        ON s.tenant_id = tenant AND jsonb_typeof(x.e) = 'string' AND scoreledger_private.is_uuid(x.e #>> '{}')
-       AND s.submission_id = (x.e #>> '{}')::uuid
+        ON s.tenant_id = tenant
+       AND s.submission_id = CASE WHEN jsonb_typeof(x.e) = 'string' AND scoreledger_private.is_uuid(x.e #>> '{}')
+                                  THEN (x.e #>> '{}')::uuid END
       WHERE jsonb_typeof(x.e) <> 'string' OR NOT scoreledger_private.is_uuid(x.e #>> '{}')
          OR EXISTS (SELECT 1 FROM jsonb_array_elements(entry->'submission_ids') WITH ORDINALITY y(e, n) WHERE y.e = x.e AND y.n < x.n)
          OR s.submission_id IS NULL OR s.evaluation_version_id <> target_version
@@ -232,7 +235,7 @@ AS $$
       (tenant_id, batch_id, ordinal, correction_type, evaluation_version_id, question_version_id, correct, correct_mask, scoped)
     SELECT scoreledger.current_tenant(), store_corrections.batch_id, en.ordinal, en.e->>'type', en.version_id, en.question_id,
            k.correct, CASE WHEN k.correct IS NOT NULL THEN scoreledger_private.option_mask(q.options, k.correct) END,
-           en.e->>'type' = 'mark_correct' AND jsonb_typeof(en.e->'submission_ids') = 'array'
+           en.e->>'type' = 'mark_correct' AND jsonb_typeof(en.e->'submission_ids') IS NOT DISTINCT FROM 'array'
     FROM entries en
     JOIN scoreledger_private.question_versions q
       ON q.tenant_id = scoreledger.current_tenant() AND q.question_version_id = en.question_id
@@ -374,12 +377,12 @@ DECLARE
   new_batch uuid := gen_random_uuid();
 BEGIN
   PERFORM scoreledger_private.require_capability('create_batch');
-  IF reason IS NULL OR btrim(reason) = '' THEN
+  IF reason IS NULL OR reason !~ '\S' THEN
     PERFORM scoreledger_private.fail('SL422', 'reason: must not be empty (say why the scores change)');
   END IF;
   PERFORM scoreledger_private.validate_corrections(corrections);
   INSERT INTO scoreledger_private.correction_batches (tenant_id, batch_id, status, reason, payload, created_by)
-  VALUES (scoreledger.current_tenant(), new_batch, 'draft', btrim(reason), corrections, actor);
+  VALUES (scoreledger.current_tenant(), new_batch, 'draft', btrim(reason, E' \t\r\n'), corrections, actor);
   PERFORM scoreledger_private.store_corrections(new_batch, corrections);
   PERFORM scoreledger_private.record_batch_event(new_batch, NULL, 'draft');
   RETURN new_batch;
@@ -443,7 +446,7 @@ BEGIN
     PERFORM scoreledger_private.fail('SL409', format('batch %s is %s; only an applied batch can be reverted', batch_id, original.status));
   END IF;
   PERFORM scoreledger_private.require_capability('revert_batch');
-  IF reason IS NULL OR btrim(reason) = '' THEN
+  IF reason IS NULL OR reason !~ '\S' THEN
     PERFORM scoreledger_private.fail('SL422', 'reason: must not be empty (say why the batch is reverted)');
   END IF;
 
@@ -451,7 +454,7 @@ BEGIN
   -- record; active_batches never counts a compensating batch.
   INSERT INTO scoreledger_private.correction_batches
     (tenant_id, batch_id, status, reason, payload, created_by, applied_at, applied_by, applied_seq, reverts_batch_id)
-  VALUES (original.tenant_id, compensating, 'applied', btrim(reason), original.payload, actor,
+  VALUES (original.tenant_id, compensating, 'applied', btrim(reason, E' \t\r\n'), original.payload, actor,
           clock_timestamp(), actor, nextval('scoreledger_private.apply_seq'), original.batch_id);
   INSERT INTO scoreledger_private.corrections
     (tenant_id, batch_id, ordinal, correction_type, evaluation_version_id, question_version_id, correct, correct_mask, scoped)
@@ -476,7 +479,7 @@ BEGIN
     format('reverts batch %s: %s submissions rescored, %s scores changed', original.batch_id,
            counts.submissions_rescored, counts.scores_changed));
   PERFORM scoreledger_private.record_batch_event(original.batch_id, 'applied', 'reverted',
-    format('reverted by batch %s: %s', compensating, btrim(reason)));
+    format('reverted by batch %s: %s', compensating, btrim(reason, E' \t\r\n')));
   RETURN compensating;
 END
 $$;

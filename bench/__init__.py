@@ -1,0 +1,1 @@
+"""Benchmarks: every scoreledger path beside its bare-SQL equivalent."""

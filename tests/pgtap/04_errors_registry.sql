@@ -1,0 +1,60 @@
+-- The error registry (contract section 2): one place lists every SQLSTATE
+-- the API raises on purpose; scoreledger_private.fail refuses any other.
+BEGIN;
+SELECT plan(14);
+
+SELECT set_eq($$SELECT sqlstate FROM scoreledger.error_codes$$,
+              ARRAY['SL401', 'SL403', 'SL404', 'SL409', 'SL422', 'SL423'],
+              'scoreledger.error_codes lists exactly SL401 SL403 SL404 SL409 SL422 SL423');
+SELECT is((SELECT count(DISTINCT sqlstate) FROM scoreledger.error_codes), (SELECT count(*) FROM scoreledger.error_codes),
+          'each code is listed once');
+SELECT is_empty($$SELECT sqlstate FROM scoreledger.error_codes WHERE coalesce(btrim(meaning), '') = ''$$,
+                'every code has a meaning');
+SELECT is((SELECT meaning FROM scoreledger.error_codes WHERE sqlstate = 'SL423'),
+          'an attempt to change immutable or append-only data', 'SL423 means what the contract says');
+
+-- The registry is for callers: the application can read it, without a context.
+SELECT tests.authenticate_without_context();
+SELECT lives_ok($$SELECT * FROM scoreledger.error_codes$$, 'scoreledger_app can read scoreledger.error_codes');
+SELECT tests.clear_context();
+
+-- fail() raises registered codes as themselves ...
+SELECT is_empty($$
+  SELECT sqlstate || ' raised as ' || coalesce(tests.sqlstate_of(format('SELECT scoreledger_private.fail(%L, %L)', sqlstate, 'boom')), 'nothing')
+  FROM scoreledger.error_codes
+  WHERE tests.sqlstate_of(format('SELECT scoreledger_private.fail(%L, %L)', sqlstate, 'boom')) IS DISTINCT FROM sqlstate
+$$, 'fail(code, message) raises exactly that SQLSTATE for every registered code');
+SELECT throws_ok($$SELECT scoreledger_private.fail('SL422', 'items[0].kind: must be single_choice or multiple_choice')$$,
+                 'SL422', 'items[0].kind: must be single_choice or multiple_choice',
+                 'fail() raises the caller''s message unchanged');
+SELECT throws_ok($$SELECT scoreledger_private.fail('SL409', 'wrong state', 'try later')$$,
+                 'SL409', 'wrong state', 'fail() with a hint raises the code and message too');
+
+-- ... and refuses any other code with a plain error.
+SELECT throws_ok($$SELECT scoreledger_private.fail('SL999', 'not a registered code')$$,
+                 'P0001', NULL, 'fail() with an unregistered SL code raises a plain error (P0001), not SL999');
+SELECT throws_like($$SELECT scoreledger_private.fail('SL999', 'not a registered code')$$,
+                   '%unregistered error code SL999%', 'the plain error names the unregistered code');
+SELECT throws_ok($$SELECT scoreledger_private.fail('23505', 'pretend duplicate')$$,
+                 'P0001', NULL, 'fail() will not raise a standard SQLSTATE either');
+SELECT throws_ok($$SELECT scoreledger_private.fail(NULL, 'no code')$$,
+                 'P0001', NULL, 'fail() with a null code raises a plain error');
+
+-- Statically: every SL code written in any function body is registered, and
+-- fail() is the only function that raises an error itself.
+SELECT is_empty($$
+  SELECT DISTINCT p.oid::regprocedure::text || ': ' || m[1]
+  FROM pg_proc p CROSS JOIN LATERAL regexp_matches(p.prosrc, '''(SL[0-9A-Z]{3})''', 'g') AS m
+  WHERE p.pronamespace IN ('scoreledger'::regnamespace, 'scoreledger_private'::regnamespace)
+    AND m[1] NOT IN (SELECT sqlstate FROM scoreledger.error_codes)
+$$, 'every SL code literal in a function body is a registered code');
+SELECT is_empty($$
+  SELECT DISTINCT p.oid::regprocedure::text || ': RAISE ' || m[1]
+  FROM pg_proc p CROSS JOIN LATERAL regexp_matches(p.prosrc, '\mRAISE\s+(\S+)', 'gi') AS m
+  WHERE p.pronamespace IN ('scoreledger'::regnamespace, 'scoreledger_private'::regnamespace)
+    AND p.oid <> 'scoreledger_private.fail(text,text,text)'::regprocedure
+    AND lower(m[1]) NOT IN ('notice', 'warning', 'info', 'log', 'debug')
+$$, 'no function but scoreledger_private.fail raises an error itself (every deliberate error goes through the registry)');
+
+SELECT * FROM finish();
+ROLLBACK;
