@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -18,7 +20,6 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
-
 from scoreledger import db
 
 CHUNK = 5000
@@ -38,6 +39,17 @@ class Bench:
         self.items = items
         self.rows: list[dict] = []
         self.conn = psycopg.connect(dsn, autocommit=True)
+        if os.environ.get("BENCH_EXPLAIN"):
+            # Plans of every statement slower than BENCH_EXPLAIN ms, nested ones included.
+            self.conn.add_notice_handler(lambda d: print(d.message_primary, file=sys.stderr))
+            for setting in (
+                "LOAD 'auto_explain'",
+                f"SET auto_explain.log_min_duration = {int(os.environ['BENCH_EXPLAIN'])}",
+                "SET auto_explain.log_nested_statements = on",
+                "SET auto_explain.log_analyze = on",
+                "SET auto_explain.log_level = notice",
+            ):
+                self.conn.execute(setting)
         self.tenant = str(uuid.uuid4())
         self.actor = str(uuid.uuid4())
 
@@ -93,7 +105,9 @@ class Bench:
                     "pass_mark": 0.6,
                     "items": items,
                 }
-                version = self.conn.execute("SELECT scoreledger.import_evaluation_version(%s)", [Jsonb(doc)]).fetchone()[0]
+                version = self.conn.execute(
+                    "SELECT scoreledger.import_evaluation_version(%s)", [Jsonb(doc)]
+                ).fetchone()[0]
                 self.versions.append((str(version), [i["question_version_id"] for i in items]))
 
     def stage_documents(self):
@@ -174,8 +188,16 @@ class Bench:
             "SELECT scoreledger.create_correction_batch(%s, %s)",
             [
                 "bench: key was wrong",
-                Jsonb([{"type": "replace_key", "evaluation_version_id": version, "question_version_id": question,
-                        "correct": ["C"]}]),
+                Jsonb(
+                    [
+                        {
+                            "type": "replace_key",
+                            "evaluation_version_id": version,
+                            "question_version_id": question,
+                            "correct": ["C"],
+                        }
+                    ]
+                ),
             ],
             as_app=True,
         )
@@ -231,7 +253,9 @@ class Bench:
             touched = row[0]["submissions_rescored"]
             bare_s = self.bare_apply(version, question)
             self.report(f"apply replace_key ({label} of submissions)", touched, apply_s, bare_s, "submissions")
-            revert_s, _ = self.timed("SELECT scoreledger.revert_correction_batch(%s, 'bench revert')", [batch], as_app=True)
+            revert_s, _ = self.timed(
+                "SELECT scoreledger.revert_correction_batch(%s, 'bench revert')", [batch], as_app=True
+            )
             bare_s = self.bare_apply(version, question)
             self.report(f"revert replace_key ({label} of submissions)", touched, revert_s, bare_s, "submissions")
 

@@ -146,7 +146,6 @@ CREATE TABLE scoreledger_private.submissions (
     REFERENCES scoreledger_private.assignments (tenant_id, assignment_id, evaluation_id),
   CHECK ((score IS NULL) = (max_score IS NULL))
 );
-CREATE INDEX submissions_by_version ON scoreledger_private.submissions (tenant_id, evaluation_version_id);
 CREATE INDEX submissions_by_assignment ON scoreledger_private.submissions (tenant_id, assignment_id, user_id)
   WHERE assignment_id IS NOT NULL;
 
@@ -156,8 +155,11 @@ CREATE TABLE scoreledger_private.answers (
   question_version_id uuid NOT NULL,
   selected text[] NOT NULL,
   selected_mask bigint NOT NULL,
-  PRIMARY KEY (tenant_id, submission_id, question_version_id),
-  FOREIGN KEY (tenant_id, submission_id) REFERENCES scoreledger_private.submissions
+  -- No FOREIGN KEY to submissions: a bulk recording writes a million rows
+  -- here, and the row-by-row RI check cost more than the insert itself. The
+  -- statement-level trigger complete_at_recording checks the same thing
+  -- once per statement (sql/40_submissions.sql).
+  PRIMARY KEY (tenant_id, submission_id, question_version_id)
 );
 -- Remediation finds the answers to one item without touching the others.
 CREATE INDEX answers_by_question ON scoreledger_private.answers (tenant_id, question_version_id, submission_id);
@@ -243,9 +245,9 @@ CREATE TABLE scoreledger_private.score_history (
   max_score numeric NOT NULL CHECK (max_score >= 0),
   created_at timestamptz NOT NULL DEFAULT now(),
   -- Keyed by submission first: "latest row of a submission" is one index probe.
-  PRIMARY KEY (tenant_id, submission_id, history_id),
-  FOREIGN KEY (tenant_id, submission_id) REFERENCES scoreledger_private.submissions,
-  FOREIGN KEY (tenant_id, correction_batch_id) REFERENCES scoreledger_private.correction_batches
+  -- Its references (submission, batch) are checked per statement by the
+  -- trigger that moves the scores, not row by row (see answers).
+  PRIMARY KEY (tenant_id, submission_id, history_id)
 );
 
 -- Which sql/ definitions are loaded, for `db status`. Not tenant data.

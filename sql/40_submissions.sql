@@ -29,6 +29,18 @@ RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
+  -- The references a foreign key would check, once for the whole statement.
+  IF EXISTS (SELECT 1 FROM new_rows n
+             WHERE NOT EXISTS (SELECT 1 FROM scoreledger_private.submissions s
+                               WHERE s.tenant_id = n.tenant_id AND s.submission_id = n.submission_id)) THEN
+    PERFORM scoreledger_private.fail('SL404', 'score history must reference a recorded submission of the same tenant');
+  END IF;
+  IF EXISTS (SELECT 1 FROM (SELECT DISTINCT n.tenant_id, n.correction_batch_id FROM new_rows n
+                            WHERE n.correction_batch_id IS NOT NULL) b
+             WHERE NOT EXISTS (SELECT 1 FROM scoreledger_private.correction_batches c
+                               WHERE c.tenant_id = b.tenant_id AND c.batch_id = b.correction_batch_id)) THEN
+    PERFORM scoreledger_private.fail('SL404', 'score history must reference a correction batch of the same tenant');
+  END IF;
   UPDATE scoreledger_private.submissions s
      SET score = latest.score, max_score = latest.max_score
     FROM (SELECT DISTINCT ON (n.tenant_id, n.submission_id) n.tenant_id, n.submission_id, n.score, n.max_score
@@ -80,11 +92,12 @@ BEGIN
   IF EXISTS (
       SELECT 1
       FROM (SELECT DISTINCT n.tenant_id, n.submission_id FROM new_rows n) touched
-      JOIN scoreledger_private.submissions s
+      LEFT JOIN scoreledger_private.submissions s
         ON s.tenant_id = touched.tenant_id AND s.submission_id = touched.submission_id
-      WHERE s.answer_count <> (SELECT count(*) FROM scoreledger_private.answers a
+      WHERE s.submission_id IS NULL
+         OR s.answer_count <> (SELECT count(*) FROM scoreledger_private.answers a
                                WHERE a.tenant_id = s.tenant_id AND a.submission_id = s.submission_id)) THEN
-    PERFORM scoreledger_private.fail('SL423', 'raw answers are immutable: a submission''s answers are recorded with it, all at once');
+    PERFORM scoreledger_private.fail('SL423', 'raw answers are immutable: a submission''s answers are recorded with it, all at once, and belong to it');
   END IF;
   RETURN NULL;
 END
@@ -145,8 +158,9 @@ AS $$
   ), false)
 $$;
 
--- The first problem in a set of submission documents, or no row. Pure
--- reads, no casts of unchecked values: errors name the entry.
+-- The first problem in a set of submission documents' top-level fields, or
+-- no row. Pure reads, no casts of unchecked values: errors name the entry.
+-- (Their answers are checked by record_documents, once parsed.)
 CREATE OR REPLACE FUNCTION scoreledger_private.submission_document_errors(docs jsonb, path_prefix text)
 RETURNS TABLE (sqlstate text, message text)
 LANGUAGE sql STABLE
@@ -177,17 +191,15 @@ AS $$
     CROSS JOIN LATERAL (SELECT CASE
       WHEN jsonb_typeof(d.doc) <> 'object' THEN 'SL422'
       WHEN d.doc ? 'evaluation_version_id' AND d.version_id IS NOT NULL AND v.evaluation_version_id IS NULL
-           AND NOT EXISTS (SELECT 1 FROM jsonb_object_keys(d.doc) k
-                           WHERE k NOT IN ('submission_id', 'evaluation_version_id', 'user_id', 'assignment_id', 'submitted_at', 'answers'))
+           AND d.doc - ARRAY['submission_id', 'evaluation_version_id', 'user_id', 'assignment_id', 'submitted_at', 'answers'] = '{}'
            THEN 'SL404'
       WHEN d.assignment_id IS NOT NULL AND a.assignment_id IS NULL AND v.evaluation_version_id IS NOT NULL THEN 'SL404'
       ELSE 'SL422' END AS sqlstate,
       CASE
       WHEN jsonb_typeof(d.doc) <> 'object' THEN rtrim(coalesce(nullif(d.path, ''), 'document'), '.') || ': must be a JSON object'
-      WHEN EXISTS (SELECT 1 FROM jsonb_object_keys(d.doc) k
-                   WHERE k NOT IN ('submission_id', 'evaluation_version_id', 'user_id', 'assignment_id', 'submitted_at', 'answers'))
-        THEN (SELECT min(k) FROM jsonb_object_keys(d.doc) k
-              WHERE k NOT IN ('submission_id', 'evaluation_version_id', 'user_id', 'assignment_id', 'submitted_at', 'answers'))
+      WHEN d.doc - ARRAY['submission_id', 'evaluation_version_id', 'user_id', 'assignment_id', 'submitted_at', 'answers'] <> '{}'
+        THEN (SELECT min(k) FROM jsonb_object_keys(
+                d.doc - ARRAY['submission_id', 'evaluation_version_id', 'user_id', 'assignment_id', 'submitted_at', 'answers']) k)
              || ': unknown field'
       WHEN d.doc ? 'submission_id' AND d.doc->'submission_id' <> 'null' AND d.submission_id IS NULL
         THEN 'submission_id: must be a uuid string'
@@ -211,56 +223,38 @@ AS $$
         THEN format('submission_id: %s appears twice in this call', d.submission_id)
       END AS message) e
     WHERE e.message IS NOT NULL
-  ), answer_elements AS (
-    SELECT d.idx, (x.n - 1)::int AS answer_idx, d.path, d.version_id, x.answer,
-           CASE WHEN jsonb_typeof(x.answer->'question_version_id') = 'string'
-                 AND scoreledger_private.is_uuid(x.answer->>'question_version_id')
-                THEN (x.answer->>'question_version_id')::uuid END AS question_version_id
-    FROM d
-    CROSS JOIN LATERAL jsonb_array_elements(d.doc->'answers') WITH ORDINALITY AS x(answer, n)
-    WHERE NOT EXISTS (SELECT 1 FROM doc_errors de WHERE de.idx = d.idx)
-  ), answer_rows AS (
-    SELECT e.*, row_number() OVER (PARTITION BY e.idx, e.question_version_id ORDER BY e.answer_idx) AS occurrence
-    FROM answer_elements e
-  ), answer_errors AS (
-    SELECT r.idx, r.answer_idx, 'SL422' AS sqlstate, format('%sanswers[%s].', r.path, r.answer_idx) || e.message AS message
-    FROM answer_rows r
-    LEFT JOIN scoreledger_private.items i
-      ON i.tenant_id = scoreledger.current_tenant() AND i.evaluation_version_id = r.version_id
-     AND i.question_version_id = r.question_version_id
-    LEFT JOIN scoreledger_private.question_versions q
-      ON q.tenant_id = i.tenant_id AND q.question_version_id = i.question_version_id
-    CROSS JOIN LATERAL (SELECT CASE
-      WHEN jsonb_typeof(r.answer) <> 'object' THEN 'answer: must be a JSON object'
-      WHEN EXISTS (SELECT 1 FROM jsonb_object_keys(r.answer) k WHERE k NOT IN ('question_version_id', 'selected'))
-        THEN (SELECT min(k) FROM jsonb_object_keys(r.answer) k WHERE k NOT IN ('question_version_id', 'selected')) || ': unknown field'
-      WHEN r.question_version_id IS NULL THEN 'question_version_id: must be a uuid string'
-      WHEN i.question_version_id IS NULL
-        THEN format('question_version_id: %s is not an item of evaluation version %s', r.question_version_id, r.version_id)
-      WHEN r.occurrence > 1
-        THEN format('question_version_id: %s is answered twice', r.question_version_id)
-      WHEN jsonb_typeof(r.answer->'selected') IS DISTINCT FROM 'array'
-           OR EXISTS (SELECT 1 FROM jsonb_array_elements(r.answer->'selected') s WHERE jsonb_typeof(s) <> 'string')
-        THEN 'selected: must be an array of option strings'
-      WHEN EXISTS (SELECT 1 FROM jsonb_array_elements_text(r.answer->'selected') s WHERE s <> ALL (q.options))
-        THEN format('selected: %s is not an option of question version %s',
-                    (SELECT to_jsonb(s)::text FROM jsonb_array_elements_text(r.answer->'selected') s
-                      WHERE s <> ALL (q.options) LIMIT 1), r.question_version_id)
-      WHEN jsonb_array_length(r.answer->'selected')
-           <> (SELECT count(DISTINCT s) FROM jsonb_array_elements_text(r.answer->'selected') s)
-        THEN 'selected: lists an option twice'
-      END AS message) e
-    WHERE e.message IS NOT NULL
   )
-  SELECT u.sqlstate, u.message
-  FROM (SELECT * FROM doc_errors UNION ALL SELECT * FROM answer_errors) u
-  ORDER BY u.idx, u.answer_idx
-  LIMIT 1
+  SELECT de.sqlstate, de.message FROM doc_errors de ORDER BY de.idx LIMIT 1
+$$;
+
+-- The session's scratch tables for record_documents, created on first use
+-- (ON COMMIT DELETE ROWS: nothing outlives a transaction).
+CREATE OR REPLACE FUNCTION scoreledger_private.ensure_recording_tables()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+  IF to_regclass('pg_temp.recording') IS NULL THEN
+    CREATE TEMP TABLE recording (
+      idx integer PRIMARY KEY, doc jsonb NOT NULL, submission_id uuid NOT NULL, version_id uuid NOT NULL,
+      evaluation_id uuid NOT NULL, user_id uuid NOT NULL, assignment_id uuid, submitted_at timestamptz NOT NULL,
+      fresh boolean NOT NULL, attempt_no integer, inserted boolean NOT NULL DEFAULT false
+    ) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE recording_answers (
+      idx integer NOT NULL, answer_idx integer NOT NULL, version_id uuid NOT NULL, answer jsonb NOT NULL,
+      question_version_id uuid
+    ) ON COMMIT DELETE ROWS;
+  END IF;
+END
 $$;
 
 -- Records submission documents, set-based. Returns one row per document:
 -- its submission id and whether this call recorded it (false: an identical
 -- earlier recording, a no-op).
+--
+-- The parsed documents go through a temp table that is ANALYZEd: joins
+-- between CTEs are planned as if they held one row, and a nested loop over
+-- thousands of documents is quadratic.
 CREATE OR REPLACE FUNCTION scoreledger_private.record_documents(docs jsonb, path_prefix text)
 RETURNS TABLE (submission_id uuid, recorded boolean)
 LANGUAGE plpgsql VOLATILE
@@ -269,9 +263,7 @@ AS $$
 DECLARE
   tenant uuid := scoreledger_private.require_tenant();
   problem record;
-  ids uuid[];
-  recorded_flags boolean[];
-  mismatch bigint;
+  mismatch record;
 BEGIN
   IF docs IS NULL OR jsonb_typeof(docs) <> 'array' THEN
     PERFORM scoreledger_private.fail('SL422', coalesce(path_prefix, 'document') || ': must be a JSON array');
@@ -291,86 +283,147 @@ BEGIN
   ORDER BY v.evaluation_version_id
   FOR SHARE;
 
-  -- A new statement, so a new snapshot: the corrections seen below are the
-  -- ones in force once the locks above are held.
-  WITH d AS MATERIALIZED (
-    SELECT (x.n - 1)::int AS idx, x.doc,
-           coalesce((x.doc->>'submission_id')::uuid, gen_random_uuid()) AS submission_id,
-           (x.doc->>'evaluation_version_id')::uuid AS version_id,
-           (x.doc->>'user_id')::uuid AS user_id,
-           (x.doc->>'assignment_id')::uuid AS assignment_id,
-           (x.doc->>'submitted_at')::timestamptz AS submitted_at
-    FROM jsonb_array_elements(docs) WITH ORDINALITY AS x(doc, n)
-  ), fresh AS MATERIALIZED (
-    SELECT d.*, v.evaluation_id
-    FROM d
-    JOIN scoreledger_private.evaluation_versions v ON v.tenant_id = tenant AND v.evaluation_version_id = d.version_id
-    WHERE NOT EXISTS (SELECT 1 FROM scoreledger_private.submissions s
-                      WHERE s.tenant_id = tenant AND s.submission_id = d.submission_id)
-  ), counters AS (
-    -- Rows locked in key order, so concurrent recorders never deadlock.
+  PERFORM scoreledger_private.ensure_recording_tables();
+  DELETE FROM pg_temp.recording;
+  DELETE FROM pg_temp.recording_answers;
+
+  INSERT INTO pg_temp.recording_answers (idx, answer_idx, version_id, answer, question_version_id)
+  SELECT d.n - 1, a.n - 1, (d.doc->>'evaluation_version_id')::uuid, a.answer,
+         CASE WHEN jsonb_typeof(a.answer->'question_version_id') = 'string'
+               AND scoreledger_private.is_uuid(a.answer->>'question_version_id')
+              THEN (a.answer->>'question_version_id')::uuid END
+  FROM jsonb_array_elements(docs) WITH ORDINALITY AS d(doc, n)
+  CROSS JOIN LATERAL jsonb_array_elements(d.doc->'answers') WITH ORDINALITY AS a(answer, n);
+  ANALYZE pg_temp.recording_answers;
+
+  SELECT format('%sanswers[%s].', CASE WHEN path_prefix IS NULL THEN '' ELSE format('%s[%s].', path_prefix, r.idx) END,
+                r.answer_idx) || e.message AS message
+    INTO problem
+  FROM (SELECT ra.*, row_number() OVER (PARTITION BY ra.idx, ra.question_version_id ORDER BY ra.answer_idx) AS occurrence
+        FROM pg_temp.recording_answers ra) r
+  -- The options of every item of the versions named, as one small JSON
+  -- object looked up per answer: no join for the planner to misjudge.
+  CROSS JOIN (SELECT coalesce(jsonb_object_agg(i.evaluation_version_id::text || ':' || i.question_version_id::text,
+                                               to_jsonb(q.options)), '{}') AS by_item
+              FROM scoreledger_private.items i
+              JOIN scoreledger_private.question_versions q
+                ON q.tenant_id = i.tenant_id AND q.question_version_id = i.question_version_id
+              WHERE i.tenant_id = tenant
+                AND i.evaluation_version_id IN (SELECT DISTINCT ra.version_id FROM pg_temp.recording_answers ra)) items
+  CROSS JOIN LATERAL (SELECT items.by_item -> (r.version_id::text || ':' || r.question_version_id::text) AS options) q
+  -- One pass over each selection gathers everything the checks need.
+  CROSS JOIN LATERAL (
+    SELECT count(*) AS n, count(DISTINCT x.s) AS n_distinct,
+           coalesce(bool_and(jsonb_typeof(x.s) = 'string'), true) AS all_strings,
+           min(CASE WHEN jsonb_typeof(x.s) = 'string' AND NOT (q.options ? (x.s #>> '{}')) THEN x.s::text END)
+             AS not_an_option
+    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(r.answer->'selected') = 'array'
+                                   THEN r.answer->'selected' ELSE '[]' END) AS x(s)) sel
+  CROSS JOIN LATERAL (SELECT CASE
+    WHEN jsonb_typeof(r.answer) <> 'object' THEN 'answer: must be a JSON object'
+    WHEN r.answer - ARRAY['question_version_id', 'selected'] <> '{}'
+      THEN (SELECT min(k) FROM jsonb_object_keys(r.answer - ARRAY['question_version_id', 'selected']) k) || ': unknown field'
+    WHEN r.question_version_id IS NULL THEN 'question_version_id: must be a uuid string'
+    WHEN q.options IS NULL
+      THEN format('question_version_id: %s is not an item of evaluation version %s', r.question_version_id, r.version_id)
+    WHEN r.occurrence > 1
+      THEN format('question_version_id: %s is answered twice', r.question_version_id)
+    WHEN jsonb_typeof(r.answer->'selected') IS DISTINCT FROM 'array' OR NOT sel.all_strings
+      THEN 'selected: must be an array of option strings'
+    WHEN sel.not_an_option IS NOT NULL
+      THEN format('selected: %s is not an option of question version %s', sel.not_an_option, r.question_version_id)
+    WHEN sel.n <> sel.n_distinct
+      THEN 'selected: lists an option twice'
+    END AS message) e
+  WHERE e.message IS NOT NULL
+  ORDER BY r.idx, r.answer_idx
+  LIMIT 1;
+  IF FOUND THEN
+    PERFORM scoreledger_private.fail('SL422', problem.message);
+  END IF;
+
+  -- A new statement, so a new snapshot: what is recorded or corrected
+  -- below is what is in force once the locks above are held.
+  INSERT INTO pg_temp.recording (idx, doc, submission_id, version_id, evaluation_id, user_id, assignment_id, submitted_at, fresh)
+  SELECT x.n - 1, x.doc, x.submission_id, x.version_id, v.evaluation_id,
+         (x.doc->>'user_id')::uuid, (x.doc->>'assignment_id')::uuid, (x.doc->>'submitted_at')::timestamptz,
+         NOT EXISTS (SELECT 1 FROM scoreledger_private.submissions s
+                     WHERE s.tenant_id = tenant AND s.submission_id = x.submission_id)
+  FROM (SELECT e.n, e.doc, coalesce((e.doc->>'submission_id')::uuid, gen_random_uuid()) AS submission_id,
+               (e.doc->>'evaluation_version_id')::uuid AS version_id
+        FROM jsonb_array_elements(docs) WITH ORDINALITY AS e(doc, n)) x
+  JOIN scoreledger_private.evaluation_versions v ON v.tenant_id = tenant AND v.evaluation_version_id = x.version_id;
+  ANALYZE pg_temp.recording;
+
+  -- Attempt numbers: the counter rows are locked in key order, so
+  -- concurrent recorders of one learner take turns and never deadlock.
+  WITH counters AS (
     INSERT INTO scoreledger_private.attempt_counters AS c (tenant_id, evaluation_id, user_id, attempts)
-    SELECT tenant, f.evaluation_id, f.user_id, count(*)
-    FROM fresh f GROUP BY f.evaluation_id, f.user_id ORDER BY f.evaluation_id, f.user_id
+    SELECT tenant, r.evaluation_id, r.user_id, count(*)
+    FROM pg_temp.recording r WHERE r.fresh
+    GROUP BY r.evaluation_id, r.user_id ORDER BY r.evaluation_id, r.user_id
     ON CONFLICT (tenant_id, evaluation_id, user_id) DO UPDATE SET attempts = c.attempts + excluded.attempts
     RETURNING c.evaluation_id, c.user_id, c.attempts
-  ), numbered AS MATERIALIZED (
-    SELECT f.*, c.attempts - count(*) OVER w + row_number() OVER (w ORDER BY f.submitted_at, f.idx) AS attempt_no
-    FROM fresh f JOIN counters c ON c.evaluation_id = f.evaluation_id AND c.user_id = f.user_id
-    WINDOW w AS (PARTITION BY f.evaluation_id, f.user_id)
-  ), versions AS MATERIALIZED (
-    SELECT array_agg(DISTINCT d.version_id) AS ids FROM d
-  ), states AS MATERIALIZED (
-    SELECT st.* FROM versions, scoreledger_private.item_states(versions.ids) st
-  ), answer_rows AS MATERIALIZED (
-    SELECT n.idx, n.submission_id, st.question_version_id, sel.selected,
-           scoreledger_private.option_mask(st.options, sel.selected) AS selected_mask,
-           st.kind, st.scoring, st.points, st.key_mask, st.dropped, st.credit_all
-    FROM numbered n
-    CROSS JOIN LATERAL jsonb_array_elements(n.doc->'answers') AS x(answer)
-    JOIN states st ON st.evaluation_version_id = n.version_id
-                  AND st.question_version_id = (x.answer->>'question_version_id')::uuid
-    CROSS JOIN LATERAL (SELECT coalesce(array_agg(s ORDER BY k), '{}') AS selected
-                        FROM jsonb_array_elements_text(x.answer->'selected') WITH ORDINALITY AS y(s, k)) sel
-  ), inserted AS (
+  )
+  UPDATE pg_temp.recording r SET attempt_no = numbered.attempt_no
+  FROM (SELECT r2.idx, c.attempts - count(*) OVER w + row_number() OVER (w ORDER BY r2.submitted_at, r2.idx) AS attempt_no
+        FROM pg_temp.recording r2 JOIN counters c ON c.evaluation_id = r2.evaluation_id AND c.user_id = r2.user_id
+        WHERE r2.fresh
+        WINDOW w AS (PARTITION BY r2.evaluation_id, r2.user_id)) numbered
+  WHERE r.idx = numbered.idx;
+
+  -- ON CONFLICT: a concurrent caller may have recorded the same id since
+  -- the snapshot above; its row wins and this one is compared below.
+  WITH inserted AS (
     INSERT INTO scoreledger_private.submissions
       (tenant_id, submission_id, evaluation_version_id, evaluation_id, user_id, assignment_id, attempt_no, submitted_at,
        answer_count)
-    SELECT tenant, n.submission_id, n.version_id, n.evaluation_id, n.user_id, n.assignment_id, n.attempt_no, n.submitted_at,
-           jsonb_array_length(n.doc->'answers')
-    FROM numbered n
+    SELECT tenant, r.submission_id, r.version_id, r.evaluation_id, r.user_id, r.assignment_id, r.attempt_no, r.submitted_at,
+           jsonb_array_length(r.doc->'answers')
+    FROM pg_temp.recording r WHERE r.fresh
     ON CONFLICT (tenant_id, submission_id) DO NOTHING
     RETURNING submissions.submission_id
+  )
+  UPDATE pg_temp.recording r SET inserted = true FROM inserted i WHERE i.submission_id = r.submission_id;
+  ANALYZE pg_temp.recording;
+
+  WITH states AS MATERIALIZED (
+    SELECT st.* FROM scoreledger_private.item_states(
+      (SELECT array_agg(DISTINCT r.version_id) FROM pg_temp.recording r WHERE r.inserted)) st
+  ), answer_rows AS MATERIALIZED (
+    SELECT r.submission_id, st.question_version_id, sel.selected, sel.selected_mask,
+           st.kind, st.scoring, st.points, st.key_mask, st.dropped, st.credit_all
+    FROM pg_temp.recording r
+    JOIN pg_temp.recording_answers x ON x.idx = r.idx
+    JOIN states st ON st.evaluation_version_id = r.version_id AND st.question_version_id = x.question_version_id
+    -- The selection and its bitmask (bit i = options[i + 1]) in one pass;
+    -- validation has already checked that every value is an option.
+    CROSS JOIN LATERAL (SELECT coalesce(array_agg(y.s ORDER BY y.k), '{}') AS selected,
+                               coalesce(sum(1::bigint << (array_position(st.options, y.s) - 1)), 0)::bigint AS selected_mask
+                        FROM jsonb_array_elements_text(x.answer->'selected') WITH ORDINALITY AS y(s, k)) sel
+    WHERE r.inserted
   ), inserted_answers AS (
     INSERT INTO scoreledger_private.answers (tenant_id, submission_id, question_version_id, selected, selected_mask)
-    SELECT tenant, r.submission_id, r.question_version_id, r.selected, r.selected_mask
-    FROM answer_rows r JOIN inserted i ON i.submission_id = r.submission_id
-  ), first_history AS (
-    INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, correction_batch_id, score, max_score)
-    SELECT tenant, r.submission_id, NULL,
-           sum(scoreledger_private.item_award(r.kind, r.scoring, r.points, r.key_mask, r.dropped, r.credit_all, r.selected_mask)),
-           sum(scoreledger_private.item_max(r.points, r.dropped))
-    FROM answer_rows r JOIN inserted i ON i.submission_id = r.submission_id
-    GROUP BY r.submission_id
+    SELECT tenant, a.submission_id, a.question_version_id, a.selected, a.selected_mask FROM answer_rows a
   )
-  SELECT array_agg(d.submission_id ORDER BY d.idx),
-         array_agg(EXISTS (SELECT 1 FROM inserted i WHERE i.submission_id = d.submission_id) ORDER BY d.idx)
-  INTO ids, recorded_flags
-  FROM d;
+  -- The first history row: the history trigger sets the submission's score.
+  INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, correction_batch_id, score, max_score)
+  SELECT tenant, a.submission_id, NULL,
+         sum(scoreledger_private.item_award(a.kind, a.scoring, a.points, a.key_mask, a.dropped, a.credit_all, a.selected_mask)),
+         sum(scoreledger_private.item_max(a.points, a.dropped))
+  FROM answer_rows a
+  GROUP BY a.submission_id;
 
-  -- Documents not recorded by this call name a submission that exists (or
-  -- that a concurrent caller just recorded): a no-op if identical, else SL423.
-  SELECT min(x.idx) INTO mismatch
-  FROM unnest(ids, recorded_flags) WITH ORDINALITY AS x(submission_id, recorded, idx)
-  CROSS JOIN LATERAL (SELECT docs -> (x.idx::int - 1) AS doc) d
-  WHERE NOT x.recorded
+  -- Documents not recorded by this call name a submission that exists: a
+  -- no-op if identical, else SL423 (raw answers are immutable).
+  SELECT r.idx, r.submission_id INTO mismatch
+  FROM pg_temp.recording r
+  WHERE NOT r.inserted
     AND NOT EXISTS (
       SELECT 1 FROM scoreledger_private.submissions s
-      WHERE s.tenant_id = tenant AND s.submission_id = x.submission_id
-        AND s.evaluation_version_id = (d.doc->>'evaluation_version_id')::uuid
-        AND s.user_id = (d.doc->>'user_id')::uuid
-        AND s.assignment_id IS NOT DISTINCT FROM (d.doc->>'assignment_id')::uuid
-        AND s.submitted_at = (d.doc->>'submitted_at')::timestamptz
+      WHERE s.tenant_id = tenant AND s.submission_id = r.submission_id
+        AND s.evaluation_version_id = r.version_id AND s.user_id = r.user_id
+        AND s.assignment_id IS NOT DISTINCT FROM r.assignment_id AND s.submitted_at = r.submitted_at
         AND (SELECT jsonb_agg(jsonb_build_array(a.question_version_id,
                       (SELECT coalesce(jsonb_agg(o ORDER BY o), '[]') FROM unnest(a.selected) o))
                     ORDER BY a.question_version_id)
@@ -379,15 +432,18 @@ BEGIN
           = (SELECT jsonb_agg(jsonb_build_array((e->>'question_version_id')::uuid,
                       (SELECT coalesce(jsonb_agg(o ORDER BY o), '[]') FROM jsonb_array_elements_text(e->'selected') o))
                     ORDER BY (e->>'question_version_id')::uuid)
-               FROM jsonb_array_elements(d.doc->'answers') e));
-  IF mismatch IS NOT NULL THEN
+               FROM jsonb_array_elements(r.doc->'answers') e))
+  ORDER BY r.idx LIMIT 1;
+  IF FOUND THEN
     PERFORM scoreledger_private.fail('SL423', format(
       '%ssubmission_id: submission %s is already recorded with other content; raw answers are immutable',
-      CASE WHEN path_prefix IS NULL THEN '' ELSE format('%s[%s].', path_prefix, mismatch - 1) END,
-      ids[mismatch]));
+      CASE WHEN path_prefix IS NULL THEN '' ELSE format('%s[%s].', path_prefix, mismatch.idx) END,
+      mismatch.submission_id));
   END IF;
 
-  RETURN QUERY SELECT x.submission_id, x.recorded FROM unnest(ids, recorded_flags) AS x(submission_id, recorded);
+  RETURN QUERY SELECT r.submission_id, r.inserted FROM pg_temp.recording r ORDER BY r.idx;
+  DELETE FROM pg_temp.recording;
+  DELETE FROM pg_temp.recording_answers;
 END
 $$;
 

@@ -10,6 +10,9 @@ SELECT plan(6);
 -- planning, and raises SL401 when there is no context at all).
 SELECT set_config('scoreledger.tenant_id', tests.uuid_of('tenant', 801)::text, true);
 SELECT set_config('scoreledger.actor_id', tests.uuid_of('actor', 801)::text, true);
+-- record_documents works on the session's temp tables: create them, as its
+-- first call would, so that the checker can see their columns.
+SELECT scoreledger_private.ensure_recording_tables();
 
 CREATE FUNCTION tests.plpgsql_check_targets()
 RETURNS TABLE (fn regprocedure, relid regclass, newtable name, oldtable name, label text)

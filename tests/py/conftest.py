@@ -12,7 +12,6 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pytest_postgresql import factories
-
 from scoreledger import db
 
 _base = conninfo_to_dict(os.environ.get("DATABASE_URL", "")) if os.environ.get("DATABASE_URL") else {}
