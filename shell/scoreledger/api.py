@@ -69,3 +69,60 @@ def read_json_lines(lines: Iterable[str]) -> Iterator[tuple[int, dict]]:
             yield number, json.loads(line)
         except json.JSONDecodeError as exc:
             raise ValueError(f"line {number}: not valid JSON ({exc.msg})") from exc
+
+
+def create_correction_batch(conn: psycopg.Connection, reason: str, corrections: list[dict]) -> str:
+    row = conn.execute(
+        "SELECT scoreledger.create_correction_batch(%s, %s) AS id", [reason, Jsonb(corrections)]
+    ).fetchone()
+    return str(row["id"])
+
+
+def list_correction_batches(conn: psycopg.Connection, status: str | None = None) -> list[dict]:
+    return conn.execute("SELECT * FROM scoreledger.list_correction_batches(%s)", [status]).fetchall()
+
+
+def get_correction_batch(conn: psycopg.Connection, batch_id: str) -> dict:
+    return conn.execute("SELECT scoreledger.get_correction_batch(%s) AS doc", [batch_id]).fetchone()["doc"]
+
+
+def apply_correction_batch(conn: psycopg.Connection, batch_id: str) -> dict:
+    return conn.execute("SELECT scoreledger.apply_correction_batch(%s) AS result", [batch_id]).fetchone()["result"]
+
+
+def revert_correction_batch(conn: psycopg.Connection, batch_id: str, reason: str) -> str:
+    row = conn.execute("SELECT scoreledger.revert_correction_batch(%s, %s) AS id", [batch_id, reason]).fetchone()
+    return str(row["id"])
+
+
+def parse_item_ref(text: str) -> tuple[str, str]:
+    """EV:QV -> (evaluation_version_id, question_version_id); the database checks they exist."""
+    version, sep, question = text.partition(":")
+    if not sep or not version or not question:
+        raise ValueError(f"{text!r}: expected EVALUATION_VERSION_ID:QUESTION_VERSION_ID")
+    return version.strip(), question.strip()
+
+
+def shorthand_corrections(drop_items=(), replace_keys=(), mark_corrects=()) -> list[dict]:
+    """The CLI's --drop-item / --replace-key / --mark-correct flags as a corrections document."""
+    corrections: list[dict] = []
+    for ref in drop_items:
+        version, question = parse_item_ref(ref)
+        corrections.append({"type": "drop_item", "evaluation_version_id": version, "question_version_id": question})
+    for spec in replace_keys:
+        ref, sep, options = spec.partition("=")
+        if not sep or not options.strip():
+            raise ValueError(f"{spec!r}: expected EV:QV=OPTION[,OPTION]")
+        version, question = parse_item_ref(ref)
+        corrections.append(
+            {
+                "type": "replace_key",
+                "evaluation_version_id": version,
+                "question_version_id": question,
+                "correct": [o.strip() for o in options.split(",")],
+            }
+        )
+    for ref in mark_corrects:
+        version, question = parse_item_ref(ref)
+        corrections.append({"type": "mark_correct", "evaluation_version_id": version, "question_version_id": question})
+    return corrections

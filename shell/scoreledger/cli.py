@@ -217,7 +217,7 @@ def import_submissions(c: Context, file, batch_size, silent):
     Re-running an import is safe: identical submissions are no-ops.
     """
     total_bytes = os.fstat(file.fileno()).st_size if file is not sys.stdin and file.seekable() else None
-    show = not (silent or c.as_json) and total_bytes
+    show = not (silent or c.as_json) and total_bytes and sys.stderr.isatty()
     recorded = seen = 0
     chunk: list[dict] = []
     lines: list[int] = []
@@ -260,6 +260,155 @@ def import_submissions(c: Context, file, batch_size, silent):
         emit_json(result)
     else:
         click.echo(f"{seen} submissions read: {recorded} recorded, {seen - recorded} already recorded")
+
+
+# ------------------------------------------------------------------ batch
+
+
+@main.group("batch")
+def batch_group():
+    """Correction batches: create, inspect, apply, revert."""
+
+
+@batch_group.command("create")
+@click.option("--reason", required=True, help="why the scores change (kept with the batch)")
+@click.option(
+    "--file", "file_", type=click.Path(exists=True, dir_okay=False), help="a corrections document (JSON array)"
+)
+@click.option("--drop-item", multiple=True, metavar="EV:QV", help="drop an item from scoring")
+@click.option("--replace-key", multiple=True, metavar="EV:QV=OPT[,OPT]", help="replace an item's key")
+@click.option("--mark-correct", multiple=True, metavar="EV:QV", help="give everyone full points on an item")
+@pass_ctx
+@handle_errors
+def batch_create(c: Context, reason, file_, drop_item, replace_key, mark_correct):
+    """Create a draft correction batch (validated by the database)."""
+    try:
+        corrections = api.shorthand_corrections(drop_item, replace_key, mark_correct)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if file_:
+        document = _read_json_file(file_)
+        corrections = (document if isinstance(document, list) else [document]) + corrections
+    if not corrections:
+        raise click.UsageError("give --file or at least one of --drop-item, --replace-key, --mark-correct")
+    with c.acting() as conn:
+        batch_id = api.create_correction_batch(conn, reason, corrections)
+    if c.as_json:
+        emit_json({"batch_id": batch_id, "status": "draft"})
+    else:
+        click.echo(f"draft batch {batch_id}: {len(corrections)} correction(s)")
+        click.echo(f"next: scoreledger batch show {batch_id}   then: scoreledger batch apply {batch_id}")
+
+
+@batch_group.command("list")
+@click.option("--status", default=None, help="only batches in this status")
+@pass_ctx
+@handle_errors
+def batch_list(c: Context, status):
+    """Correction batches, newest first."""
+    with c.acting() as conn:
+        rows = api.list_correction_batches(conn, status)
+    if c.as_json:
+        emit_json(rows)
+        return
+    table(
+        rows,
+        [
+            "id",
+            "status",
+            "reason",
+            "created_at",
+            "applied_at",
+            "correction_types",
+            "corrections",
+            "submissions_affected",
+        ],
+        empty="no correction batches",
+    )
+
+
+def _print_batch(doc: dict) -> None:
+    click.echo(f"batch {doc['id']}  [{doc['status']}]")
+    click.echo(f"  why:     {doc['reason']}")
+    click.echo(f"  who:     created by {doc['created_by']} at {doc['created_at']}")
+    if doc.get("applied_at"):
+        click.echo(f"  applied: by {doc.get('applied_by')} at {doc['applied_at']}")
+    if doc.get("apply_result"):
+        r = doc["apply_result"]
+        click.echo(f"  effect:  {r['submissions_rescored']} submissions rescored, {r['scores_changed']} scores changed")
+    if doc.get("reverts_batch_id"):
+        click.echo(f"  reverts: batch {doc['reverts_batch_id']}")
+    if doc.get("reverted_by_batch_id"):
+        click.echo(f"  reverted by: batch {doc['reverted_by_batch_id']}")
+    click.echo("  corrections:")
+    for n, corr in enumerate(doc["corrections"]):
+        detail = ""
+        if corr.get("correct"):
+            detail = f" -> key {','.join(corr['correct'])}"
+        if corr.get("submission_ids"):
+            detail = f" (only {len(corr['submission_ids'])} listed submissions)"
+        click.echo(
+            f"    [{n}] {corr['type']:<12} item {corr['question_version_id']} of version "
+            f"{corr['evaluation_version_id']}{detail}"
+        )
+    click.echo("  timeline:")
+    for e in doc["events"]:
+        arrow = f"{e['from'] or 'new'} -> {e['to']}"
+        note = f"  ({e['note']})" if e.get("note") else ""
+        click.echo(f"    {e['at']}  {arrow:<24} by {e['actor']}{note}")
+
+
+@batch_group.command("show")
+@click.argument("batch_id")
+@pass_ctx
+@handle_errors
+def batch_show(c: Context, batch_id):
+    """A batch: payload, who/when/why, counts and its timeline."""
+    with c.acting() as conn:
+        doc = api.get_correction_batch(conn, batch_id)
+    if c.as_json:
+        emit_json(doc)
+    else:
+        _print_batch(doc)
+
+
+@batch_group.command("apply")
+@click.argument("batch_id")
+@pass_ctx
+@handle_errors
+def batch_apply(c: Context, batch_id):
+    """Apply a batch: rescore every affected submission, one history row each."""
+    with c.acting() as conn:
+        result = api.apply_correction_batch(conn, batch_id)
+    if c.as_json:
+        emit_json(result)
+        return
+    if result["already_applied"]:
+        click.echo(f"batch {batch_id} was already applied (nothing written)")
+    click.echo(
+        f"batch {batch_id}: {result['submissions_rescored']} submissions rescored, "
+        f"{result['scores_changed']} scores changed"
+    )
+
+
+@batch_group.command("revert")
+@click.argument("batch_id")
+@click.option("--reason", required=True, help="why the batch is reverted")
+@pass_ctx
+@handle_errors
+def batch_revert(c: Context, batch_id, reason):
+    """Revert an applied batch with a compensating batch (nothing is deleted)."""
+    with c.acting() as conn:
+        compensating = api.revert_correction_batch(conn, batch_id, reason)
+        doc = api.get_correction_batch(conn, compensating)
+    if c.as_json:
+        emit_json(doc["apply_result"] | {"reverted_batch_id": batch_id})
+        return
+    r = doc["apply_result"]
+    click.echo(
+        f"batch {batch_id} reverted by batch {compensating}: {r['submissions_rescored']} submissions rescored, "
+        f"{r['scores_changed']} scores changed"
+    )
 
 
 # ------------------------------------------------------------- submission

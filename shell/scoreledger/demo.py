@@ -1,0 +1,261 @@
+"""`scoreledger demo`: a realistic sample, then the whole remediation lifecycle.
+
+Only sample *data* is generated here (learners choosing options, with a bias
+towards the key); every score you see is computed by the database.
+Deterministic ids (uuid5) make the demo safe to run twice.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+import click
+
+from . import api, db
+from .output import number, table
+
+NAMESPACE = uuid.UUID("5c0e1ed6-0000-4000-8000-000000000000")
+OPTIONS = ["A", "B", "C", "D", "E"]
+
+
+def sid(*parts) -> str:
+    return str(uuid.uuid5(NAMESPACE, "/".join(str(p) for p in parts)))
+
+
+def _items(tenant: str, evaluation: str, count: int, rng: random.Random) -> list[dict]:
+    items = []
+    for n in range(count):
+        kind = rng.choice(["single_choice", "single_choice", "multiple_choice"])
+        options = OPTIONS[: rng.choice([4, 5])]
+        if kind == "single_choice":
+            correct = [rng.choice(options)]
+            scoring = "exact"
+        else:
+            correct = sorted(rng.sample(options, rng.choice([2, 3])))
+            scoring = rng.choice(["exact", "partial"])
+        items.append(
+            {
+                "question_id": sid(tenant, evaluation, "q", n),
+                "question_version_id": sid(tenant, evaluation, "qv", n, 1),
+                "kind": kind,
+                "prompt": f"{evaluation}: question {n + 1}",
+                "options": options,
+                "correct": correct,
+                "points": rng.choice([1, 1, 2]),
+                "scoring": scoring,
+            }
+        )
+    return items
+
+
+def _answer(item: dict, skill: float, rng: random.Random, flawed_key: list[str] | None = None) -> list[str]:
+    """A learner's selection: right with probability `skill`, else a plausible mistake."""
+    truth = flawed_key or item["correct"]
+    if rng.random() < skill:
+        return list(truth)
+    if rng.random() < 0.05:
+        return []  # presented, left unanswered
+    wrong = [o for o in item["options"] if o not in truth] or item["options"]
+    if item["kind"] == "single_choice":
+        return [rng.choice(wrong)]
+    picked = set(rng.sample(truth, max(1, len(truth) - 1))) | {rng.choice(wrong)}
+    return sorted(picked)
+
+
+EVALUATIONS = [
+    ("Final Safety Exam", "Site Safety Certificate", "highest", 12, 0.7),
+    ("Forklift Theory", "Warehouse Operations", "latest", 10, 0.6),
+    ("Data Protection Basics", "Compliance 2026", "first", 8, 0.75),
+]
+
+
+def load_tenant(conn, tenant_name: str, learners: int, rng: random.Random) -> dict:
+    """Evaluations, assignments and submissions for one tenant; returns handles for the walk-through."""
+    handles = {}
+    for title, programme, policy, item_count, pass_mark in EVALUATIONS:
+        items = _items(tenant_name, title, item_count, rng)
+        # The safety exam's question 3 is the flawed one: its published key
+        # is wrong, and strong learners picked what is really right.
+        true_key = None
+        if title == "Final Safety Exam":
+            q3 = items[2]
+            q3.update(kind="single_choice", options=["A", "B", "C", "D"], correct=["B"], scoring="exact")
+            true_key = ["C"]
+        version_id = api.import_evaluation_version(
+            conn,
+            {
+                "evaluation_id": sid(tenant_name, title),
+                "evaluation_version_id": sid(tenant_name, title, "v1"),
+                "evaluation_title": title,
+                "version_no": 1,
+                "pass_mark": pass_mark,
+                "items": items,
+            },
+        )
+        assignment_id = api.upsert_assignment(
+            conn,
+            {
+                "assignment_id": sid(tenant_name, title, "assignment"),
+                "title": title,
+                "evaluation_id": sid(tenant_name, title),
+                "programme": programme,
+                "attempt_policy": policy,
+            },
+        )
+        docs = []
+        for learner in range(learners):
+            skill = min(0.97, max(0.3, rng.gauss(0.72, 0.14)))
+            for attempt in range(rng.choice([1, 1, 2, 3])):
+                answers = []
+                for n, item in enumerate(items):
+                    flawed = true_key if (true_key and n == 2 and skill > 0.6) else None
+                    answers.append(
+                        {
+                            "question_version_id": item["question_version_id"],
+                            "selected": _answer(item, skill, rng, flawed),
+                        }
+                    )
+                docs.append(
+                    {
+                        "submission_id": sid(tenant_name, title, learner, attempt),
+                        "evaluation_version_id": version_id,
+                        "user_id": sid(tenant_name, "learner", learner),
+                        "assignment_id": assignment_id,
+                        "submitted_at": f"2026-11-{1 + attempt * 3:02d}T{9 + learner % 8:02d}:00:00Z",
+                        "answers": answers,
+                    }
+                )
+                skill = min(0.97, skill + 0.05)
+        recorded = api.record_submissions(conn, docs)
+        handles[title] = {"version_id": version_id, "items": items, "submissions": len(docs), "recorded": recorded}
+    return handles
+
+
+def _summary(conn) -> list[dict]:
+    return conn.execute(
+        """SELECT v.title AS evaluation, count(*) AS submissions, count(DISTINCT s.user_id) AS learners,
+                  max(s.attempt_no) AS max_attempts, round(avg(s.score / nullif(s.max_score, 0)) * 100, 1) AS avg_pct,
+                  count(*) FILTER (WHERE s.passed) AS passed
+           FROM scoreledger.submissions s JOIN scoreledger.evaluation_versions v USING (evaluation_version_id)
+           GROUP BY v.title ORDER BY v.title"""
+    ).fetchall()
+
+
+def heading(text: str) -> None:
+    click.echo()
+    click.secho(f"== {text}", bold=True)
+
+
+def run_demo(c, learners: int, seed: int) -> None:
+    rng = random.Random(seed)
+    admin = sid("demo", "admin")
+    tenants = ["Northwind Academy", "Contoso Training"]
+
+    heading("1. Two tenants, three evaluations each, mixed item kinds, several attempts per learner")
+    for name in tenants:
+        with db.acting(c.dsn, None, admin) as conn:
+            tenant_id = api.create_tenant(conn, name)
+        with db.acting(c.dsn, tenant_id, admin) as conn:
+            handles = load_tenant(conn, name, learners, rng)
+            click.echo(f"\n{name} ({tenant_id}):")
+            table(_summary(conn))
+            if name == tenants[0]:
+                home_tenant, home = tenant_id, handles
+    exam = home["Final Safety Exam"]
+    q3 = exam["items"][2]
+
+    with db.acting(c.dsn, home_tenant, admin) as conn:
+        victim = conn.execute(
+            """SELECT s.submission_id FROM scoreledger.submissions s
+               JOIN scoreledger.answers a USING (submission_id)
+               WHERE s.evaluation_version_id = %s AND a.question_version_id = %s AND a.selected = '{C}'
+                 AND NOT s.passed
+               ORDER BY s.score DESC, s.submission_id LIMIT 1""",
+            [exam["version_id"], q3["question_version_id"]],
+        ).fetchone()
+        victim = str(victim["submission_id"]) if victim else None
+
+    heading("2. A flaw is reported: question 3 of the Final Safety Exam was keyed B, the right answer is C")
+    with db.acting(c.dsn, home_tenant, admin) as conn:
+        batch = api.create_correction_batch(
+            conn,
+            "Q3 key was wrong: the regulation changed in 2025, C is correct (ticket SAFE-231)",
+            [
+                {
+                    "type": "replace_key",
+                    "evaluation_version_id": exam["version_id"],
+                    "question_version_id": q3["question_version_id"],
+                    "correct": ["C"],
+                }
+            ],
+        )
+    click.echo(
+        f"$ scoreledger batch create --reason '...' --replace-key {exam['version_id']}:{q3['question_version_id']}=C"
+    )
+    click.echo(f"draft batch {batch}")
+
+    heading("3. Show the batch: who, when, why, what")
+    with db.acting(c.dsn, home_tenant, admin) as conn:
+        from .cli import _print_batch
+
+        _print_batch(api.get_correction_batch(conn, batch))
+
+    heading("4. Apply: every affected attempt rescored in one set-based statement, history written")
+    with db.acting(c.dsn, home_tenant, admin) as conn:
+        before = _summary(conn)
+        result = api.apply_correction_batch(conn, batch)
+        after = _summary(conn)
+    click.echo(f"{result['submissions_rescored']} submissions rescored, {result['scores_changed']} scores changed")
+    for b, a in zip(before, after, strict=True):
+        if b["passed"] != a["passed"] or b["avg_pct"] != a["avg_pct"]:
+            click.echo(
+                f"  {a['evaluation']}: average {number(b['avg_pct'])}% -> {number(a['avg_pct'])}%, "
+                f"passing {b['passed']} -> {a['passed']} of {a['submissions']}"
+            )
+
+    if victim:
+        heading("5. One learner's history: what the score is, how it got there, which batch changed it")
+        with db.acting(c.dsn, home_tenant, admin) as conn:
+            for row in api.submission_history(conn, victim):
+                change = "initial scoring" if row["correction_batch_id"] is None else row["reason"]
+                click.echo(
+                    f"  {row['created_at']:%Y-%m-%d %H:%M:%S}  {number(row['score'])}/{number(row['max_score'])}  {change}"
+                )
+
+    heading("6. Applying again is a no-op")
+    with db.acting(c.dsn, home_tenant, admin) as conn:
+        again = api.apply_correction_batch(conn, batch)
+    click.echo(f"already_applied: {str(again['already_applied']).lower()} (nothing written)")
+
+    heading("7. Revert: a compensating batch restores every score; history only grows")
+    with db.acting(c.dsn, home_tenant, admin) as conn:
+        compensating = api.revert_correction_batch(conn, batch, "Reverted pending review by the exam board")
+        restored = _summary(conn)
+        doc = api.get_correction_batch(conn, compensating)
+    click.echo(
+        f"batch {batch} reverted by {compensating}: {doc['apply_result']['submissions_rescored']} submissions rescored"
+    )
+    click.echo(f"scores back to before: {'yes' if restored == before else 'NO'}")
+    if victim:
+        with db.acting(c.dsn, home_tenant, admin) as conn:
+            for row in api.submission_history(conn, victim):
+                change = "initial scoring" if row["correction_batch_id"] is None else row["reason"]
+                click.echo(
+                    f"  {row['created_at']:%Y-%m-%d %H:%M:%S}  {number(row['score'])}/{number(row['max_score'])}  {change}"
+                )
+
+    heading("8. scoreledger batch list")
+    with db.acting(c.dsn, home_tenant, admin) as conn:
+        table(api.list_correction_batches(conn), ["id", "status", "reason", "correction_types", "submissions_affected"])
+
+    heading("9. scoreledger check: every invariant, every tenant")
+    with db.connect(c.dsn) as conn:
+        rows = api.check_invariants(conn)
+    table(
+        [{"status": "FAIL" if r["breaches"] else "ok", **r} for r in rows], ["status", "scope", "invariant", "breaches"]
+    )
+    click.echo(
+        f"\nTry it yourself: scoreledger --tenant '{tenants[0]}' --actor {admin} batch list\n"
+        f"                 scoreledger --tenant '{tenants[0]}' submission history {victim or '<submission id>'}"
+    )

@@ -1,0 +1,220 @@
+"""The CLI end to end on a real database: exit codes, one-line errors, --json."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from click.testing import CliRunner
+from scoreledger.cli import main
+
+
+@pytest.fixture
+def run(dsn):
+    runner = CliRunner()
+
+    def _run(*args, tenant=None, actor=None, input=None):
+        base = ["--dsn", dsn]
+        if tenant:
+            base += ["--tenant", tenant]
+        if actor:
+            base += ["--actor", actor]
+        return runner.invoke(main, base + list(args), input=input, catch_exceptions=False)
+
+    return _run
+
+
+def evaluation_doc(version_no=1):
+    return {
+        "evaluation_id": "11111111-0000-4000-8000-000000000001",
+        "evaluation_version_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"v{version_no}")),
+        "evaluation_title": "Final Safety Exam",
+        "version_no": version_no,
+        "pass_mark": 0.5,
+        "items": [
+            {
+                "question_id": "22222222-0000-4000-8000-000000000001",
+                "question_version_id": "33333333-0000-4000-8000-000000000001",
+                "kind": "single_choice",
+                "prompt": "Which?",
+                "options": ["A", "B", "C", "D"],
+                "correct": ["B"],
+                "points": 1,
+            },
+            {
+                "question_id": "22222222-0000-4000-8000-000000000002",
+                "question_version_id": "33333333-0000-4000-8000-000000000002",
+                "kind": "multiple_choice",
+                "prompt": "Which ones?",
+                "options": ["A", "B", "C"],
+                "correct": ["A", "B"],
+                "points": 2,
+                "scoring": "partial",
+            },
+        ],
+    }
+
+
+def submission_line(n: int, version_id: str, q1: list[str], q2: list[str]) -> str:
+    return json.dumps(
+        {
+            "submission_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"s{n}")),
+            "evaluation_version_id": version_id,
+            "user_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"u{n % 3}")),
+            "submitted_at": f"2026-11-01T10:{n:02d}:00Z",
+            "answers": [
+                {"question_version_id": "33333333-0000-4000-8000-000000000001", "selected": q1},
+                {"question_version_id": "33333333-0000-4000-8000-000000000002", "selected": q2},
+            ],
+        }
+    )
+
+
+@pytest.fixture
+def loaded(run, tmp_path, actor):
+    """A tenant with one evaluation and six submissions, loaded through the CLI."""
+    name = f"cli-{uuid.uuid4().hex[:6]}"
+    assert run("tenant", "create", name).exit_code == 0
+    evaluation = tmp_path / "evaluation.json"
+    evaluation.write_text(json.dumps(evaluation_doc()))
+    result = run("--json", "import", "evaluation", str(evaluation), tenant=name, actor=actor)
+    assert result.exit_code == 0, result.output
+    version_id = json.loads(result.output)["evaluation_version_ids"][0]
+    lines = [
+        submission_line(n, version_id, ["B"] if n % 2 else ["C"], ["A", "B"] if n < 3 else ["A"]) for n in range(6)
+    ]
+    path = tmp_path / "submissions.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return {"tenant": name, "actor": actor, "version_id": version_id, "submissions": path, "lines": lines}
+
+
+def test_import_submissions_reports_counts_and_is_idempotent(run, loaded):
+    first = run(
+        "--json", "import", "submissions", str(loaded["submissions"]), tenant=loaded["tenant"], actor=loaded["actor"]
+    )
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output) == {"documents": 6, "recorded": 6, "already_recorded": 0}
+    again = run(
+        "--json", "import", "submissions", "--batch-size", "4", str(loaded["submissions"]), tenant=loaded["tenant"]
+    )
+    assert json.loads(again.output) == {"documents": 6, "recorded": 0, "already_recorded": 6}
+
+
+def test_bad_line_is_one_line_error_naming_the_line(run, loaded, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    doc = json.loads(loaded["lines"][0])
+    doc["answers"][0]["selected"] = ["Z"]
+    bad.write_text(loaded["lines"][1] + "\n" + json.dumps(doc) + "\n")
+    result = run("import", "submissions", str(bad), tenant=loaded["tenant"])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.output.count("\n") == 1
+    assert "SL422" in result.output and "line 2: answers[0].selected" in result.output
+    # Nothing of that chunk was written.
+    listed = run(
+        "--json", "submission", "history", json.loads(loaded["lines"][1])["submission_id"], tenant=loaded["tenant"]
+    )
+    assert listed.exit_code == 1 and "SL404" in listed.output
+
+
+def test_batch_lifecycle_through_the_cli(run, loaded):
+    tenant, actor = loaded["tenant"], loaded["actor"]
+    assert run("import", "submissions", str(loaded["submissions"]), tenant=tenant).exit_code == 0
+    target = f"{loaded['version_id']}:33333333-0000-4000-8000-000000000001"
+    created = run(
+        "--json", "batch", "create", "--reason", "key was C", "--replace-key", f"{target}=C", tenant=tenant, actor=actor
+    )
+    assert created.exit_code == 0, created.output
+    batch = json.loads(created.output)["batch_id"]
+
+    applied = json.loads(run("--json", "batch", "apply", batch, tenant=tenant, actor=actor).output)
+    assert applied["submissions_rescored"] == 6 and applied["already_applied"] is False
+    # Odd submissions chose B (was right, now wrong), even chose C: every score moves by one point.
+    assert applied["scores_changed"] == 6
+    again = json.loads(run("--json", "batch", "apply", batch, tenant=tenant, actor=actor).output)
+    assert again["already_applied"] is True
+
+    shown = run("batch", "show", batch, tenant=tenant, actor=actor)
+    assert "key was C" in shown.output and "draft -> applied" in shown.output
+
+    submission = json.loads(loaded["lines"][0])["submission_id"]
+    history = json.loads(run("--json", "submission", "history", submission, tenant=tenant).output)
+    assert [h["reason"] for h in history["history"]] == [None, "key was C"]
+    assert [h["score"] for h in history["history"]] == [2, 3]
+
+    reverted = run("--json", "batch", "revert", batch, "--reason", "board said no", tenant=tenant, actor=actor)
+    assert reverted.exit_code == 0, reverted.output
+    history = json.loads(run("--json", "submission", "history", submission, tenant=tenant).output)
+    assert [h["score"] for h in history["history"]] == [2, 3, 2]
+
+    twice = run("batch", "revert", batch, "--reason", "again", tenant=tenant, actor=actor)
+    assert twice.exit_code == 1 and twice.output.startswith("Error: SL409")
+
+    listing = json.loads(run("--json", "batch", "list", tenant=tenant).output)
+    assert [b["status"] for b in listing] == ["applied", "reverted"]
+
+
+def test_usage_errors_exit_2(run, loaded):
+    assert run("batch", "create", "--reason", "x", tenant=loaded["tenant"], actor=loaded["actor"]).exit_code == 2
+    bad_ref = run(
+        "batch", "create", "--reason", "x", "--drop-item", "no-colon", tenant=loaded["tenant"], actor=loaded["actor"]
+    )
+    assert bad_ref.exit_code == 2
+    assert run("batch", "list").exit_code == 2  # no tenant
+    assert run("nonsense").exit_code == 2
+
+
+def test_unknown_tenant_and_missing_actor_are_one_line_errors(run, loaded):
+    result = run("batch", "list", tenant="no-such-tenant")
+    assert result.exit_code == 1 and "does not exist" in result.output
+    target = f"{loaded['version_id']}:33333333-0000-4000-8000-000000000001"
+    result = run("batch", "create", "--reason", "r", "--drop-item", target, tenant=loaded["tenant"])
+    assert result.exit_code == 1 and "SL401" in result.output
+
+
+def test_db_status_and_check(run):
+    status = json.loads(run("--json", "db", "status").output)
+    assert {m["state"] for m in status["migrations"]} == {"applied"}
+    assert {d["state"] for d in status["definitions"]} == {"loaded"}
+    checked = run("--json", "check")
+    assert checked.exit_code == 0 and json.loads(checked.output)["ok"] is True
+
+
+def test_check_exits_1_and_names_a_breach(run, loaded, dsn):
+    import psycopg
+
+    assert run("import", "submissions", str(loaded["submissions"]), tenant=loaded["tenant"]).exit_code == 0
+    with psycopg.connect(dsn) as conn:
+        # As the owner, write a history row that disagrees with the scoring rules:
+        # the score follows it (that is the legitimate path), the rules do not.
+        conn.execute("SET ROLE scoreledger_owner")
+        tenant_id = conn.execute(
+            "SELECT tenant_id FROM scoreledger.tenants WHERE name = %s", [loaded["tenant"]]
+        ).fetchone()[0]
+        conn.execute("SELECT set_config('scoreledger.tenant_id', %s, true)", [str(tenant_id)])
+        conn.execute(
+            "INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, score, max_score) VALUES (%s, %s, 99, 3)",
+            [tenant_id, json.loads(loaded["lines"][0])["submission_id"]],
+        )
+    result = run("check")
+    assert result.exit_code == 1
+    assert "FAIL" in result.output and "stored score = scoring rules" in result.output
+
+
+def test_migrate_is_idempotent_and_creates_missing_database(run, dsn):
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    fresh = f"scoreledger_cli_{uuid.uuid4().hex[:8]}"
+    fresh_dsn = make_conninfo(dsn, dbname=fresh)
+    runner = CliRunner()
+    try:
+        first = runner.invoke(main, ["--dsn", fresh_dsn, "db", "migrate"])
+        assert first.exit_code == 0 and "created database" in first.output
+        second = runner.invoke(main, ["--dsn", fresh_dsn, "--json", "db", "migrate"])
+        report = json.loads(second.output)
+        assert report["database_created"] is False and report["migrations_applied"] == []
+    finally:
+        with psycopg.connect(make_conninfo(dsn, dbname="postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)')
