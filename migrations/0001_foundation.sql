@@ -23,8 +23,17 @@ BEGIN
 END
 $$;
 
-ALTER ROLE scoreledger_app NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
-ALTER ROLE scoreledger_owner NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+-- Only when needed: two databases migrating at once would otherwise update
+-- the same pg_authid rows concurrently.
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname IN ('scoreledger_app', 'scoreledger_owner')
+             AND (rolsuper OR rolbypassrls OR rolcreatedb OR rolcreaterole OR rolcanlogin)) THEN
+    ALTER ROLE scoreledger_app NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOLOGIN;
+    ALTER ROLE scoreledger_owner NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOLOGIN;
+  END IF;
+END
+$$;
 
 CREATE SCHEMA scoreledger AUTHORIZATION scoreledger_owner;
 CREATE SCHEMA scoreledger_private AUTHORIZATION scoreledger_owner;

@@ -67,7 +67,7 @@ def ensure_database(dsn: str) -> bool:
             return False
         try:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        except psycopg.errors.DuplicateDatabase:
+        except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
             return False
         return True
 
@@ -109,7 +109,9 @@ def migrate(dsn: str) -> MigrateReport:
     """
     created = ensure_database(dsn)
     get_backend, read_migrations = _yoyo()
-    with connect(dsn, autocommit=True) as lock_conn:
+    # Advisory locks are per database; roles are per server. Taking the lock
+    # in the maintenance database serialises migrators of every database.
+    with connect(_with_dbname(dsn, "postgres"), autocommit=True) as lock_conn:
         lock_conn.execute("SELECT pg_advisory_lock(%s)", [MIGRATE_LOCK_KEY])
         try:
             backend = get_backend(_yoyo_uri(dsn))

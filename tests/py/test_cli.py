@@ -218,3 +218,40 @@ def test_migrate_is_idempotent_and_creates_missing_database(run, dsn):
     finally:
         with psycopg.connect(make_conninfo(dsn, dbname="postgres"), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)')
+
+
+def test_concurrent_migrators_are_safe(dsn):
+    """Four migrators at once — two on one new database, two on another — all
+    succeed and leave both databases fully migrated (roles are server-wide)."""
+    import threading
+
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+    from scoreledger import db
+
+    names = [f"scoreledger_mig_{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def migrate(name):
+        try:
+            barrier.wait()
+            db.migrate(make_conninfo(dsn, dbname=name))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate, args=(n,)) for n in names * 2]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        for name in names:
+            state = db.status(make_conninfo(dsn, dbname=name))
+            assert {m["state"] for m in state["migrations"]} == {"applied"}
+            assert {d["state"] for d in state["definitions"]} == {"loaded"}
+    finally:
+        with psycopg.connect(make_conninfo(dsn, dbname="postgres"), autocommit=True) as conn:
+            for name in names:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
