@@ -43,6 +43,16 @@ AS $$
   END
 $$;
 
+-- passed = max_score > 0 and score >= pass_mark × max_score (contract §4).
+CREATE OR REPLACE FUNCTION scoreledger_private.is_passing(score numeric, max_score numeric, pass_mark numeric)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT max_score > 0 AND score >= pass_mark * max_score
+$$;
+-- Used inside the submissions view, which checks EXECUTE against the caller.
+GRANT EXECUTE ON FUNCTION scoreledger_private.is_passing(numeric, numeric, numeric) TO scoreledger_app;
+
 CREATE OR REPLACE FUNCTION scoreledger_private.item_max(points numeric, dropped boolean)
 RETURNS numeric
 LANGUAGE sql IMMUTABLE PARALLEL SAFE

@@ -503,7 +503,7 @@ GRANT EXECUTE ON FUNCTION scoreledger.submission_score_history(uuid) TO scoreled
 CREATE OR REPLACE VIEW scoreledger.submissions AS
   SELECT s.submission_id, s.evaluation_version_id, s.evaluation_id, s.user_id, s.assignment_id, s.attempt_no,
          s.submitted_at, s.score, s.max_score,
-         (s.max_score > 0 AND s.score >= v.pass_mark * s.max_score) AS passed,
+         scoreledger_private.is_passing(s.score, s.max_score, v.pass_mark) AS passed,
          s.recorded_at
   FROM scoreledger_private.submissions s
   JOIN scoreledger_private.evaluation_versions v

@@ -126,3 +126,15 @@ def shorthand_corrections(drop_items=(), replace_keys=(), mark_corrects=()) -> l
         version, question = parse_item_ref(ref)
         corrections.append({"type": "mark_correct", "evaluation_version_id": version, "question_version_id": question})
     return corrections
+
+
+def preview_correction_batch(conn: psycopg.Connection, batch_id: str) -> dict:
+    return conn.execute("SELECT scoreledger.preview_correction_batch(%s) AS doc", [batch_id]).fetchone()["doc"]
+
+
+def preview_correction_batch_changes(conn: psycopg.Connection, batch_id: str) -> list[dict]:
+    return conn.execute("SELECT * FROM scoreledger.preview_correction_batch_changes(%s)", [batch_id]).fetchall()
+
+
+def preview_revert(conn: psycopg.Connection, batch_id: str) -> dict:
+    return conn.execute("SELECT scoreledger.preview_revert(%s) AS doc", [batch_id]).fetchone()["doc"]

@@ -13,7 +13,7 @@ import click
 import psycopg
 
 from . import api, db
-from .output import emit_json, table
+from .output import cell, emit_json, table
 
 IMPORT_CHUNK = 1000
 
@@ -372,12 +372,103 @@ def batch_show(c: Context, batch_id):
         _print_batch(doc)
 
 
-@batch_group.command("apply")
+def _percent_buckets(rows: list[dict], score_key: str, max_key: str) -> list[int]:
+    """Counts of score/max_score in ten 10% bands (presentation only)."""
+    buckets = [0] * 10
+    for r in rows:
+        fraction = float(r[score_key]) / float(r[max_key]) if r[max_key] else 0.0
+        buckets[min(9, max(0, int(fraction * 10)))] += 1
+    return buckets
+
+
+def _print_preview(doc: dict, rows: list[dict] | None, verb: str = "rescored") -> None:
+    affected = doc["submissionsAffected"]
+    click.echo(
+        f"{affected} submissions will be {verb}: {doc['scoreUp']} up, {doc['scoreDown']} down, "
+        f"{doc['scoreUnchanged']} unchanged; {doc['failToPass']} will then pass, {doc['passToFail']} will then fail."
+    )
+    for a in doc["assignments"]:
+        where = f"‹{a['title']}›" + (f" ({a['programme']})" if a.get("programme") else "")
+        parts = []
+        if a["failToPass"]:
+            parts.append(f"{len(a['failToPass'])} learner(s) will then pass {where}")
+        if a["passToFail"]:
+            shown = ", ".join(a["passToFail"][:5]) + (" …" if len(a["passToFail"]) > 5 else "")
+            parts.append(f"{len(a['passToFail'])} will fail: {shown}")
+        if not parts:
+            parts.append(f"no learner's outcome changes at {where}")
+        click.echo("  " + "; ".join(parts) + f" ({a['unchanged']} unchanged, policy {a['attempt_policy']})")
+    if rows:
+        before = _percent_buckets(rows, "old_score", "old_max_score")
+        after = _percent_buckets(rows, "new_score", "new_max_score")
+        width = max(1, max(before + after))
+        click.echo("  score distribution of the affected submissions (before | after):")
+        for band in range(9, -1, -1):
+            bar_before = "#" * round(20 * before[band] / width)
+            bar_after = "#" * round(20 * after[band] / width)
+            click.echo(
+                f"    {band * 10:3d}-{band * 10 + 10:<3d}% {bar_before:>20} {before[band]:>6} | {after[band]:<6} {bar_after}"
+            )
+
+
+@batch_group.command("preview")
 @click.argument("batch_id")
+@click.option(
+    "--csv", "csv_file", type=click.Path(dir_okay=False, writable=True), help="write the per-submission changes"
+)
 @pass_ctx
 @handle_errors
-def batch_apply(c: Context, batch_id):
-    """Apply a batch: rescore every affected submission, one history row each."""
+def batch_preview(c: Context, batch_id, csv_file):
+    """Dry run: who will pass, who will fail, before anything is applied."""
+    with c.acting() as conn:
+        doc = api.preview_correction_batch(conn, batch_id)
+        rows = api.preview_correction_batch_changes(conn, batch_id)
+    if csv_file:
+        import csv
+
+        with open(csv_file, "w", newline="") as fh:
+            writer = csv.DictWriter(
+                fh,
+                fieldnames=[
+                    "submission_id",
+                    "user_id",
+                    "assignment_id",
+                    "old_score",
+                    "new_score",
+                    "old_max_score",
+                    "new_max_score",
+                    "old_passed",
+                    "new_passed",
+                ],
+            )
+            writer.writeheader()
+            for r in rows:
+                writer.writerow({k: cell(v) for k, v in r.items()})
+    if c.as_json:
+        emit_json(doc)
+        return
+    _print_preview(doc, rows)
+    if csv_file:
+        click.echo(f"per-submission changes written to {csv_file}")
+
+
+@batch_group.command("apply")
+@click.argument("batch_id")
+@click.option("--yes", is_flag=True, help="apply without showing the preview and asking")
+@pass_ctx
+@handle_errors
+def batch_apply(c: Context, batch_id, yes):
+    """Apply a batch: rescore every affected submission, one history row each.
+
+    Shows the preview and asks first, unless --yes or --json.
+    """
+    if not (yes or c.as_json):
+        with c.acting() as conn:
+            status = api.get_correction_batch(conn, batch_id)["status"]
+            doc = api.preview_correction_batch(conn, batch_id) if status in ("draft", "approved") else None
+        if doc is not None:
+            _print_preview(doc, None, verb="rescored")
+            click.confirm("apply this batch?", abort=True, err=True)
     with c.acting() as conn:
         result = api.apply_correction_batch(conn, batch_id)
     if c.as_json:

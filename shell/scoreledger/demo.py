@@ -201,7 +201,14 @@ def run_demo(c, learners: int, seed: int) -> None:
 
         _print_batch(api.get_correction_batch(conn, batch))
 
-    heading("4. Apply: every affected attempt rescored in one set-based statement, history written")
+    heading("4. Preview before applying: who will pass, who will fail (a dry run: nothing is written)")
+    click.echo(f"$ scoreledger batch preview {batch}")
+    with db.acting(c.dsn, home_tenant, admin) as conn:
+        from .cli import _print_preview
+
+        _print_preview(api.preview_correction_batch(conn, batch), api.preview_correction_batch_changes(conn, batch))
+
+    heading("5. Apply: every affected attempt rescored in one set-based statement, history written")
     with db.acting(c.dsn, home_tenant, admin) as conn:
         before = _summary(conn)
         result = api.apply_correction_batch(conn, batch)
@@ -215,7 +222,7 @@ def run_demo(c, learners: int, seed: int) -> None:
             )
 
     if victim:
-        heading("5. One learner's history: what the score is, how it got there, which batch changed it")
+        heading("6. One learner's history: what the score is, how it got there, which batch changed it")
         with db.acting(c.dsn, home_tenant, admin) as conn:
             for row in api.submission_history(conn, victim):
                 change = "initial scoring" if row["correction_batch_id"] is None else row["reason"]
@@ -223,12 +230,12 @@ def run_demo(c, learners: int, seed: int) -> None:
                     f"  {row['created_at']:%Y-%m-%d %H:%M:%S}  {number(row['score'])}/{number(row['max_score'])}  {change}"
                 )
 
-    heading("6. Applying again is a no-op")
+    heading("7. Applying again is a no-op")
     with db.acting(c.dsn, home_tenant, admin) as conn:
         again = api.apply_correction_batch(conn, batch)
     click.echo(f"already_applied: {str(again['already_applied']).lower()} (nothing written)")
 
-    heading("7. Revert: a compensating batch restores every score; history only grows")
+    heading("8. Revert: a compensating batch restores every score; history only grows")
     with db.acting(c.dsn, home_tenant, admin) as conn:
         compensating = api.revert_correction_batch(conn, batch, "Reverted pending review by the exam board")
         restored = _summary(conn)
@@ -245,11 +252,11 @@ def run_demo(c, learners: int, seed: int) -> None:
                     f"  {row['created_at']:%Y-%m-%d %H:%M:%S}  {number(row['score'])}/{number(row['max_score'])}  {change}"
                 )
 
-    heading("8. scoreledger batch list")
+    heading("9. scoreledger batch list")
     with db.acting(c.dsn, home_tenant, admin) as conn:
         table(api.list_correction_batches(conn), ["id", "status", "reason", "correction_types", "submissions_affected"])
 
-    heading("9. scoreledger check: every invariant, every tenant")
+    heading("10. scoreledger check: every invariant, every tenant")
     with db.connect(c.dsn) as conn:
         rows = api.check_invariants(conn)
     table(

@@ -255,3 +255,41 @@ def test_concurrent_migrators_are_safe(dsn):
         with psycopg.connect(make_conninfo(dsn, dbname="postgres"), autocommit=True) as conn:
             for name in names:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_preview_then_confirmed_apply(run, loaded, tmp_path):
+    tenant, actor = loaded["tenant"], loaded["actor"]
+    assert run("import", "submissions", str(loaded["submissions"]), tenant=tenant).exit_code == 0
+    target = f"{loaded['version_id']}:33333333-0000-4000-8000-000000000001"
+    batch = json.loads(
+        run(
+            "--json",
+            "batch",
+            "create",
+            "--reason",
+            "C is right",
+            "--replace-key",
+            f"{target}=C",
+            tenant=tenant,
+            actor=actor,
+        ).output
+    )["batch_id"]
+
+    csv_path = tmp_path / "changes.csv"
+    preview = run("batch", "preview", batch, "--csv", str(csv_path), tenant=tenant, actor=actor)
+    assert preview.exit_code == 0, preview.output
+    # Submissions 0,2,4 chose C (now right), 1,3,5 chose B (now wrong): 3 up, 3 down.
+    assert "6 submissions will be rescored: 3 up, 3 down, 0 unchanged" in preview.output
+    assert "score distribution" in preview.output
+    lines = csv_path.read_text().splitlines()
+    assert lines[0].startswith("submission_id,user_id") and len(lines) == 7
+
+    declined = run("batch", "apply", batch, tenant=tenant, actor=actor, input="n\n")
+    assert declined.exit_code == 1 and "6 submissions will be rescored" in declined.output
+    assert json.loads(run("--json", "batch", "show", batch, tenant=tenant).output)["status"] == "draft"
+
+    accepted = run("batch", "apply", batch, tenant=tenant, actor=actor, input="y\n")
+    assert accepted.exit_code == 0 and "6 submissions rescored, 6 scores changed" in accepted.output
+
+    previewed_applied = run("batch", "preview", batch, tenant=tenant, actor=actor)
+    assert previewed_applied.exit_code == 1 and "SL409" in previewed_applied.output

@@ -1,0 +1,170 @@
+-- =====================================================================
+-- Impact preview: who will pass, who will fail — before anything is
+-- applied. A dry run by construction: the rows come from batch_changes,
+-- the very routine apply and revert write from; nothing here writes.
+-- =====================================================================
+
+-- Every submission the batch reaches, before and after, with pass/fail.
+CREATE OR REPLACE FUNCTION scoreledger_private.preview_rows(batch_id uuid, reverting boolean)
+RETURNS TABLE (submission_id uuid, user_id uuid, assignment_id uuid, old_score numeric, new_score numeric,
+               old_max_score numeric, new_max_score numeric, old_passed boolean, new_passed boolean)
+LANGUAGE sql STABLE
+AS $$
+  SELECT c.submission_id, c.user_id, c.assignment_id, c.old_score, c.new_score, c.old_max_score, c.new_max_score,
+         scoreledger_private.is_passing(c.old_score, c.old_max_score, v.pass_mark),
+         scoreledger_private.is_passing(c.new_score, c.new_max_score, v.pass_mark)
+  FROM scoreledger_private.batch_changes(batch_id, reverting) c
+  JOIN scoreledger_private.evaluation_versions v
+    ON v.tenant_id = scoreledger.current_tenant() AND v.evaluation_version_id = c.evaluation_version_id
+$$;
+
+-- The preview document of contract §6 for the rows of a batch.
+CREATE OR REPLACE FUNCTION scoreledger_private.preview_document(batch_id uuid, reverting boolean)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+  WITH changes AS MATERIALIZED (
+    SELECT * FROM scoreledger_private.preview_rows(batch_id, reverting)
+  ), totals AS (
+    -- Up/down compares score / max_score (cross-multiplied): dropping an
+    -- item lowers max_score, and what matters to a learner is the fraction.
+    SELECT count(*) AS affected,
+           count(*) FILTER (WHERE c.new_score * c.old_max_score > c.old_score * c.new_max_score
+                              OR (c.old_max_score = 0 AND c.new_max_score > 0 AND c.new_score > 0)) AS up,
+           count(*) FILTER (WHERE c.new_score * c.old_max_score < c.old_score * c.new_max_score
+                              OR (c.new_max_score = 0 AND c.old_max_score > 0 AND c.old_score > 0)) AS down,
+           count(*) FILTER (WHERE c.old_passed AND NOT c.new_passed) AS pass_to_fail,
+           count(*) FILTER (WHERE NOT c.old_passed AND c.new_passed) AS fail_to_pass
+    FROM changes c
+  ), learners AS (
+    SELECT DISTINCT c.assignment_id, c.user_id FROM changes c WHERE c.assignment_id IS NOT NULL
+  ), attempts AS (
+    -- Every attempt of those learners at those assignments, before and after.
+    SELECT s.assignment_id, s.user_id, a.attempt_policy, s.submitted_at, s.attempt_no,
+           s.score AS old_score, s.max_score AS old_max,
+           coalesce(c.new_score, s.score) AS new_score, coalesce(c.new_max_score, s.max_score) AS new_max,
+           v.pass_mark
+    FROM learners l
+    JOIN scoreledger_private.submissions s
+      ON s.tenant_id = scoreledger.current_tenant() AND s.assignment_id = l.assignment_id AND s.user_id = l.user_id
+    JOIN scoreledger_private.assignments a ON a.tenant_id = s.tenant_id AND a.assignment_id = s.assignment_id
+    JOIN scoreledger_private.evaluation_versions v
+      ON v.tenant_id = s.tenant_id AND v.evaluation_version_id = s.evaluation_version_id
+    LEFT JOIN changes c ON c.submission_id = s.submission_id
+  ), ranked AS (
+    SELECT t.*,
+           scoreledger_private.is_passing(t.old_score, t.old_max, t.pass_mark) AS old_passed,
+           scoreledger_private.is_passing(t.new_score, t.new_max, t.pass_mark) AS new_passed,
+           CASE WHEN t.old_max > 0 THEN t.old_score / t.old_max ELSE 0 END AS old_fraction,
+           CASE WHEN t.new_max > 0 THEN t.new_score / t.new_max ELSE 0 END AS new_fraction
+    FROM attempts t
+  ), outcomes AS (
+    -- The attempt policy picks the submission whose pass/fail is the outcome:
+    -- highest score/max_score (earliest attempt on ties), latest, or first.
+    SELECT DISTINCT ON (r.assignment_id, r.user_id) r.assignment_id, r.user_id,
+           CASE r.attempt_policy
+             WHEN 'highest' THEN first_value(r.old_passed) OVER (w ORDER BY r.old_fraction DESC, r.attempt_no)
+             WHEN 'latest' THEN first_value(r.old_passed) OVER (w ORDER BY r.submitted_at DESC, r.attempt_no DESC)
+             ELSE first_value(r.old_passed) OVER (w ORDER BY r.submitted_at, r.attempt_no) END AS passed_before,
+           CASE r.attempt_policy
+             WHEN 'highest' THEN first_value(r.new_passed) OVER (w ORDER BY r.new_fraction DESC, r.attempt_no)
+             WHEN 'latest' THEN first_value(r.new_passed) OVER (w ORDER BY r.submitted_at DESC, r.attempt_no DESC)
+             ELSE first_value(r.new_passed) OVER (w ORDER BY r.submitted_at, r.attempt_no) END AS passed_after
+    FROM ranked r
+    WINDOW w AS (PARTITION BY r.assignment_id, r.user_id)
+    ORDER BY r.assignment_id, r.user_id
+  ), per_assignment AS (
+    SELECT o.assignment_id,
+           coalesce(jsonb_agg(o.user_id ORDER BY o.user_id) FILTER (WHERE o.passed_before AND NOT o.passed_after), '[]') AS pass_to_fail,
+           coalesce(jsonb_agg(o.user_id ORDER BY o.user_id) FILTER (WHERE NOT o.passed_before AND o.passed_after), '[]') AS fail_to_pass,
+           count(*) FILTER (WHERE o.passed_before = o.passed_after) AS unchanged
+    FROM outcomes o GROUP BY o.assignment_id
+  )
+  SELECT jsonb_build_object(
+    'batch_id', batch_id,
+    'submissionsAffected', t.affected,
+    'scoreUp', t.up, 'scoreDown', t.down, 'scoreUnchanged', t.affected - t.up - t.down,
+    'passToFail', t.pass_to_fail, 'failToPass', t.fail_to_pass,
+    'outcomeUnchanged', t.affected - t.pass_to_fail - t.fail_to_pass,
+    'assignments', coalesce((
+      SELECT jsonb_agg(jsonb_build_object(
+               'assignment_id', p.assignment_id, 'title', a.title, 'programme', a.programme,
+               'attempt_policy', a.attempt_policy,
+               'passToFail', p.pass_to_fail, 'failToPass', p.fail_to_pass, 'unchanged', p.unchanged)
+             ORDER BY a.title, p.assignment_id)
+      FROM per_assignment p
+      JOIN scoreledger_private.assignments a
+        ON a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = p.assignment_id), '[]'))
+  FROM totals t
+$$;
+
+-- A batch that may be previewed: draft or approved (for apply), applied
+-- and not compensating (for revert).
+CREATE OR REPLACE FUNCTION scoreledger_private.require_previewable(batch_id uuid, reverting boolean)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  tenant uuid := scoreledger_private.require_tenant();
+  batch scoreledger_private.correction_batches;
+BEGIN
+  SELECT * INTO batch FROM scoreledger_private.correction_batches b
+  WHERE b.tenant_id = tenant AND b.batch_id = require_previewable.batch_id;
+  IF NOT FOUND THEN
+    PERFORM scoreledger_private.fail('SL404', format('correction batch %s does not exist', batch_id));
+  END IF;
+  IF NOT reverting AND batch.status NOT IN ('draft', 'approved') THEN
+    PERFORM scoreledger_private.fail('SL409', format(
+      'batch %s is %s; only a draft or approved batch can be previewed (use preview_revert for an applied one)',
+      batch_id, batch.status));
+  END IF;
+  IF reverting AND (batch.status <> 'applied' OR batch.reverts_batch_id IS NOT NULL) THEN
+    PERFORM scoreledger_private.fail('SL409', format(
+      'batch %s is %s; only an applied, non-compensating batch can be reverted',
+      batch_id, CASE WHEN batch.reverts_batch_id IS NOT NULL THEN 'a compensating batch' ELSE batch.status END));
+  END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION scoreledger.preview_correction_batch(batch_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+  PERFORM scoreledger_private.require_previewable(batch_id, false);
+  RETURN scoreledger_private.preview_document(batch_id, false);
+END
+$$;
+COMMENT ON FUNCTION scoreledger.preview_correction_batch(uuid) IS
+  'Dry run of apply for a draft or approved batch: submissions affected, score up/down, pass<->fail, and per assignment the learners whose outcome (under its attempt policy) changes. Writes nothing.';
+GRANT EXECUTE ON FUNCTION scoreledger.preview_correction_batch(uuid) TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.preview_correction_batch_changes(batch_id uuid)
+RETURNS TABLE (submission_id uuid, user_id uuid, assignment_id uuid, old_score numeric, new_score numeric,
+               old_max_score numeric, new_max_score numeric, old_passed boolean, new_passed boolean)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+  PERFORM scoreledger_private.require_previewable(batch_id, false);
+  RETURN QUERY SELECT * FROM scoreledger_private.preview_rows(batch_id, false) p ORDER BY p.submission_id;
+END
+$$;
+COMMENT ON FUNCTION scoreledger.preview_correction_batch_changes(uuid) IS
+  'Dry run of apply, one row per submission the batch would rescore: old and new score, max score and pass/fail. Writes nothing.';
+GRANT EXECUTE ON FUNCTION scoreledger.preview_correction_batch_changes(uuid) TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.preview_revert(batch_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+  PERFORM scoreledger_private.require_previewable(batch_id, true);
+  RETURN scoreledger_private.preview_document(batch_id, true);
+END
+$$;
+COMMENT ON FUNCTION scoreledger.preview_revert(uuid) IS
+  'Dry run of revert for an applied batch: the preview document of what reverting it would do. Writes nothing.';
+GRANT EXECUTE ON FUNCTION scoreledger.preview_revert(uuid) TO scoreledger_app;
