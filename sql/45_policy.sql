@@ -21,16 +21,20 @@ BEGIN
 END
 $$;
 
+-- With enforce_capabilities on, the actor must hold the capability.
 CREATE OR REPLACE FUNCTION scoreledger_private.require_capability(capability text)
 RETURNS void
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
   tenant uuid := scoreledger_private.require_tenant();
+  actor uuid := scoreledger_private.require_actor();
 BEGIN
-  IF EXISTS (SELECT 1 FROM scoreledger_private.tenants t
-             WHERE t.tenant_id = tenant AND t.enforce_capabilities) THEN
-    PERFORM scoreledger_private.fail('SL403', format('capability %s is required', capability));
+  IF EXISTS (SELECT 1 FROM scoreledger_private.tenants t WHERE t.tenant_id = tenant AND t.enforce_capabilities)
+     AND NOT EXISTS (SELECT 1 FROM scoreledger_private.capability_grants g
+                     WHERE g.tenant_id = tenant AND g.user_id = actor AND g.capability = require_capability.capability) THEN
+    PERFORM scoreledger_private.fail('SL403', format('user %s lacks the capability %s required here', actor, capability),
+      'an administrator can grant it with scoreledger.grant_capability(user_id, capability)');
   END IF;
 END
 $$;

@@ -38,6 +38,36 @@ BEGIN
 END
 $$;
 
+-- The workflow's state machine and dual control, enforced on the row
+-- itself: no path — function or direct UPDATE by the owner — skips a step,
+-- and nobody approves a batch they created or last edited.
+CREATE OR REPLACE FUNCTION scoreledger_private.tg_correction_batches__workflow()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  IF NEW.status IS DISTINCT FROM OLD.status AND (OLD.status, NEW.status) NOT IN (
+       ('draft', 'pending_review'), ('draft', 'applied'), ('draft', 'discarded'),
+       ('pending_review', 'approved'), ('pending_review', 'rejected'), ('pending_review', 'discarded'),
+       ('pending_review', 'draft'),
+       ('approved', 'applied'), ('approved', 'discarded'), ('approved', 'draft'),
+       ('rejected', 'draft'), ('rejected', 'discarded'),
+       ('applied', 'reverted')) THEN
+    PERFORM scoreledger_private.fail('SL409', format('batch %s cannot go from %s to %s', OLD.batch_id, OLD.status, NEW.status));
+  END IF;
+  IF NEW.status = 'approved' AND OLD.status <> 'approved'
+     AND (scoreledger.current_actor() IS NULL
+          OR scoreledger.current_actor() IN (NEW.created_by, coalesce(NEW.updated_by, NEW.created_by))) THEN
+    PERFORM scoreledger_private.fail('SL403', format(
+      'dual control: batch %s must be approved by someone other than its creator and its last editor', OLD.batch_id));
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER workflow BEFORE UPDATE OF status ON scoreledger_private.correction_batches
+  FOR EACH ROW EXECUTE FUNCTION scoreledger_private.tg_correction_batches__workflow();
+
 CREATE OR REPLACE TRIGGER guard BEFORE UPDATE OR DELETE ON scoreledger_private.correction_batches
   FOR EACH ROW EXECUTE FUNCTION scoreledger_private.tg_correction_batches__guard();
 CREATE OR REPLACE TRIGGER guard_truncate BEFORE TRUNCATE ON scoreledger_private.correction_batches
@@ -533,6 +563,8 @@ BEGIN
            'corrections_count', v.corrections,
            'applied_by', b.applied_by,
            'apply_result', b.apply_result,
+           'updated_by', b.updated_by,
+           'updated_at', b.updated_at,
            'events', coalesce((
              SELECT jsonb_agg(jsonb_build_object('from', e.from_status, 'to', e.to_status, 'actor', e.actor_id,
                                                  'at', e.occurred_at, 'note', e.note) ORDER BY e.event_id)

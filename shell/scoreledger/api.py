@@ -138,3 +138,48 @@ def preview_correction_batch_changes(conn: psycopg.Connection, batch_id: str) ->
 
 def preview_revert(conn: psycopg.Connection, batch_id: str) -> dict:
     return conn.execute("SELECT scoreledger.preview_revert(%s) AS doc", [batch_id]).fetchone()["doc"]
+
+
+def batch_action(conn: psycopg.Connection, action: str, batch_id: str, note: str | None = None) -> dict:
+    """submit / approve / reject / discard a batch; the database checks the workflow."""
+    if action in ("approve", "reject"):
+        sql = f"SELECT scoreledger.{action}_correction_batch(%s, %s) AS doc"
+        return conn.execute(sql, [batch_id, note]).fetchone()["doc"]
+    sql = f"SELECT scoreledger.{action}_correction_batch(%s) AS doc"
+    return conn.execute(sql, [batch_id]).fetchone()["doc"]
+
+
+def update_correction_batch(
+    conn: psycopg.Connection, batch_id: str, reason: str | None, corrections: list | None
+) -> dict:
+    row = conn.execute(
+        "SELECT scoreledger.update_correction_batch(%s, %s, %s) AS doc",
+        [batch_id, reason, Jsonb(corrections) if corrections is not None else None],
+    ).fetchone()
+    return row["doc"]
+
+
+def set_tenant_policy(
+    conn: psycopg.Connection, require_approval: bool | None, enforce_capabilities: bool | None
+) -> dict:
+    return conn.execute(
+        "SELECT scoreledger.set_tenant_policy(%s, %s) AS policy", [require_approval, enforce_capabilities]
+    ).fetchone()["policy"]
+
+
+def grant_capability(conn: psycopg.Connection, user_id: str, capability: str) -> bool:
+    return conn.execute("SELECT scoreledger.grant_capability(%s, %s) AS ok", [user_id, capability]).fetchone()["ok"]
+
+
+def revoke_capability(conn: psycopg.Connection, user_id: str, capability: str) -> bool:
+    return conn.execute("SELECT scoreledger.revoke_capability(%s, %s) AS ok", [user_id, capability]).fetchone()["ok"]
+
+
+def list_capabilities(conn: psycopg.Connection) -> list[dict]:
+    return conn.execute("SELECT * FROM scoreledger.capabilities ORDER BY user_id, capability").fetchall()
+
+
+def tenant_policy(conn: psycopg.Connection) -> dict:
+    return conn.execute(
+        "SELECT require_approval, enforce_capabilities FROM scoreledger.tenants WHERE tenant_id = scoreledger.current_tenant()"
+    ).fetchone()

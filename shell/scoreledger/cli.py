@@ -144,6 +144,29 @@ def tenant_list(c: Context):
         table(rows, ["tenant_id", "name", "require_approval", "enforce_capabilities", "created_at"])
 
 
+@tenant_group.command("policy")
+@click.option("--require-approval/--no-require-approval", default=None, help="apply needs an approved batch")
+@click.option(
+    "--enforce-capabilities/--no-enforce-capabilities", default=None, help="every batch action needs a capability"
+)
+@pass_ctx
+@handle_errors
+def tenant_policy(c: Context, require_approval, enforce_capabilities):
+    """Show or set the tenant's governance policy (audited)."""
+    with c.acting() as conn:
+        if require_approval is None and enforce_capabilities is None:
+            policy = api.tenant_policy(conn)
+        else:
+            policy = api.set_tenant_policy(conn, require_approval, enforce_capabilities)
+    if c.as_json:
+        emit_json(policy)
+    else:
+        click.echo(
+            f"require_approval: {str(policy['require_approval']).lower()}, "
+            f"enforce_capabilities: {str(policy['enforce_capabilities']).lower()}"
+        )
+
+
 # ----------------------------------------------------------------- import
 
 
@@ -300,31 +323,67 @@ def batch_create(c: Context, reason, file_, drop_item, replace_key, mark_correct
         click.echo(f"next: scoreledger batch show {batch_id}   then: scoreledger batch apply {batch_id}")
 
 
+WAITING_FOR = {
+    "draft": "submit for review, or apply",
+    "pending_review": "approval by someone other than its creator",
+    "approved": "apply",
+    "rejected": "edit (back to draft) or discard",
+    "applied": "nothing (revertible)",
+    "reverted": "nothing (final)",
+    "discarded": "nothing (final)",
+}
+STATUS_ORDER = ["pending_review", "approved", "draft", "rejected", "applied", "reverted", "discarded"]
+
+
 @batch_group.command("list")
 @click.option("--status", default=None, help="only batches in this status")
 @pass_ctx
 @handle_errors
 def batch_list(c: Context, status):
-    """Correction batches, newest first."""
+    """The action center: batches grouped by status, with what each waits for.
+
+    Open batches (draft, under review, approved) show their preview figures:
+    affected submissions and how many will flip pass<->fail.
+    """
     with c.acting() as conn:
         rows = api.list_correction_batches(conn, status)
+        policy = api.tenant_policy(conn)
+        previews = {
+            r["id"]: api.preview_correction_batch(conn, r["id"])
+            for r in rows
+            if r["status"] in ("draft", "pending_review", "approved") and not c.as_json
+        }
     if c.as_json:
         emit_json(rows)
         return
-    table(
-        rows,
-        [
-            "id",
-            "status",
-            "reason",
-            "created_at",
-            "applied_at",
-            "correction_types",
-            "corrections",
-            "submissions_affected",
-        ],
-        empty="no correction batches",
-    )
+    if not rows:
+        click.echo("no correction batches")
+        return
+    waiting = dict(WAITING_FOR)
+    if policy["require_approval"]:
+        waiting["draft"] = "submit for review (this tenant requires approval)"
+    for group in STATUS_ORDER:
+        members = [r for r in rows if r["status"] == group]
+        if not members:
+            continue
+        click.secho(f"\n{group} ({len(members)}) — waiting for: {waiting[group]}", bold=True)
+        table(
+            [
+                {
+                    "id": r["id"],
+                    "reason": r["reason"] if len(r["reason"]) <= 48 else r["reason"][:47] + "…",
+                    "by": str(r["created_by"])[:8],
+                    "created_at": r["created_at"].strftime("%Y-%m-%d %H:%M"),
+                    "types": r["correction_types"],
+                    "affected": r["submissions_affected"]
+                    if r["submissions_affected"] is not None
+                    else previews.get(r["id"], {}).get("submissionsAffected"),
+                    "pass→fail": previews[r["id"]]["passToFail"] if r["id"] in previews else "",
+                    "fail→pass": previews[r["id"]]["failToPass"] if r["id"] in previews else "",
+                }
+                for r in members
+            ]
+        )
 
 
 def _print_batch(doc: dict) -> None:
@@ -500,6 +559,132 @@ def batch_revert(c: Context, batch_id, reason):
         f"batch {batch_id} reverted by batch {compensating}: {r['submissions_rescored']} submissions rescored, "
         f"{r['scores_changed']} scores changed"
     )
+
+
+def _batch_transition(c: Context, action: str, batch_id: str, note: str | None = None):
+    with c.acting() as conn:
+        result = api.batch_action(conn, action, batch_id, note)
+    if c.as_json:
+        emit_json(result)
+    else:
+        click.echo(f"batch {batch_id}: {result['previous_status']} -> {result['status']}")
+
+
+@batch_group.command("submit")
+@click.argument("batch_id")
+@pass_ctx
+@handle_errors
+def batch_submit(c: Context, batch_id):
+    """Submit a draft for review."""
+    _batch_transition(c, "submit", batch_id)
+
+
+@batch_group.command("approve")
+@click.argument("batch_id")
+@click.option("--note", default=None, help="the approver's note")
+@pass_ctx
+@handle_errors
+def batch_approve(c: Context, batch_id, note):
+    """Approve a batch under review (never your own: dual control)."""
+    _batch_transition(c, "approve", batch_id, note)
+
+
+@batch_group.command("reject")
+@click.argument("batch_id")
+@click.option("--note", required=True, help="why it is rejected")
+@pass_ctx
+@handle_errors
+def batch_reject(c: Context, batch_id, note):
+    """Reject a batch under review, saying why."""
+    _batch_transition(c, "reject", batch_id, note)
+
+
+@batch_group.command("discard")
+@click.argument("batch_id")
+@pass_ctx
+@handle_errors
+def batch_discard(c: Context, batch_id):
+    """Discard a batch that was never applied."""
+    _batch_transition(c, "discard", batch_id)
+
+
+@batch_group.command("edit")
+@click.argument("batch_id")
+@click.option("--reason", default=None)
+@click.option("--file", "file_", type=click.Path(exists=True, dir_okay=False), help="new corrections document")
+@click.option("--drop-item", multiple=True, metavar="EV:QV")
+@click.option("--replace-key", multiple=True, metavar="EV:QV=OPT[,OPT]")
+@click.option("--mark-correct", multiple=True, metavar="EV:QV")
+@pass_ctx
+@handle_errors
+def batch_edit(c: Context, batch_id, reason, file_, drop_item, replace_key, mark_correct):
+    """Edit a batch not yet applied; a submitted or approved batch goes back to draft."""
+    try:
+        corrections = api.shorthand_corrections(drop_item, replace_key, mark_correct)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if file_:
+        document = _read_json_file(file_)
+        corrections = (document if isinstance(document, list) else [document]) + corrections
+    if not corrections and reason is None:
+        raise click.UsageError("nothing to change: give --reason and/or new corrections")
+    with c.acting() as conn:
+        result = api.update_correction_batch(conn, batch_id, reason, corrections or None)
+    if c.as_json:
+        emit_json(result)
+    else:
+        click.echo(f"batch {batch_id} edited: {result['previous_status']} -> {result['status']}")
+
+
+# ------------------------------------------------------------- capability
+
+
+@main.group("capability")
+def capability_group():
+    """Who may create, approve, apply and revert batches (when enforced)."""
+
+
+@capability_group.command("grant")
+@click.argument("user_id")
+@click.argument("capability", type=click.Choice(["create_batch", "approve_batch", "apply_batch", "revert_batch"]))
+@pass_ctx
+@handle_errors
+def capability_grant(c: Context, user_id, capability):
+    """Grant CAPABILITY to USER_ID (audited)."""
+    with c.acting() as conn:
+        changed = api.grant_capability(conn, user_id, capability)
+    if c.as_json:
+        emit_json({"user_id": user_id, "capability": capability, "granted": changed})
+    else:
+        click.echo(f"{capability} {'granted to' if changed else 'already held by'} {user_id}")
+
+
+@capability_group.command("revoke")
+@click.argument("user_id")
+@click.argument("capability", type=click.Choice(["create_batch", "approve_batch", "apply_batch", "revert_batch"]))
+@pass_ctx
+@handle_errors
+def capability_revoke(c: Context, user_id, capability):
+    """Revoke CAPABILITY from USER_ID (audited)."""
+    with c.acting() as conn:
+        changed = api.revoke_capability(conn, user_id, capability)
+    if c.as_json:
+        emit_json({"user_id": user_id, "capability": capability, "revoked": changed})
+    else:
+        click.echo(f"{capability} {'revoked from' if changed else 'was not held by'} {user_id}")
+
+
+@capability_group.command("list")
+@pass_ctx
+@handle_errors
+def capability_list(c: Context):
+    """Capabilities held in this tenant."""
+    with c.acting() as conn:
+        rows = api.list_capabilities(conn)
+    if c.as_json:
+        emit_json(rows)
+    else:
+        table(rows, ["user_id", "capability", "granted_by", "granted_at"], empty="no capabilities granted")
 
 
 # ------------------------------------------------------------- submission

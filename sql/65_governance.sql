@@ -1,0 +1,280 @@
+-- =====================================================================
+-- Governance: review workflow, dual control and capabilities.
+--   draft → pending_review → approved → applied → reverted
+--   pending_review → rejected → (edit) draft | discarded
+--   editing a submitted or approved batch sends it back to draft
+-- Every transition is a batch event; every grant, revoke and policy
+-- change is a governance event. Both are append-only.
+-- =====================================================================
+
+CREATE OR REPLACE FUNCTION scoreledger_private.tg_governance_events__append_only()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  PERFORM scoreledger_private.fail('SL423', format('governance events are append-only (%s refused)', lower(TG_OP)));
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON scoreledger_private.governance_events
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_governance_events__append_only();
+CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON scoreledger_private.governance_events
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_governance_events__append_only();
+
+CREATE OR REPLACE FUNCTION scoreledger_private.record_governance_event(
+  kind text, user_id uuid, capability text, detail jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE sql VOLATILE
+AS $$
+  INSERT INTO scoreledger_private.governance_events (tenant_id, kind, user_id, capability, detail, actor_id)
+  VALUES (scoreledger.current_tenant(), kind, user_id, capability, detail, scoreledger.current_actor())
+$$;
+
+-- Moves a locked batch to a new status and records the event. The
+-- workflow trigger refuses a transition the state machine does not allow.
+CREATE OR REPLACE FUNCTION scoreledger_private.transition_batch(
+  batch scoreledger_private.correction_batches, to_status text, note text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+  UPDATE scoreledger_private.correction_batches b SET status = to_status
+  WHERE b.tenant_id = batch.tenant_id AND b.batch_id = batch.batch_id;
+  PERFORM scoreledger_private.record_batch_event(batch.batch_id, batch.status, to_status, note);
+  RETURN jsonb_build_object('batch_id', batch.batch_id, 'status', to_status, 'previous_status', batch.status);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION scoreledger_private.require_status(batch scoreledger_private.correction_batches, allowed text[], action text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+  IF NOT batch.status = ANY (allowed) THEN
+    PERFORM scoreledger_private.fail('SL409', format('batch %s is %s; only a %s batch can be %s',
+      batch.batch_id, batch.status, array_to_string(allowed, ' or '), action));
+  END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION scoreledger.set_tenant_policy(require_approval boolean, enforce_capabilities boolean)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+  tenant uuid := scoreledger_private.require_tenant();
+  actor uuid := scoreledger_private.require_actor();
+  before jsonb;
+  after jsonb;
+BEGIN
+  SELECT jsonb_build_object('require_approval', t.require_approval, 'enforce_capabilities', t.enforce_capabilities)
+    INTO before
+  FROM scoreledger_private.tenants t WHERE t.tenant_id = tenant FOR UPDATE;
+  UPDATE scoreledger_private.tenants t
+     SET require_approval = coalesce(set_tenant_policy.require_approval, t.require_approval),
+         enforce_capabilities = coalesce(set_tenant_policy.enforce_capabilities, t.enforce_capabilities)
+   WHERE t.tenant_id = tenant
+  RETURNING jsonb_build_object('require_approval', t.require_approval, 'enforce_capabilities', t.enforce_capabilities)
+    INTO after;
+  IF after IS DISTINCT FROM before THEN
+    PERFORM scoreledger_private.record_governance_event('policy', NULL, NULL,
+      jsonb_build_object('before', before, 'after', after));
+  END IF;
+  RETURN after;
+END
+$$;
+COMMENT ON FUNCTION scoreledger.set_tenant_policy(boolean, boolean) IS
+  'Sets the tenant''s governance policy (null keeps a setting as it is): require_approval makes apply need an approved batch; enforce_capabilities makes every batch action need the actor''s capability. Audited; returns the policy.';
+GRANT EXECUTE ON FUNCTION scoreledger.set_tenant_policy(boolean, boolean) TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.grant_capability(user_id uuid, capability text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+  tenant uuid := scoreledger_private.require_tenant();
+  actor uuid := scoreledger_private.require_actor();
+  granted boolean;
+BEGIN
+  IF user_id IS NULL THEN
+    PERFORM scoreledger_private.fail('SL422', 'user_id: is required');
+  END IF;
+  IF capability IS NULL OR capability NOT IN ('create_batch', 'approve_batch', 'apply_batch', 'revert_batch') THEN
+    PERFORM scoreledger_private.fail('SL422', format(
+      'capability: unknown capability %L (expected create_batch, approve_batch, apply_batch or revert_batch)', capability));
+  END IF;
+  INSERT INTO scoreledger_private.capability_grants (tenant_id, user_id, capability, granted_by)
+  VALUES (tenant, grant_capability.user_id, grant_capability.capability, actor)
+  ON CONFLICT DO NOTHING;
+  granted := FOUND;
+  IF granted THEN
+    PERFORM scoreledger_private.record_governance_event('grant', grant_capability.user_id, grant_capability.capability);
+  END IF;
+  RETURN granted;
+END
+$$;
+COMMENT ON FUNCTION scoreledger.grant_capability(uuid, text) IS
+  'Grants a capability (create_batch, approve_batch, apply_batch, revert_batch) to a user; audited. Returns false if already held.';
+GRANT EXECUTE ON FUNCTION scoreledger.grant_capability(uuid, text) TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.revoke_capability(user_id uuid, capability text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+  tenant uuid := scoreledger_private.require_tenant();
+  revoked boolean;
+BEGIN
+  PERFORM scoreledger_private.require_actor();
+  IF capability IS NULL OR capability NOT IN ('create_batch', 'approve_batch', 'apply_batch', 'revert_batch') THEN
+    PERFORM scoreledger_private.fail('SL422', format('capability: unknown capability %L', capability));
+  END IF;
+  DELETE FROM scoreledger_private.capability_grants g
+  WHERE g.tenant_id = tenant AND g.user_id = revoke_capability.user_id AND g.capability = revoke_capability.capability;
+  revoked := FOUND;
+  IF revoked THEN
+    PERFORM scoreledger_private.record_governance_event('revoke', revoke_capability.user_id, revoke_capability.capability);
+  END IF;
+  RETURN revoked;
+END
+$$;
+COMMENT ON FUNCTION scoreledger.revoke_capability(uuid, text) IS
+  'Revokes a capability from a user; audited. Returns false if it was not held.';
+GRANT EXECUTE ON FUNCTION scoreledger.revoke_capability(uuid, text) TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.submit_correction_batch(batch_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+  batch scoreledger_private.correction_batches;
+BEGIN
+  PERFORM scoreledger_private.require_actor();
+  batch := scoreledger_private.lock_batch(batch_id);
+  PERFORM scoreledger_private.require_capability('create_batch');
+  PERFORM scoreledger_private.require_status(batch, ARRAY['draft'], 'submitted for review');
+  RETURN scoreledger_private.transition_batch(batch, 'pending_review');
+END
+$$;
+COMMENT ON FUNCTION scoreledger.submit_correction_batch(uuid) IS 'Submits a draft batch for review (draft → pending_review).';
+GRANT EXECUTE ON FUNCTION scoreledger.submit_correction_batch(uuid) TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.approve_correction_batch(batch_id uuid, note text)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+  actor uuid := scoreledger_private.require_actor();
+  batch scoreledger_private.correction_batches;
+BEGIN
+  batch := scoreledger_private.lock_batch(batch_id);
+  PERFORM scoreledger_private.require_capability('approve_batch');
+  PERFORM scoreledger_private.require_status(batch, ARRAY['pending_review'], 'approved');
+  IF actor IN (batch.created_by, coalesce(batch.updated_by, batch.created_by)) THEN
+    PERFORM scoreledger_private.fail('SL403', format(
+      'dual control: you created or last edited batch %s, so someone else must approve it', batch_id));
+  END IF;
+  RETURN scoreledger_private.transition_batch(batch, 'approved', nullif(btrim(note), ''));
+END
+$$;
+COMMENT ON FUNCTION scoreledger.approve_correction_batch(uuid, text) IS
+  'Approves a batch under review (pending_review → approved). The approver must not be its creator or last editor (SL403).';
+GRANT EXECUTE ON FUNCTION scoreledger.approve_correction_batch(uuid, text) TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.reject_correction_batch(batch_id uuid, note text)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+  batch scoreledger_private.correction_batches;
+BEGIN
+  PERFORM scoreledger_private.require_actor();
+  batch := scoreledger_private.lock_batch(batch_id);
+  PERFORM scoreledger_private.require_capability('approve_batch');
+  PERFORM scoreledger_private.require_status(batch, ARRAY['pending_review'], 'rejected');
+  IF note IS NULL OR note !~ '\S' THEN
+    PERFORM scoreledger_private.fail('SL422', 'note: say why the batch is rejected');
+  END IF;
+  RETURN scoreledger_private.transition_batch(batch, 'rejected', btrim(note));
+END
+$$;
+COMMENT ON FUNCTION scoreledger.reject_correction_batch(uuid, text) IS
+  'Rejects a batch under review with a reason (pending_review → rejected). A rejected batch can be edited (back to draft) or discarded.';
+GRANT EXECUTE ON FUNCTION scoreledger.reject_correction_batch(uuid, text) TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.discard_correction_batch(batch_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+  batch scoreledger_private.correction_batches;
+BEGIN
+  PERFORM scoreledger_private.require_actor();
+  batch := scoreledger_private.lock_batch(batch_id);
+  PERFORM scoreledger_private.require_capability('create_batch');
+  PERFORM scoreledger_private.require_status(batch, ARRAY['draft', 'pending_review', 'approved', 'rejected'], 'discarded');
+  RETURN scoreledger_private.transition_batch(batch, 'discarded');
+END
+$$;
+COMMENT ON FUNCTION scoreledger.discard_correction_batch(uuid) IS
+  'Discards a batch that was never applied; it stays on record, final.';
+GRANT EXECUTE ON FUNCTION scoreledger.discard_correction_batch(uuid) TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.update_correction_batch(batch_id uuid, reason text, corrections jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+  actor uuid := scoreledger_private.require_actor();
+  batch scoreledger_private.correction_batches;
+  result jsonb;
+BEGIN
+  batch := scoreledger_private.lock_batch(batch_id);
+  PERFORM scoreledger_private.require_capability('create_batch');
+  PERFORM scoreledger_private.require_status(batch, ARRAY['draft', 'pending_review', 'approved', 'rejected'], 'edited');
+  IF reason IS NOT NULL AND reason !~ '\S' THEN
+    PERFORM scoreledger_private.fail('SL422', 'reason: must not be empty (say why the scores change)');
+  END IF;
+  IF corrections IS NOT NULL THEN
+    PERFORM scoreledger_private.validate_corrections(corrections);
+    DELETE FROM scoreledger_private.correction_submissions cs WHERE cs.tenant_id = batch.tenant_id AND cs.batch_id = batch.batch_id;
+    DELETE FROM scoreledger_private.corrections c WHERE c.tenant_id = batch.tenant_id AND c.batch_id = batch.batch_id;
+    PERFORM scoreledger_private.store_corrections(batch.batch_id, corrections);
+  END IF;
+  UPDATE scoreledger_private.correction_batches b
+     SET reason = coalesce(btrim(update_correction_batch.reason, E' \t\r\n'), b.reason),
+         payload = coalesce(corrections, b.payload), updated_by = actor, updated_at = clock_timestamp()
+   WHERE b.tenant_id = batch.tenant_id AND b.batch_id = batch.batch_id;
+  -- An edit voids a review or an approval: the new content needs its own.
+  IF batch.status <> 'draft' THEN
+    result := scoreledger_private.transition_batch(batch, 'draft', 'edited');
+  ELSE
+    PERFORM scoreledger_private.record_batch_event(batch.batch_id, 'draft', 'draft', 'edited');
+    result := jsonb_build_object('batch_id', batch.batch_id, 'status', 'draft', 'previous_status', 'draft');
+  END IF;
+  RETURN result;
+END
+$$;
+COMMENT ON FUNCTION scoreledger.update_correction_batch(uuid, text, jsonb) IS
+  'Edits a batch not yet applied (null keeps reason or corrections). A submitted, approved or rejected batch goes back to draft: an approval never covers content it did not see.';
+GRANT EXECUTE ON FUNCTION scoreledger.update_correction_batch(uuid, text, jsonb) TO scoreledger_app;
+
+CREATE OR REPLACE VIEW scoreledger.capabilities AS
+  SELECT g.user_id, g.capability, g.granted_by, g.granted_at FROM scoreledger_private.capability_grants g;
+COMMENT ON VIEW scoreledger.capabilities IS 'Capabilities held by users of the current tenant.';
+GRANT SELECT ON scoreledger.capabilities TO scoreledger_app;
+
+CREATE OR REPLACE VIEW scoreledger.governance_events AS
+  SELECT e.event_id, e.kind, e.user_id, e.capability, e.detail, e.actor_id, e.occurred_at
+  FROM scoreledger_private.governance_events e;
+COMMENT ON VIEW scoreledger.governance_events IS 'Append-only audit of capability grants, revokes and policy changes.';
+GRANT SELECT ON scoreledger.governance_events TO scoreledger_app;
