@@ -98,8 +98,8 @@ AS $$
   FROM totals t
 $$;
 
--- A batch that may be previewed: draft or approved (for apply), applied
--- and not compensating (for revert).
+-- A batch that may be previewed: draft, under review or approved (for
+-- apply), applied and not compensating (for revert).
 CREATE OR REPLACE FUNCTION scoreledger_private.require_previewable(batch_id uuid, reverting boolean)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -113,10 +113,11 @@ BEGIN
   IF NOT FOUND THEN
     PERFORM scoreledger_private.fail('SL404', format('correction batch %s does not exist', batch_id));
   END IF;
-  IF NOT reverting AND batch.status NOT IN ('draft', 'approved') THEN
+  -- pending_review too: the approver is the one who most needs the preview.
+  IF NOT reverting AND batch.status NOT IN ('draft', 'pending_review', 'approved') THEN
     PERFORM scoreledger_private.fail('SL409', format(
-      'batch %s is %s; only a draft or approved batch can be previewed (use preview_revert for an applied one)',
-      batch_id, batch.status));
+      'batch %s is %s; only a batch not yet applied (draft, under review, approved) can be previewed%s',
+      batch_id, batch.status, CASE WHEN batch.status = 'applied' THEN ' (use preview_revert for an applied one)' ELSE '' END));
   END IF;
   IF reverting AND (batch.status <> 'applied' OR batch.reverts_batch_id IS NOT NULL) THEN
     PERFORM scoreledger_private.fail('SL409', format(

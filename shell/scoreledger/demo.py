@@ -252,11 +252,70 @@ def run_demo(c, learners: int, seed: int) -> None:
                     f"  {row['created_at']:%Y-%m-%d %H:%M:%S}  {number(row['score'])}/{number(row['max_score'])}  {change}"
                 )
 
-    heading("9. scoreledger batch list")
+    heading("9. A high-stakes tenant: approval required, capabilities enforced (maker, checker, apply)")
+    maker, checker = sid("demo", "maker"), sid("demo", "checker")
+    with db.acting(c.dsn, None, admin) as conn:
+        other_tenant = api.create_tenant(conn, tenants[1])
+    other_exam = None
+    with db.acting(c.dsn, other_tenant, admin) as conn:
+        api.set_tenant_policy(conn, True, True)
+        # The maker may approve too — just never their own batch (dual control).
+        for user, caps in (
+            (maker, ["create_batch", "approve_batch"]),
+            (checker, ["approve_batch", "apply_batch", "revert_batch"]),
+        ):
+            for cap in caps:
+                api.grant_capability(conn, user, cap)
+        other_exam = conn.execute(
+            """SELECT i.evaluation_version_id, i.question_version_id FROM scoreledger.items i
+               JOIN scoreledger.evaluation_versions v USING (evaluation_version_id)
+               WHERE v.title = 'Forklift Theory' ORDER BY i.position LIMIT 1"""
+        ).fetchone()
+    click.echo(
+        f"{tenants[1]}: require_approval on, enforce_capabilities on; maker {maker[:8]}…, checker {checker[:8]}…"
+    )
+    with db.acting(c.dsn, other_tenant, maker) as conn:
+        gated = api.create_correction_batch(
+            conn,
+            "Forklift Q1 ambiguous: give everyone the point (incident FL-9)",
+            [
+                {
+                    "type": "mark_correct",
+                    "evaluation_version_id": str(other_exam["evaluation_version_id"]),
+                    "question_version_id": str(other_exam["question_version_id"]),
+                }
+            ],
+        )
+        api.batch_action(conn, "submit", gated)
+    click.echo(f"maker: created and submitted batch {gated}")
+    for who, label in ((maker, "maker tries to approve own batch"), (maker, "maker tries to apply")):
+        try:
+            with db.acting(c.dsn, other_tenant, who) as conn:
+                if "approve" in label:
+                    api.batch_action(conn, "approve", gated, "looks fine")
+                else:
+                    api.apply_correction_batch(conn, gated)
+        except Exception as exc:  # noqa: BLE001 - the refusal is the point of the demo
+            from .cli import one_line
+
+            click.echo(f"{label}: refused — {one_line(exc)}")
+    with db.acting(c.dsn, other_tenant, checker) as conn:
+        from .cli import _print_preview
+
+        _print_preview(api.preview_correction_batch(conn, gated), None)
+        api.batch_action(conn, "approve", gated, "checked against the incident report")
+        result = api.apply_correction_batch(conn, gated)
+    click.echo(f"checker: approved and applied — {result['submissions_rescored']} submissions rescored")
+    with db.acting(c.dsn, other_tenant, checker) as conn:
+        from .cli import _print_batch
+
+        _print_batch(api.get_correction_batch(conn, gated))
+
+    heading("10. scoreledger batch list")
     with db.acting(c.dsn, home_tenant, admin) as conn:
         table(api.list_correction_batches(conn), ["id", "status", "reason", "correction_types", "submissions_affected"])
 
-    heading("10. scoreledger check: every invariant, every tenant")
+    heading("11. scoreledger check: every invariant, every tenant")
     with db.connect(c.dsn) as conn:
         rows = api.check_invariants(conn)
     table(
