@@ -5,7 +5,7 @@ PYTHON ?= python3
 SL := $(VENV)/bin/scoreledger
 PGTAP_FILES ?= tests/pgtap/*.sql
 
-.PHONY: install deps lint pgtap pytest test bench demo clean
+.PHONY: install deps lint pgtap pytest test bench bench-smoke demo clean
 
 install: $(VENV)/.installed
 
@@ -30,7 +30,11 @@ pgtap: install deps
 pytest: install deps
 	$(VENV)/bin/pytest -q
 
-test: lint pgtap pytest
+# A tiny run of the benchmark, so it cannot rot (figures are printed, never asserted).
+bench-smoke: install
+	$(VENV)/bin/python -m bench --scale 2k --database scoreledger_bench_smoke_$$$$ --no-results
+
+test: lint pgtap pytest bench-smoke
 
 bench: install
 	$(VENV)/bin/python -m bench $(BENCH_ARGS)

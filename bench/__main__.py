@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
 from scoreledger import db
@@ -249,6 +250,22 @@ class Bench:
 
         for label, version, question in (("all", main_v, main_q[3]), ("1%", small_v, small_q[3])):
             batch = self.create_batch(version, question)
+            preview_s, row = self.timed("SELECT scoreledger.preview_correction_batch(%s)", [batch], as_app=True)
+            # Bare equivalent of a preview: the same deltas, read-only, counted.
+            bare_preview_s, _ = self.timed(
+                """SELECT count(*), count(*) FILTER (WHERE d <> 0) FROM (
+                     SELECT (CASE WHEN a.selected_mask = 4 THEN 1 ELSE 0 END) - (CASE WHEN a.selected_mask = 2 THEN 1 ELSE 0 END) AS d
+                     FROM bare_answers a JOIN bare_submissions s ON s.submission_id = a.submission_id
+                     WHERE a.question_version_id = %s) x""",
+                [question],
+            )
+            self.report(
+                f"preview replace_key ({label} of submissions)",
+                row[0]["submissionsAffected"],
+                preview_s,
+                bare_preview_s,
+                "submissions",
+            )
             apply_s, row = self.timed("SELECT scoreledger.apply_correction_batch(%s)", [batch], as_app=True)
             touched = row[0]["submissions_rescored"]
             bare_s = self.bare_apply(version, question)
@@ -277,11 +294,14 @@ def main():
     parser.add_argument("--dsn", default=None, help="server to use (default: DATABASE_URL or the local server)")
     parser.add_argument("--only", default="ingest,apply", help="comma-separated parts: ingest,apply")
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
+    parser.add_argument("--database", default="scoreledger_bench", help="scratch database (dropped and recreated)")
+    parser.add_argument("--no-results", action="store_true", help="do not write bench/results/*.json (smoke runs)")
     args = parser.parse_args()
     scale = parse_scale(args.scale)
-    dsn = make_conninfo(args.dsn or db.default_dsn(), dbname="scoreledger_bench")
+    dsn = make_conninfo(args.dsn or db.default_dsn(), dbname=args.database)
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(args.database))
     with psycopg.connect(make_conninfo(dsn, dbname="postgres"), autocommit=True) as admin:
-        admin.execute("DROP DATABASE IF EXISTS scoreledger_bench WITH (FORCE)")
+        admin.execute(drop)
     db.migrate(dsn)
     bench = Bench(dsn, scale, args.items)
     try:
@@ -290,7 +310,9 @@ def main():
         bench.conn.close()
         if not args.keep:
             with psycopg.connect(make_conninfo(dsn, dbname="postgres"), autocommit=True) as admin:
-                admin.execute("DROP DATABASE IF EXISTS scoreledger_bench WITH (FORCE)")
+                admin.execute(drop)
+    if args.no_results:
+        return
     RESULTS.mkdir(exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS / f"bench-{args.scale}-{stamp}.json"
