@@ -184,7 +184,8 @@ CREATE TABLE scoreledger_private.correction_batches (
   reason text NOT NULL CHECK (reason ~ '\S'),
   payload jsonb NOT NULL CHECK (jsonb_typeof(payload) = 'array'),
   created_by uuid NOT NULL,
-  created_at timestamptz NOT NULL DEFAULT now(),
+  -- clock_timestamp: batches created in one transaction still list in order.
+  created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
   applied_at timestamptz,
   applied_by uuid,
   -- Orders applies: the most recently applied replace_key wins.

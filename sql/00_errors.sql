@@ -49,7 +49,7 @@ CREATE OR REPLACE FUNCTION scoreledger_private.is_uuid(value text)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-  SELECT value ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+  SELECT value ~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
 $$;
 
 CREATE OR REPLACE FUNCTION scoreledger_private.doc_path(prefix text, field text)

@@ -241,8 +241,8 @@ BEGIN
       fresh boolean NOT NULL, attempt_no integer, inserted boolean NOT NULL DEFAULT false
     ) ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE recording_answers (
-      idx integer NOT NULL, answer_idx integer NOT NULL, version_id uuid NOT NULL, answer jsonb NOT NULL,
-      question_version_id uuid
+      idx integer NOT NULL, answer_idx integer NOT NULL, version_id uuid NOT NULL, question_version_id uuid,
+      selected text[], selected_mask bigint, problem text
     ) ON COMMIT DELETE ROWS;
   END IF;
 END
@@ -287,60 +287,68 @@ BEGIN
   DELETE FROM pg_temp.recording;
   DELETE FROM pg_temp.recording_answers;
 
-  INSERT INTO pg_temp.recording_answers (idx, answer_idx, version_id, answer, question_version_id)
-  SELECT d.n - 1, a.n - 1, (d.doc->>'evaluation_version_id')::uuid, a.answer,
-         CASE WHEN jsonb_typeof(a.answer->'question_version_id') = 'string'
-               AND scoreledger_private.is_uuid(a.answer->>'question_version_id')
-              THEN (a.answer->>'question_version_id')::uuid END
-  FROM jsonb_array_elements(docs) WITH ORDINALITY AS d(doc, n)
-  CROSS JOIN LATERAL jsonb_array_elements(d.doc->'answers') WITH ORDINALITY AS a(answer, n);
-  ANALYZE pg_temp.recording_answers;
+  -- Every answer parsed once: its item looked up in one small JSON object
+  -- (no join for the planner to misjudge), its selection turned into the
+  -- stored text[] and bitmask, and what is wrong with it, if anything.
+  INSERT INTO pg_temp.recording_answers
+    (idx, answer_idx, version_id, question_version_id, selected, selected_mask, problem)
+  SELECT d.n - 1, a.n - 1, v.version_id, (entry.item->>'id')::uuid, sel.selected, sel.mask,
+         CASE
+           WHEN jsonb_typeof(a.answer) <> 'object' THEN 'answer: must be a JSON object'
+           WHEN a.answer - ARRAY['question_version_id', 'selected'] <> '{}'
+             THEN (SELECT min(k) FROM jsonb_object_keys(a.answer - ARRAY['question_version_id', 'selected']) k) || ': unknown field'
+           WHEN entry.item IS NULL THEN
+             CASE WHEN jsonb_typeof(a.answer->'question_version_id') = 'string'
+                       AND scoreledger_private.is_uuid(a.answer->>'question_version_id')
+                  THEN format('question_version_id: %s is not an item of evaluation version %s',
+                              a.answer->>'question_version_id', v.version_id)
+                  ELSE 'question_version_id: must be a uuid string' END
+           WHEN jsonb_typeof(a.answer->'selected') IS DISTINCT FROM 'array' OR NOT sel.all_strings
+             THEN 'selected: must be an array of option strings'
+           WHEN sel.not_an_option IS NOT NULL
+             THEN format('selected: %s is not an option of question version %s', sel.not_an_option, entry.item->>'id')
+           WHEN sel.bit_sum <> sel.mask THEN 'selected: lists an option twice'
+         END
+  FROM (SELECT coalesce(jsonb_object_agg(i.evaluation_version_id::text || ':' || i.question_version_id::text,
+                          jsonb_build_object('id', i.question_version_id,
+                            'bits', (SELECT jsonb_object_agg(o.option, 1::bigint << (o.n - 1)::int)
+                                     FROM unnest(q.options) WITH ORDINALITY AS o(option, n)))), '{}') AS by_item
+        FROM scoreledger_private.items i
+        JOIN scoreledger_private.question_versions q
+          ON q.tenant_id = i.tenant_id AND q.question_version_id = i.question_version_id
+        WHERE i.tenant_id = tenant
+          AND i.evaluation_version_id IN (SELECT DISTINCT (e->>'evaluation_version_id')::uuid
+                                          FROM jsonb_array_elements(docs) e)) items
+  CROSS JOIN LATERAL jsonb_array_elements(docs) WITH ORDINALITY AS d(doc, n)
+  CROSS JOIN LATERAL (SELECT (d.doc->>'evaluation_version_id')::uuid AS version_id) v
+  CROSS JOIN LATERAL jsonb_array_elements(d.doc->'answers') WITH ORDINALITY AS a(answer, n)
+  CROSS JOIN LATERAL (SELECT items.by_item -> (v.version_id::text || ':' || lower(a.answer->>'question_version_id')) AS item) entry
+  -- No DISTINCT or ORDER BY in these aggregates (each would sort per
+  -- answer): an option listed twice adds its bit twice, so sum <> bit_or;
+  -- and a function scan feeds array_agg in the array's own order.
+  CROSS JOIN LATERAL (
+    SELECT coalesce(bool_and(jsonb_typeof(x.s) = 'string'), true) AS all_strings,
+           min(CASE WHEN jsonb_typeof(x.s) = 'string' AND NOT (entry.item->'bits' ? (x.s #>> '{}')) THEN x.s::text END)
+             AS not_an_option,
+           coalesce(array_agg(x.s #>> '{}'), '{}') AS selected,
+           coalesce(bit_or((entry.item->'bits'->>(x.s #>> '{}'))::bigint), 0) AS mask,
+           coalesce(sum((entry.item->'bits'->>(x.s #>> '{}'))::bigint), 0) AS bit_sum
+    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(a.answer->'selected') = 'array'
+                                   THEN a.answer->'selected' ELSE '[]' END) AS x(s)) sel;
 
   SELECT format('%sanswers[%s].', CASE WHEN path_prefix IS NULL THEN '' ELSE format('%s[%s].', path_prefix, r.idx) END,
-                r.answer_idx) || e.message AS message
+                r.answer_idx)
+         || coalesce(r.problem, format('question_version_id: %s is answered twice', r.question_version_id)) AS message
     INTO problem
   FROM (SELECT ra.*, row_number() OVER (PARTITION BY ra.idx, ra.question_version_id ORDER BY ra.answer_idx) AS occurrence
         FROM pg_temp.recording_answers ra) r
-  -- The options of every item of the versions named, as one small JSON
-  -- object looked up per answer: no join for the planner to misjudge.
-  CROSS JOIN (SELECT coalesce(jsonb_object_agg(i.evaluation_version_id::text || ':' || i.question_version_id::text,
-                                               to_jsonb(q.options)), '{}') AS by_item
-              FROM scoreledger_private.items i
-              JOIN scoreledger_private.question_versions q
-                ON q.tenant_id = i.tenant_id AND q.question_version_id = i.question_version_id
-              WHERE i.tenant_id = tenant
-                AND i.evaluation_version_id IN (SELECT DISTINCT ra.version_id FROM pg_temp.recording_answers ra)) items
-  CROSS JOIN LATERAL (SELECT items.by_item -> (r.version_id::text || ':' || r.question_version_id::text) AS options) q
-  -- One pass over each selection gathers everything the checks need.
-  CROSS JOIN LATERAL (
-    SELECT count(*) AS n, count(DISTINCT x.s) AS n_distinct,
-           coalesce(bool_and(jsonb_typeof(x.s) = 'string'), true) AS all_strings,
-           min(CASE WHEN jsonb_typeof(x.s) = 'string' AND NOT (q.options ? (x.s #>> '{}')) THEN x.s::text END)
-             AS not_an_option
-    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(r.answer->'selected') = 'array'
-                                   THEN r.answer->'selected' ELSE '[]' END) AS x(s)) sel
-  CROSS JOIN LATERAL (SELECT CASE
-    WHEN jsonb_typeof(r.answer) <> 'object' THEN 'answer: must be a JSON object'
-    WHEN r.answer - ARRAY['question_version_id', 'selected'] <> '{}'
-      THEN (SELECT min(k) FROM jsonb_object_keys(r.answer - ARRAY['question_version_id', 'selected']) k) || ': unknown field'
-    WHEN r.question_version_id IS NULL THEN 'question_version_id: must be a uuid string'
-    WHEN q.options IS NULL
-      THEN format('question_version_id: %s is not an item of evaluation version %s', r.question_version_id, r.version_id)
-    WHEN r.occurrence > 1
-      THEN format('question_version_id: %s is answered twice', r.question_version_id)
-    WHEN jsonb_typeof(r.answer->'selected') IS DISTINCT FROM 'array' OR NOT sel.all_strings
-      THEN 'selected: must be an array of option strings'
-    WHEN sel.not_an_option IS NOT NULL
-      THEN format('selected: %s is not an option of question version %s', sel.not_an_option, r.question_version_id)
-    WHEN sel.n <> sel.n_distinct
-      THEN 'selected: lists an option twice'
-    END AS message) e
-  WHERE e.message IS NOT NULL
+  WHERE r.problem IS NOT NULL OR r.occurrence > 1
   ORDER BY r.idx, r.answer_idx
   LIMIT 1;
   IF FOUND THEN
     PERFORM scoreledger_private.fail('SL422', problem.message);
   END IF;
+  ANALYZE pg_temp.recording_answers;
 
   -- A new statement, so a new snapshot: what is recorded or corrected
   -- below is what is in force once the locks above are held.
@@ -391,16 +399,11 @@ BEGIN
     SELECT st.* FROM scoreledger_private.item_states(
       (SELECT array_agg(DISTINCT r.version_id) FROM pg_temp.recording r WHERE r.inserted)) st
   ), answer_rows AS MATERIALIZED (
-    SELECT r.submission_id, st.question_version_id, sel.selected, sel.selected_mask,
+    SELECT r.submission_id, st.question_version_id, x.selected, x.selected_mask,
            st.kind, st.scoring, st.points, st.key_mask, st.dropped, st.credit_all
     FROM pg_temp.recording r
     JOIN pg_temp.recording_answers x ON x.idx = r.idx
     JOIN states st ON st.evaluation_version_id = r.version_id AND st.question_version_id = x.question_version_id
-    -- The selection and its bitmask (bit i = options[i + 1]) in one pass;
-    -- validation has already checked that every value is an option.
-    CROSS JOIN LATERAL (SELECT coalesce(array_agg(y.s ORDER BY y.k), '{}') AS selected,
-                               coalesce(sum(1::bigint << (array_position(st.options, y.s) - 1)), 0)::bigint AS selected_mask
-                        FROM jsonb_array_elements_text(x.answer->'selected') WITH ORDINALITY AS y(s, k)) sel
     WHERE r.inserted
   ), inserted_answers AS (
     INSERT INTO scoreledger_private.answers (tenant_id, submission_id, question_version_id, selected, selected_mask)

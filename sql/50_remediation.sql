@@ -20,6 +20,11 @@ BEGIN
   IF TG_OP = 'DELETE' THEN
     PERFORM scoreledger_private.fail('SL423', 'correction batches are never deleted; discard a draft instead');
   END IF;
+  -- Who made a batch, and when, never changes: dual control depends on it.
+  IF NEW.created_by IS DISTINCT FROM OLD.created_by OR NEW.created_at IS DISTINCT FROM OLD.created_at
+     OR NEW.batch_id IS DISTINCT FROM OLD.batch_id OR NEW.tenant_id IS DISTINCT FROM OLD.tenant_id THEN
+    PERFORM scoreledger_private.fail('SL423', format('correction batch %s: its id, tenant, creator and creation time are immutable', OLD.batch_id));
+  END IF;
   -- Once applied, a batch is history: only the applied -> reverted step
   -- (which records the compensating batch) may touch it, and a compensating
   -- batch's result is recorded once, after its rescoring.
@@ -57,7 +62,8 @@ BEGIN
   END IF;
   IF NEW.status = 'approved' AND OLD.status <> 'approved'
      AND (scoreledger.current_actor() IS NULL
-          OR scoreledger.current_actor() IN (NEW.created_by, coalesce(NEW.updated_by, NEW.created_by))) THEN
+          OR scoreledger.current_actor() IN (OLD.created_by, coalesce(OLD.updated_by, OLD.created_by),
+                                             NEW.created_by, coalesce(NEW.updated_by, NEW.created_by))) THEN
     PERFORM scoreledger_private.fail('SL403', format(
       'dual control: batch %s must be approved by someone other than its creator and its last editor', OLD.batch_id));
   END IF;

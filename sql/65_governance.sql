@@ -58,6 +58,26 @@ BEGIN
 END
 $$;
 
+-- Administration under enforced capabilities: changing grants or policy
+-- needs approve_batch, and never for oneself — otherwise a maker could grant
+-- themselves apply_batch, or switch approval off, and skip review.
+CREATE OR REPLACE FUNCTION scoreledger_private.require_administrator(subject uuid)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  tenant uuid := scoreledger_private.require_tenant();
+  actor uuid := scoreledger_private.require_actor();
+BEGIN
+  IF EXISTS (SELECT 1 FROM scoreledger_private.tenants t WHERE t.tenant_id = tenant AND t.enforce_capabilities) THEN
+    PERFORM scoreledger_private.require_capability('approve_batch');
+    IF subject = actor THEN
+      PERFORM scoreledger_private.fail('SL403', 'dual control: with capabilities enforced, nobody changes their own capabilities');
+    END IF;
+  END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION scoreledger.set_tenant_policy(require_approval boolean, enforce_capabilities boolean)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -72,6 +92,13 @@ BEGIN
   SELECT jsonb_build_object('require_approval', t.require_approval, 'enforce_capabilities', t.enforce_capabilities)
     INTO before
   FROM scoreledger_private.tenants t WHERE t.tenant_id = tenant FOR UPDATE;
+  PERFORM scoreledger_private.require_administrator(NULL);
+  -- Enforcing with nobody able to administer would lock the tenant out.
+  IF set_tenant_policy.enforce_capabilities AND NOT (before->>'enforce_capabilities')::boolean
+     AND NOT EXISTS (SELECT 1 FROM scoreledger_private.capability_grants g
+                     WHERE g.tenant_id = tenant AND g.capability = 'approve_batch') THEN
+    PERFORM scoreledger_private.fail('SL409', 'grant approve_batch to at least one user before enforcing capabilities');
+  END IF;
   UPDATE scoreledger_private.tenants t
      SET require_approval = coalesce(set_tenant_policy.require_approval, t.require_approval),
          enforce_capabilities = coalesce(set_tenant_policy.enforce_capabilities, t.enforce_capabilities)
@@ -106,6 +133,7 @@ BEGIN
     PERFORM scoreledger_private.fail('SL422', format(
       'capability: unknown capability %L (expected create_batch, approve_batch, apply_batch or revert_batch)', capability));
   END IF;
+  PERFORM scoreledger_private.require_administrator(grant_capability.user_id);
   INSERT INTO scoreledger_private.capability_grants (tenant_id, user_id, capability, granted_by)
   VALUES (tenant, grant_capability.user_id, grant_capability.capability, actor)
   ON CONFLICT DO NOTHING;
@@ -133,6 +161,7 @@ BEGIN
   IF capability IS NULL OR capability NOT IN ('create_batch', 'approve_batch', 'apply_batch', 'revert_batch') THEN
     PERFORM scoreledger_private.fail('SL422', format('capability: unknown capability %L', capability));
   END IF;
+  PERFORM scoreledger_private.require_administrator(revoke_capability.user_id);
   DELETE FROM scoreledger_private.capability_grants g
   WHERE g.tenant_id = tenant AND g.user_id = revoke_capability.user_id AND g.capability = revoke_capability.capability;
   revoked := FOUND;

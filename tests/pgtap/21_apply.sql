@@ -271,16 +271,12 @@ SELECT results_eq(
   format($$SELECT status, correction_types, corrections, submissions_affected, applied_at FROM scoreledger.list_correction_batches() WHERE id = %L$$, :'d'),
   $$VALUES ('draft', '{drop_item,mark_correct}'::text[], 2, NULL::integer, NULL::timestamptz)$$,
   'list: a draft has no submissions_affected and no applied_at');
--- Newest first: three more drafts, back-dated by the owner (a draft's
--- created_at is not guarded) so that their creation times differ.
+-- Newest first: three more drafts. created_at is the clock time of
+-- creation (not the transaction start), so even here they differ; and it is
+-- immutable, even for the owner.
 SELECT pg_temp.batch('oldest', pg_temp.drop_item(2, 3)) AS e1 \gset
 SELECT pg_temp.batch('older', pg_temp.drop_item(2, 3)) AS e2 \gset
 SELECT pg_temp.batch('old', pg_temp.drop_item(2, 3)) AS e3 \gset
-SELECT tests.act_as_owner(tests.uuid_of('tenant', 1)) \gset
-UPDATE scoreledger_private.correction_batches SET created_at = created_at - interval '3 days' WHERE batch_id = :'e1';
-UPDATE scoreledger_private.correction_batches SET created_at = created_at - interval '2 days' WHERE batch_id = :'e2';
-UPDATE scoreledger_private.correction_batches SET created_at = created_at - interval '1 day' WHERE batch_id = :'e3';
-SELECT tests.authenticate_as(tests.uuid_of('tenant', 1), tests.uuid_of('actor', 1)) \gset
 SELECT is((SELECT array_agg(id) FROM (SELECT id FROM scoreledger.list_correction_batches()) l WHERE id IN (:'e1', :'e2', :'e3')),
           ARRAY[:'e3', :'e2', :'e1']::uuid[], 'list: newest first (by created_at)');
 SELECT ok((SELECT bool_and(a.created_at >= b.created_at)
