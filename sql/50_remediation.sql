@@ -297,7 +297,21 @@ $$;
 -- corrections. Only the targeted items' points are recomputed: the change
 -- in points is added to the stored score, which the invariants keep equal
 -- to the full scoring of every other item.
-CREATE OR REPLACE FUNCTION scoreledger_private.batch_changes(batch_id uuid, reverting boolean)
+-- The question versions a batch targets. Callers hand them to
+-- batch_changes as a parameter of a one-shot (EXECUTE) plan, so the planner
+-- sees the actual questions and their answer counts: a batch touching 1 %
+-- of the submissions is planned as an index lookup, not a scan of them all.
+CREATE OR REPLACE FUNCTION scoreledger_private.batch_question_ids(batch_id uuid)
+RETURNS uuid[]
+LANGUAGE sql STABLE
+AS $$
+  SELECT coalesce(array_agg(DISTINCT c.question_version_id), '{}')
+  FROM scoreledger_private.corrections c
+  WHERE c.tenant_id = scoreledger.current_tenant() AND c.batch_id = batch_question_ids.batch_id
+$$;
+
+DROP FUNCTION IF EXISTS scoreledger_private.batch_changes(uuid, boolean);
+CREATE OR REPLACE FUNCTION scoreledger_private.batch_changes(batch_id uuid, reverting boolean, question_version_ids uuid[])
 RETURNS TABLE (submission_id uuid, evaluation_version_id uuid, user_id uuid, assignment_id uuid,
                old_score numeric, new_score numeric, old_max_score numeric, new_max_score numeric)
 LANGUAGE sql STABLE
@@ -330,6 +344,7 @@ AS $$
     FROM targets t
     JOIN scoreledger_private.answers a
       ON a.tenant_id = scoreledger.current_tenant() AND a.question_version_id = t.question_version_id
+     AND a.question_version_id = ANY (question_version_ids)
     JOIN scoreledger_private.submissions s
       ON s.tenant_id = a.tenant_id AND s.submission_id = a.submission_id
      AND s.evaluation_version_id = t.evaluation_version_id
@@ -386,16 +401,18 @@ BEGIN
 
   -- New statement, new snapshot: scores read below include every write
   -- committed before the locks above were granted.
-  RETURN QUERY
-  WITH changes AS MATERIALIZED (
-    SELECT * FROM scoreledger_private.batch_changes(rescore_for_batch.batch_id, reverting)
-  ), written AS (
-    INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, correction_batch_id, score, max_score)
-    SELECT tenant, ch.submission_id, history_batch_id, ch.new_score, ch.new_max_score FROM changes ch
-  )
-  SELECT count(*)::integer,
-         (count(*) FILTER (WHERE (ch.old_score, ch.old_max_score) IS DISTINCT FROM (ch.new_score, ch.new_max_score)))::integer
-  FROM changes ch;
+  RETURN QUERY EXECUTE $sql$
+    WITH changes AS MATERIALIZED (
+      SELECT * FROM scoreledger_private.batch_changes($1, $2, $3)
+    ), written AS (
+      INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, correction_batch_id, score, max_score)
+      SELECT $4, ch.submission_id, $5, ch.new_score, ch.new_max_score FROM changes ch
+    )
+    SELECT count(*)::integer,
+           (count(*) FILTER (WHERE (ch.old_score, ch.old_max_score) IS DISTINCT FROM (ch.new_score, ch.new_max_score)))::integer
+    FROM changes ch
+  $sql$ USING rescore_for_batch.batch_id, reverting, scoreledger_private.batch_question_ids(rescore_for_batch.batch_id),
+              tenant, history_batch_id;
 END
 $$;
 

@@ -5,7 +5,8 @@
 -- =====================================================================
 
 -- Every submission the batch reaches, before and after, with pass/fail.
-CREATE OR REPLACE FUNCTION scoreledger_private.preview_rows(batch_id uuid, reverting boolean)
+DROP FUNCTION IF EXISTS scoreledger_private.preview_rows(uuid, boolean);
+CREATE OR REPLACE FUNCTION scoreledger_private.preview_rows(batch_id uuid, reverting boolean, question_version_ids uuid[])
 RETURNS TABLE (submission_id uuid, user_id uuid, assignment_id uuid, old_score numeric, new_score numeric,
                old_max_score numeric, new_max_score numeric, old_passed boolean, new_passed boolean)
 LANGUAGE sql STABLE
@@ -13,18 +14,24 @@ AS $$
   SELECT c.submission_id, c.user_id, c.assignment_id, c.old_score, c.new_score, c.old_max_score, c.new_max_score,
          scoreledger_private.is_passing(c.old_score, c.old_max_score, v.pass_mark),
          scoreledger_private.is_passing(c.new_score, c.new_max_score, v.pass_mark)
-  FROM scoreledger_private.batch_changes(batch_id, reverting) c
+  FROM scoreledger_private.batch_changes(batch_id, reverting, question_version_ids) c
   JOIN scoreledger_private.evaluation_versions v
     ON v.tenant_id = scoreledger.current_tenant() AND v.evaluation_version_id = c.evaluation_version_id
 $$;
 
--- The preview document of contract §6 for the rows of a batch.
+-- The preview document of contract §6 for the rows of a batch. Planned as
+-- a one-shot query with the batch's questions known (see batch_question_ids).
+DROP FUNCTION IF EXISTS scoreledger_private.preview_document(uuid, boolean);
 CREATE OR REPLACE FUNCTION scoreledger_private.preview_document(batch_id uuid, reverting boolean)
 RETURNS jsonb
-LANGUAGE sql STABLE
-AS $$
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+  document jsonb;
+BEGIN
+  EXECUTE $sql$
   WITH changes AS MATERIALIZED (
-    SELECT * FROM scoreledger_private.preview_rows(batch_id, reverting)
+    SELECT * FROM scoreledger_private.preview_rows($1, $2, $3)
   ), totals AS (
     -- Up/down compares score / max_score (cross-multiplied): dropping an
     -- item lowers max_score, and what matters to a learner is the fraction.
@@ -81,7 +88,7 @@ AS $$
     FROM outcomes o GROUP BY o.assignment_id
   )
   SELECT jsonb_build_object(
-    'batch_id', batch_id,
+    'batch_id', $1,
     'submissionsAffected', t.affected,
     'scoreUp', t.up, 'scoreDown', t.down, 'scoreUnchanged', t.affected - t.up - t.down,
     'passToFail', t.pass_to_fail, 'failToPass', t.fail_to_pass,
@@ -96,7 +103,10 @@ AS $$
       JOIN scoreledger_private.assignments a
         ON a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = p.assignment_id), '[]'))
   FROM totals t
-$$;
+  $sql$ INTO document USING batch_id, reverting, scoreledger_private.batch_question_ids(batch_id);
+  RETURN document;
+END
+$fn$;
 
 -- A batch that may be previewed: draft, under review or approved (for
 -- apply), applied and not compensating (for revert).
@@ -149,7 +159,8 @@ SET search_path = ''
 AS $$
 BEGIN
   PERFORM scoreledger_private.require_previewable(batch_id, false);
-  RETURN QUERY SELECT * FROM scoreledger_private.preview_rows(batch_id, false) p ORDER BY p.submission_id;
+  RETURN QUERY EXECUTE 'SELECT * FROM scoreledger_private.preview_rows($1, false, $2) p ORDER BY p.submission_id'
+    USING batch_id, scoreledger_private.batch_question_ids(batch_id);
 END
 $$;
 COMMENT ON FUNCTION scoreledger.preview_correction_batch_changes(uuid) IS

@@ -63,12 +63,16 @@ $$;
 -- themselves apply_batch, or switch approval off, and skip review.
 CREATE OR REPLACE FUNCTION scoreledger_private.require_administrator(subject uuid)
 RETURNS void
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
   tenant uuid := scoreledger_private.require_tenant();
   actor uuid := scoreledger_private.require_actor();
 BEGIN
+  -- Administration of one tenant takes turns on its tenant row: two
+  -- administrators revoking each other at once must not both succeed and
+  -- leave nobody able to administer.
+  PERFORM 1 FROM scoreledger_private.tenants t WHERE t.tenant_id = tenant FOR NO KEY UPDATE;
   IF EXISTS (SELECT 1 FROM scoreledger_private.tenants t WHERE t.tenant_id = tenant AND t.enforce_capabilities) THEN
     PERFORM scoreledger_private.require_capability('approve_batch');
     IF subject = actor THEN
