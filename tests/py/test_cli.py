@@ -293,3 +293,29 @@ def test_preview_then_confirmed_apply(run, loaded, tmp_path):
 
     previewed_applied = run("batch", "preview", batch, tenant=tenant, actor=actor)
     assert previewed_applied.exit_code == 1 and "SL409" in previewed_applied.output
+
+
+def test_a_failing_definition_leaves_the_previous_ones_in_place(dsn, tmp_path, monkeypatch):
+    """sql/ is reloaded in one transaction: a broken file rolls back every file."""
+    import shutil
+
+    import psycopg
+
+    from scoreledger import db
+
+    broken = tmp_path / "sql"
+    shutil.copytree(db.SQL_DIR, broken)
+    # A changed definition early in the order, then a failure later on.
+    errors = broken / "00_errors.sql"
+    errors.write_text(
+        errors.read_text().replace("'an invalid input document; the message names the entry'", "'changed'")
+    )
+    (broken / "99_broken.sql").write_text("CREATE FUNCTION scoreledger.broken( RETURNS nothing;")
+    monkeypatch.setattr(db, "SQL_DIR", broken)
+    with pytest.raises(db.ScoreledgerError, match="99_broken.sql"):
+        db.load_sql(dsn)
+    with psycopg.connect(dsn) as conn:
+        meaning = conn.execute("SELECT meaning FROM scoreledger.error_codes WHERE sqlstate = 'SL422'").fetchone()[0]
+        assert meaning == "an invalid input document; the message names the entry"
+        loaded = {r[0] for r in conn.execute("SELECT file_name FROM scoreledger_private.sql_definitions")}
+        assert "99_broken.sql" not in loaded
