@@ -290,6 +290,8 @@ BEGIN
   -- Every answer parsed once: its item looked up in one small JSON object
   -- (no join for the planner to misjudge), its selection turned into the
   -- stored text[] and bitmask, and what is wrong with it, if anything.
+  -- Cheap operators on the happy path (containment, one scalar subquery);
+  -- the detailed diagnosis runs only for an answer that fails them.
   INSERT INTO pg_temp.recording_answers
     (idx, answer_idx, version_id, question_version_id, selected, selected_mask, problem)
   SELECT d.n - 1, a.n - 1, v.version_id, (entry.item->>'id')::uuid, sel.selected, sel.mask,
@@ -303,14 +305,22 @@ BEGIN
                   THEN format('question_version_id: %s is not an item of evaluation version %s',
                               a.answer->>'question_version_id', v.version_id)
                   ELSE 'question_version_id: must be a uuid string' END
-           WHEN jsonb_typeof(a.answer->'selected') IS DISTINCT FROM 'array' OR NOT sel.all_strings
+           WHEN jsonb_typeof(a.answer->'selected') IS DISTINCT FROM 'array'
              THEN 'selected: must be an array of option strings'
-           WHEN sel.not_an_option IS NOT NULL
-             THEN format('selected: %s is not an option of question version %s', sel.not_an_option, entry.item->>'id')
-           WHEN sel.bit_sum <> sel.mask THEN 'selected: lists an option twice'
+           -- Every element a string equal to an option (the options are strings).
+           WHEN NOT (entry.item->'options' @> (a.answer->'selected')) THEN
+             CASE WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(a.answer->'selected') x(s) WHERE jsonb_typeof(x.s) <> 'string')
+                  THEN 'selected: must be an array of option strings'
+                  ELSE format('selected: %s is not an option of question version %s',
+                              (SELECT x.s::text FROM jsonb_array_elements(a.answer->'selected') x(s)
+                               WHERE NOT (entry.item->'options' @> jsonb_build_array(x.s)) LIMIT 1),
+                              entry.item->>'id') END
+           -- Each distinct option sets its own bit: a repeat leaves fewer bits than elements.
+           WHEN bit_count(sel.mask::bit(64)) <> jsonb_array_length(a.answer->'selected')
+             THEN 'selected: lists an option twice'
          END
   FROM (SELECT coalesce(jsonb_object_agg(i.evaluation_version_id::text || ':' || i.question_version_id::text,
-                          jsonb_build_object('id', i.question_version_id,
+                          jsonb_build_object('id', i.question_version_id, 'options', to_jsonb(q.options),
                             'bits', (SELECT jsonb_object_agg(o.option, 1::bigint << (o.n - 1)::int)
                                      FROM unnest(q.options) WITH ORDINALITY AS o(option, n)))), '{}') AS by_item
         FROM scoreledger_private.items i
@@ -323,18 +333,12 @@ BEGIN
   CROSS JOIN LATERAL (SELECT (d.doc->>'evaluation_version_id')::uuid AS version_id) v
   CROSS JOIN LATERAL jsonb_array_elements(d.doc->'answers') WITH ORDINALITY AS a(answer, n)
   CROSS JOIN LATERAL (SELECT items.by_item -> (v.version_id::text || ':' || lower(a.answer->>'question_version_id')) AS item) entry
-  -- No DISTINCT or ORDER BY in these aggregates (each would sort per
-  -- answer): an option listed twice adds its bit twice, so sum <> bit_or;
-  -- and a function scan feeds array_agg in the array's own order.
   CROSS JOIN LATERAL (
-    SELECT coalesce(bool_and(jsonb_typeof(x.s) = 'string'), true) AS all_strings,
-           min(CASE WHEN jsonb_typeof(x.s) = 'string' AND NOT (entry.item->'bits' ? (x.s #>> '{}')) THEN x.s::text END)
-             AS not_an_option,
-           coalesce(array_agg(x.s #>> '{}'), '{}') AS selected,
-           coalesce(bit_or((entry.item->'bits'->>(x.s #>> '{}'))::bigint), 0) AS mask,
-           coalesce(sum((entry.item->'bits'->>(x.s #>> '{}'))::bigint), 0) AS bit_sum
-    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(a.answer->'selected') = 'array'
-                                   THEN a.answer->'selected' ELSE '[]' END) AS x(s)) sel;
+    SELECT CASE WHEN jsonb_typeof(a.answer->'selected') = 'array'
+                THEN ARRAY(SELECT jsonb_array_elements_text(a.answer->'selected')) END AS selected,
+           CASE WHEN jsonb_typeof(a.answer->'selected') = 'array'
+                THEN coalesce((SELECT bit_or((entry.item->'bits'->>x.s)::bigint)
+                               FROM jsonb_array_elements_text(a.answer->'selected') x(s)), 0) END AS mask) sel;
 
   SELECT format('%sanswers[%s].', CASE WHEN path_prefix IS NULL THEN '' ELSE format('%s[%s].', path_prefix, r.idx) END,
                 r.answer_idx)
