@@ -770,5 +770,11 @@ def demo(c: Context, learners, seed):
     run_demo(c, learners=learners, seed=seed)
 
 
+# The score layer's commands (import results, scores ...): shell/scoreledger/cli_scores.py.
+from .cli_scores import register as _register_scores  # noqa: E402
+
+_register_scores(main, import_group)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
