@@ -62,8 +62,11 @@ BEGIN
     SELECT t.*,
            scoreledger_private.is_passing(t.old_score, t.old_max, t.pass_mark) AS old_passed,
            scoreledger_private.is_passing(t.new_score, t.new_max, t.pass_mark) AS new_passed,
-           CASE WHEN t.old_max > 0 THEN t.old_score / t.old_max ELSE 0 END AS old_fraction,
-           CASE WHEN t.new_max > 0 THEN t.new_score / t.new_max ELSE 0 END AS new_fraction
+           -- Divided at scale 80: scores and maxima carry at most ~20 decimals,
+           -- so two different fractions never round to the same quotient and
+           -- the tie-break (earliest attempt) only decides real ties.
+           CASE WHEN t.old_max > 0 THEN (t.old_score + 0::numeric(100, 80)) / t.old_max ELSE 0 END AS old_fraction,
+           CASE WHEN t.new_max > 0 THEN (t.new_score + 0::numeric(100, 80)) / t.new_max ELSE 0 END AS new_fraction
     FROM attempts t
   ), outcomes AS (
     -- The attempt policy picks the submission whose pass/fail is the outcome:
