@@ -860,7 +860,7 @@ GRANT EXECUTE ON FUNCTION scoreledger.write_annotation_scores(uuid) TO scoreledg
 -- it would write something (an error-free result / a submitted annotation,
 -- with a submission and a non-empty object) and has neither scores nor
 -- warnings, or its last write failed. `stale`: those of `ids` that may have
--- scores, warnings or an open failure to replace (forced: all).
+-- scores, warnings or an open failure to replace (all of them, see below).
 --
 -- Each test is a scalar subquery with LIMIT 1, an index probe per row: an
 -- EXISTS would let the planner hash the tenant's whole scores table on
@@ -917,16 +917,13 @@ BEGIN
       LIMIT batch_size
       FOR NO KEY UPDATE OF a SKIP LOCKED) c;
   END IF;
-  -- Unless forced, the chunk's artefacts have no scores and no warnings
-  -- (nobody else can write them while they are locked): only those with an
-  -- open failure may hold something to replace. Failures are rare, so all
-  -- are treated as stale when the tenant has any open failure at all.
-  IF force OR EXISTS (SELECT 1 FROM scoreledger_private.score_write_failures f
-                      WHERE f.tenant_id = tenant AND f.resolved_at IS NULL AND f.source_kind = kind) THEN
-    stale := ids;
-  ELSE
-    stale := '{}';
-  END IF;
+  -- Every artefact of the chunk is written delete-then-insert. Even one
+  -- that lacked scores when this statement's snapshot was taken may have
+  -- them now: a concurrent backfill can have written and committed it just
+  -- before this one locked it (a lock, unlike an update, is not re-checked
+  -- under READ COMMITTED). Replacing them is correct; inserting beside
+  -- them would be a duplicate.
+  stale := ids;
 END
 $$;
 

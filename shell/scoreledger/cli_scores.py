@@ -133,7 +133,7 @@ def register(main: click.Group, import_group: click.Group) -> None:
 
         def on_start(reports):
             total = sum(r.pending for r in reports)
-            for r in reports:
+            for r in reports if not c.as_json else []:
                 for kind, after in r.resumed_after.items():
                     click.echo(f"{r.tenant}: resuming the forced {kind} backfill after {after}", err=True)
             if show and total:
