@@ -55,7 +55,7 @@ $$;
 CREATE OR REPLACE FUNCTION scoreledger.set_context(tenant_id uuid, actor_id uuid DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF tenant_id IS NULL THEN
@@ -77,7 +77,7 @@ GRANT EXECUTE ON FUNCTION scoreledger.set_context(uuid, uuid) TO scoreledger_app
 CREATE OR REPLACE FUNCTION scoreledger.create_tenant(name text, tenant_id uuid DEFAULT NULL)
 RETURNS uuid
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   existing scoreledger_private.tenants;
@@ -104,10 +104,14 @@ COMMENT ON FUNCTION scoreledger.create_tenant(text, uuid) IS
 GRANT EXECUTE ON FUNCTION scoreledger.create_tenant(text, uuid) TO scoreledger_app;
 
 CREATE OR REPLACE VIEW scoreledger.tenants AS
-  SELECT t.tenant_id, t.name, t.require_approval, t.enforce_capabilities, t.created_at
+  SELECT t.tenant_id, t.name,
+         -- A tenant's governance policy is its own business.
+         CASE WHEN t.tenant_id = scoreledger.current_tenant() THEN t.require_approval END AS require_approval,
+         CASE WHEN t.tenant_id = scoreledger.current_tenant() THEN t.enforce_capabilities END AS enforce_capabilities,
+         t.created_at
   FROM scoreledger_private.tenants t;
 COMMENT ON VIEW scoreledger.tenants IS
-  'The tenant registry (names and ids only; no tenant data).';
+  'The tenant registry: ids and names of all tenants; the policy columns only for the current tenant.';
 GRANT SELECT ON scoreledger.tenants TO scoreledger_app;
 
 -- ---------------------------------------------------------------------

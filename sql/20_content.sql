@@ -68,7 +68,7 @@ $$;
 CREATE OR REPLACE FUNCTION scoreledger.import_evaluation_version(doc jsonb)
 RETURNS uuid
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 <<fn>>
@@ -240,7 +240,7 @@ GRANT EXECUTE ON FUNCTION scoreledger.import_evaluation_version(jsonb) TO scorel
 CREATE OR REPLACE FUNCTION scoreledger.upsert_assignment(doc jsonb)
 RETURNS uuid
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 <<fn>>

@@ -234,6 +234,17 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
+  -- Only tables this function made: a look-alike the caller planted in its
+  -- own temp schema (with a trigger, say) would run its code as the owner.
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+             WHERE c.relnamespace = pg_catalog.pg_my_temp_schema()
+               AND c.relname IN ('recording', 'recording_answers')
+               AND (c.relowner <> (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = 'scoreledger_owner')
+                    OR c.relkind <> 'r'
+                    OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid)
+                    OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w WHERE w.ev_class = c.oid))) THEN
+    PERFORM scoreledger_private.fail('SL403', 'this session holds temporary tables named recording/recording_answers that scoreledger did not create; drop them');
+  END IF;
   IF to_regclass('pg_temp.recording') IS NULL THEN
     CREATE TEMP TABLE recording (
       idx integer PRIMARY KEY, doc jsonb NOT NULL, submission_id uuid NOT NULL, version_id uuid NOT NULL,
@@ -457,7 +468,7 @@ $$;
 CREATE OR REPLACE FUNCTION scoreledger.record_submission(doc jsonb)
 RETURNS uuid
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   recorded_id uuid;
@@ -474,7 +485,7 @@ GRANT EXECUTE ON FUNCTION scoreledger.record_submission(jsonb) TO scoreledger_ap
 CREATE OR REPLACE FUNCTION scoreledger.record_submissions(docs jsonb)
 RETURNS integer
 LANGUAGE sql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT count(*) FILTER (WHERE r.recorded)::integer
   FROM scoreledger_private.record_documents(docs, 'submissions') r
@@ -486,7 +497,7 @@ GRANT EXECUTE ON FUNCTION scoreledger.record_submissions(jsonb) TO scoreledger_a
 CREATE OR REPLACE FUNCTION scoreledger.submission_score_history(submission_id uuid)
 RETURNS TABLE (history_id bigint, correction_batch_id uuid, score numeric, max_score numeric, created_at timestamptz)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE

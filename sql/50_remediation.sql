@@ -423,7 +423,7 @@ $$;
 CREATE OR REPLACE FUNCTION scoreledger.create_correction_batch(reason text, corrections jsonb)
 RETURNS uuid
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   actor uuid := scoreledger_private.require_actor();
@@ -448,7 +448,7 @@ GRANT EXECUTE ON FUNCTION scoreledger.create_correction_batch(text, jsonb) TO sc
 CREATE OR REPLACE FUNCTION scoreledger.apply_correction_batch(batch_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   actor uuid := scoreledger_private.require_actor();
@@ -483,7 +483,7 @@ GRANT EXECUTE ON FUNCTION scoreledger.apply_correction_batch(uuid) TO scoreledge
 CREATE OR REPLACE FUNCTION scoreledger.revert_correction_batch(batch_id uuid, reason text)
 RETURNS uuid
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   actor uuid := scoreledger_private.require_actor();
@@ -555,7 +555,7 @@ GRANT SELECT ON scoreledger.correction_batches TO scoreledger_app;
 CREATE OR REPLACE FUNCTION scoreledger.list_correction_batches(status text DEFAULT NULL)
 RETURNS SETOF scoreledger.correction_batches
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   PERFORM scoreledger_private.require_tenant();
@@ -575,7 +575,7 @@ GRANT EXECUTE ON FUNCTION scoreledger.list_correction_batches(text) TO scoreledg
 CREATE OR REPLACE FUNCTION scoreledger.get_correction_batch(batch_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   document jsonb;

@@ -143,7 +143,7 @@ $$;
 CREATE OR REPLACE FUNCTION scoreledger.preview_correction_batch(batch_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   PERFORM scoreledger_private.require_previewable(batch_id, false);
@@ -158,7 +158,7 @@ CREATE OR REPLACE FUNCTION scoreledger.preview_correction_batch_changes(batch_id
 RETURNS TABLE (submission_id uuid, user_id uuid, assignment_id uuid, old_score numeric, new_score numeric,
                old_max_score numeric, new_max_score numeric, old_passed boolean, new_passed boolean)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   PERFORM scoreledger_private.require_previewable(batch_id, false);
@@ -173,7 +173,7 @@ GRANT EXECUTE ON FUNCTION scoreledger.preview_correction_batch_changes(uuid) TO 
 CREATE OR REPLACE FUNCTION scoreledger.preview_revert(batch_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   PERFORM scoreledger_private.require_previewable(batch_id, true);

@@ -85,7 +85,7 @@ $$;
 CREATE OR REPLACE FUNCTION scoreledger.set_tenant_policy(require_approval boolean, enforce_capabilities boolean)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   tenant uuid := scoreledger_private.require_tenant();
@@ -123,7 +123,7 @@ GRANT EXECUTE ON FUNCTION scoreledger.set_tenant_policy(boolean, boolean) TO sco
 CREATE OR REPLACE FUNCTION scoreledger.grant_capability(user_id uuid, capability text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   tenant uuid := scoreledger_private.require_tenant();
@@ -155,7 +155,7 @@ GRANT EXECUTE ON FUNCTION scoreledger.grant_capability(uuid, text) TO scoreledge
 CREATE OR REPLACE FUNCTION scoreledger.revoke_capability(user_id uuid, capability text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   tenant uuid := scoreledger_private.require_tenant();
@@ -182,7 +182,7 @@ GRANT EXECUTE ON FUNCTION scoreledger.revoke_capability(uuid, text) TO scoreledg
 CREATE OR REPLACE FUNCTION scoreledger.submit_correction_batch(batch_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   batch scoreledger_private.correction_batches;
@@ -200,7 +200,7 @@ GRANT EXECUTE ON FUNCTION scoreledger.submit_correction_batch(uuid) TO scoreledg
 CREATE OR REPLACE FUNCTION scoreledger.approve_correction_batch(batch_id uuid, note text)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   actor uuid := scoreledger_private.require_actor();
@@ -223,7 +223,7 @@ GRANT EXECUTE ON FUNCTION scoreledger.approve_correction_batch(uuid, text) TO sc
 CREATE OR REPLACE FUNCTION scoreledger.reject_correction_batch(batch_id uuid, note text)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   batch scoreledger_private.correction_batches;
@@ -245,7 +245,7 @@ GRANT EXECUTE ON FUNCTION scoreledger.reject_correction_batch(uuid, text) TO sco
 CREATE OR REPLACE FUNCTION scoreledger.discard_correction_batch(batch_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   batch scoreledger_private.correction_batches;
@@ -264,7 +264,7 @@ GRANT EXECUTE ON FUNCTION scoreledger.discard_correction_batch(uuid) TO scoreled
 CREATE OR REPLACE FUNCTION scoreledger.update_correction_batch(batch_id uuid, reason text, corrections jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   actor uuid := scoreledger_private.require_actor();

@@ -47,7 +47,7 @@ $$;
 CREATE OR REPLACE FUNCTION scoreledger.check_invariants()
 RETURNS TABLE (scope text, invariant text, breaches bigint, sample text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = ''
+SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
