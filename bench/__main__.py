@@ -284,6 +284,10 @@ class Bench:
             self.bench_ingest()
         if "apply" in parts:
             self.bench_apply_revert()
+        if "scores" in parts:
+            from .scores import bench_scores
+
+            bench_scores(self)
         return self.rows
 
 
@@ -292,7 +296,7 @@ def main():
     parser.add_argument("--scale", default="100k", help="submissions: 100k (default), 1m, or a number")
     parser.add_argument("--items", type=int, default=20)
     parser.add_argument("--dsn", default=None, help="server to use (default: DATABASE_URL or the local server)")
-    parser.add_argument("--only", default="ingest,apply", help="comma-separated parts: ingest,apply")
+    parser.add_argument("--only", default="ingest,apply,scores", help="comma-separated parts: ingest,apply,scores")
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     parser.add_argument("--database", default="scoreledger_bench", help="scratch database (dropped and recreated)")
     parser.add_argument("--no-results", action="store_true", help="do not write bench/results/*.json (smoke runs)")

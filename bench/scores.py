@@ -184,7 +184,7 @@ class ScoreBench:
                     f"""INSERT INTO scoreledger_private.evaluation_results (tenant_id, result_id, evaluator_id, submission_id, payload)
                         SELECT %(t)s, gen_random_uuid(), (%(e)s::uuid[])[1 + g %% {EVALUATORS}],
                                (%(s)s::uuid[])[1 + g %% cardinality(%(s)s::uuid[])], {PAYLOAD_SQL.replace("%", "%%")}
-                        FROM generate_series(%(first)s, %(last)s) g""",
+                        FROM generate_series(%(first)s::bigint, %(last)s::bigint) g""",
                     {
                         "t": self.tenant,
                         "e": evaluators,

@@ -258,7 +258,10 @@ def run_demo(c, learners: int, seed: int) -> None:
         other_tenant = api.create_tenant(conn, tenants[1])
     other_exam = None
     with db.acting(c.dsn, other_tenant, admin) as conn:
-        api.set_tenant_policy(conn, True, True)
+        # Administration itself is governed once enforced: the administrator
+        # takes approve_batch while it still may, then grants the others.
+        if not api.tenant_policy(conn)["enforce_capabilities"]:
+            api.grant_capability(conn, admin, "approve_batch")
         # The maker may approve too — just never their own batch (dual control).
         for user, caps in (
             (maker, ["create_batch", "approve_batch"]),
@@ -266,6 +269,7 @@ def run_demo(c, learners: int, seed: int) -> None:
         ):
             for cap in caps:
                 api.grant_capability(conn, user, cap)
+        api.set_tenant_policy(conn, True, True)
         other_exam = conn.execute(
             """SELECT i.evaluation_version_id, i.question_version_id FROM scoreledger.items i
                JOIN scoreledger.evaluation_versions v USING (evaluation_version_id)
@@ -314,6 +318,10 @@ def run_demo(c, learners: int, seed: int) -> None:
     heading("10. scoreledger batch list")
     with db.acting(c.dsn, home_tenant, admin) as conn:
         table(api.list_correction_batches(conn), ["id", "status", "reason", "correction_types", "submissions_affected"])
+
+    from .demo_scores import run_scores_demo
+
+    run_scores_demo(c, home_tenant, admin)
 
     heading("11. scoreledger check: every invariant, every tenant")
     with db.connect(c.dsn) as conn:
