@@ -27,6 +27,14 @@
 -- Declarations: output schemas of evaluators, form schemas of queues
 -- ---------------------------------------------------------------------
 
+-- A caller's text as quoted in a message: at most 60 characters.
+CREATE OR REPLACE FUNCTION scoreledger_private.shorten(value text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT CASE WHEN length(value) > 60 THEN left(value, 57) || '...' ELSE value END
+$$;
+
 -- {"field": {"type": "choice", "choices": ["ok", "rude"]}, ...}. Every
 -- declaration is an object with a non-empty string "type"; a choice may
 -- list its "choices" (distinct strings). Raises SL422 naming the entry.
@@ -40,7 +48,7 @@ BEGIN
   IF doc IS NULL OR jsonb_typeof(doc) <> 'object' THEN
     PERFORM scoreledger_private.fail('SL422', path || ': must be a JSON object mapping field names to declarations');
   END IF;
-  SELECT format('%s.%s%s', path, d.key, CASE
+  SELECT format('%s.%s%s', path, scoreledger_private.shorten(d.key), CASE
            WHEN d.key !~ '\S' THEN ': a field name must not be blank'
            WHEN jsonb_typeof(d.value) <> 'object' THEN ': must be an object such as {"type": "choice"}'
            WHEN jsonb_typeof(d.value->'type') IS DISTINCT FROM 'string' OR (d.value->>'type') !~ '\S'
@@ -232,7 +240,8 @@ AS $$
                             AND f2.source_kind = kind AND f2.source_id = x.id OFFSET 0) t))
 $$;
 
-CREATE OR REPLACE FUNCTION scoreledger_private.write_result_scores(tenant uuid, ids uuid[], stale uuid[])
+CREATE OR REPLACE FUNCTION scoreledger_private.write_result_scores(
+  tenant uuid, ids uuid[], stale uuid[], rows scoreledger_private.evaluation_results[] DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -243,16 +252,23 @@ BEGIN
 
   -- Errors, results without a submission and non-object payloads have no
   -- scores: for them the deletion above is the whole write. The sources
-  -- are read once (src), for the scores and for the skip warnings.
+  -- are read once (src), for the scores and for the skip warnings: from
+  -- `rows` when the caller has them at hand (the rows it has just written
+  -- or locked: the same as the table's), else by id.
   WITH src AS MATERIALIZED (
     SELECT r.result_id, r.submission_id, r.payload, e.output_schema
-    FROM unnest(ids) AS i(id)
-    CROSS JOIN LATERAL (SELECT r.result_id, r.submission_id, r.payload, r.evaluator_id
-                        FROM scoreledger_private.evaluation_results r
-                        WHERE r.tenant_id = tenant AND r.result_id = i.id
-                          AND r.error IS NULL AND r.submission_id IS NOT NULL
-                          AND jsonb_typeof(r.payload) = 'object' OFFSET 0) r
+    FROM (SELECT x.result_id, x.submission_id, x.payload, x.evaluator_id, x.error
+          FROM unnest(rows) AS x
+          WHERE rows IS NOT NULL
+          UNION ALL
+          SELECT x.result_id, x.submission_id, x.payload, x.evaluator_id, x.error
+          FROM unnest(ids) AS i(id)
+          CROSS JOIN LATERAL (SELECT r.result_id, r.submission_id, r.payload, r.evaluator_id, r.error
+                              FROM scoreledger_private.evaluation_results r
+                              WHERE r.tenant_id = tenant AND r.result_id = i.id OFFSET 0) x
+          WHERE rows IS NULL) r
     JOIN scoreledger_private.evaluators e ON e.tenant_id = tenant AND e.evaluator_id = r.evaluator_id
+    WHERE r.error IS NULL AND r.submission_id IS NOT NULL AND jsonb_typeof(r.payload) = 'object'
   ), warned AS (
     INSERT INTO scoreledger_private.score_write_warnings
       (tenant_id, source_kind, source_id, name, submission_id, json_type, warning)
@@ -312,13 +328,14 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION scoreledger_private.write_scores(tenant uuid, kind text, ids uuid[], stale uuid[])
+CREATE OR REPLACE FUNCTION scoreledger_private.write_scores(
+  tenant uuid, kind text, ids uuid[], stale uuid[], rows scoreledger_private.evaluation_results[] DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
   IF kind = 'evaluation_result' THEN
-    RETURN scoreledger_private.write_result_scores(tenant, ids, stale);
+    RETURN scoreledger_private.write_result_scores(tenant, ids, stale, rows);
   END IF;
   RETURN scoreledger_private.write_annotation_scores(tenant, ids, stale);
 END
@@ -344,8 +361,9 @@ $$;
 -- probed alone (and the probe rolled back, successful or not), the failing
 -- ones are recorded, and the rest written together. Returns the scores
 -- written and the artefacts that failed.
-CREATE OR REPLACE FUNCTION scoreledger_private.write_scores_isolated(tenant uuid, kind text, ids uuid[], stale uuid[],
-                                                                     OUT written bigint, OUT failed integer)
+CREATE OR REPLACE FUNCTION scoreledger_private.write_scores_isolated(
+  tenant uuid, kind text, ids uuid[], stale uuid[], rows scoreledger_private.evaluation_results[] DEFAULT NULL,
+  OUT written bigint, OUT failed integer)
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
@@ -365,7 +383,7 @@ BEGIN
   END IF;
 
   BEGIN
-    written := scoreledger_private.write_scores(tenant, kind, ids, stale);
+    written := scoreledger_private.write_scores(tenant, kind, ids, stale, rows);
     RETURN;
   EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS set_error = MESSAGE_TEXT, set_state = RETURNED_SQLSTATE;
@@ -435,8 +453,8 @@ DECLARE
   existing scoreledger_private.evaluators;
   clean_name text := btrim(register_evaluator.name, E' \t\r\n');
 BEGIN
-  IF clean_name IS NULL OR clean_name !~ '\S' THEN
-    PERFORM scoreledger_private.fail('SL422', 'name: must be a non-empty string');
+  IF clean_name IS NULL OR clean_name !~ '\S' OR length(clean_name) > 200 THEN
+    PERFORM scoreledger_private.fail('SL422', 'name: must be a non-empty string of at most 200 characters');
   END IF;
   PERFORM scoreledger_private.check_declarations(output_schema, 'output_schema');
   INSERT INTO scoreledger_private.evaluators (tenant_id, evaluator_id, name, output_schema)
@@ -489,14 +507,14 @@ AS $$
         WHEN f.evaluator IS NULL OR f.evaluator = '' THEN 'evaluator: must be the name of a registered evaluator'
         WHEN NOT ev.by_name ? f.evaluator
           THEN format('evaluator: no evaluator named %L in this tenant (register it with scoreledger.register_evaluator)',
-                      f.evaluator)
+                      scoreledger_private.shorten(f.evaluator))
         WHEN x.doc->'submission_id' <> 'null' AND f.submission_id IS NULL
           THEN 'submission_id: must be a uuid string or null'
         WHEN f.submission_id IS NOT NULL AND (
                SELECT 1 FROM scoreledger_private.submissions s
                WHERE s.tenant_id = scoreledger.current_tenant() AND s.submission_id = f.submission_id LIMIT 1) IS NULL
           THEN format('submission_id: submission %s does not exist', f.submission_id)
-        WHEN x.doc->'error' <> 'null' AND (jsonb_typeof(x.doc->'error') <> 'string' OR btrim(x.doc->>'error', E' \t\r\n') = '')
+        WHEN x.doc->'error' <> 'null' AND (jsonb_typeof(x.doc->'error') <> 'string' OR (x.doc->>'error') !~ '\S')
           THEN 'error: must be a non-empty string or null'
         WHEN x.doc->'result_id' <> 'null'
              AND NOT (jsonb_typeof(x.doc->'result_id') = 'string' AND scoreledger_private.is_uuid(x.doc->>'result_id'))
@@ -544,6 +562,7 @@ DECLARE
   problem record;
   ids uuid[];
   overwritten uuid[];
+  written_rows scoreledger_private.evaluation_results[];
   taken integer;
 BEGIN
   IF docs IS NULL OR jsonb_typeof(docs) <> 'array' THEN
@@ -566,7 +585,7 @@ BEGIN
         AND coalesce(jsonb_typeof(d.doc->'submission_id') IN ('string', 'null'), true)
         AND coalesce(jsonb_typeof(d.doc->'result_id') IN ('string', 'null'), true)
         AND (d.doc->'error' IS NULL OR d.doc->'error' = 'null'
-             OR (jsonb_typeof(d.doc->'error') = 'string' AND btrim(d.doc->>'error', E' \t\r\n') <> ''))
+             OR (jsonb_typeof(d.doc->'error') = 'string' AND (d.doc->>'error') ~ '\S'))
     ), upserted AS (
       INSERT INTO scoreledger_private.evaluation_results AS r
         (tenant_id, result_id, evaluator_id, submission_id, payload, error)
@@ -578,20 +597,21 @@ BEGIN
             payload = excluded.payload, error = excluded.error, updated_at = now()
       -- xmax = 0: inserted by this statement (not an overwrite), so it can
       -- have no scores yet, and the writer need not look for any.
-      RETURNING r.result_id, r.xmax = 0 AS inserted
+      RETURNING r AS written_row, r.xmax = 0 AS inserted
     ), inserted AS (
       INSERT INTO scoreledger_private.evaluation_results AS r
         (tenant_id, result_id, evaluator_id, submission_id, payload, error)
       SELECT tenant, gen_random_uuid(), p.evaluator_id, p.submission_id, p.payload, p.error
       FROM parsed p WHERE p.given_id IS NULL
-      RETURNING r.result_id, true AS inserted
+      RETURNING r AS written_row, true AS inserted
     ), written AS (
       SELECT * FROM upserted UNION ALL SELECT * FROM inserted
     )
-    SELECT coalesce(array_agg(w.result_id), '{}'),
-           coalesce(array_agg(w.result_id) FILTER (WHERE NOT w.inserted), '{}'),
+    SELECT coalesce(array_agg((w.written_row).result_id), '{}'),
+           coalesce(array_agg((w.written_row).result_id) FILTER (WHERE NOT w.inserted), '{}'),
+           coalesce(array_agg(w.written_row), '{}'),
            count(*)
-      INTO ids, overwritten, taken
+      INTO ids, overwritten, written_rows, taken
     FROM written w;
   EXCEPTION WHEN OTHERS THEN
     SELECT * INTO problem FROM scoreledger_private.result_document_errors(docs, indexed);
@@ -607,8 +627,9 @@ BEGIN
   END IF;
 
   -- A new statement: the rows above are locked by this transaction, so no
-  -- other writer of these results can interleave.
-  PERFORM scoreledger_private.write_scores_isolated(tenant, 'evaluation_result', ids, overwritten);
+  -- other writer of these results can interleave. The writer takes the
+  -- rows as written (no second read of them).
+  PERFORM scoreledger_private.write_scores_isolated(tenant, 'evaluation_result', ids, overwritten, written_rows);
   RETURN ids;
 END
 $$;
@@ -663,8 +684,8 @@ DECLARE
   existing scoreledger_private.review_queues;
   clean_name text := btrim(create_review_queue.name, E' \t\r\n');
 BEGIN
-  IF clean_name IS NULL OR clean_name !~ '\S' THEN
-    PERFORM scoreledger_private.fail('SL422', 'name: must be a non-empty string');
+  IF clean_name IS NULL OR clean_name !~ '\S' OR length(clean_name) > 200 THEN
+    PERFORM scoreledger_private.fail('SL422', 'name: must be a non-empty string of at most 200 characters');
   END IF;
   PERFORM scoreledger_private.check_declarations(form_schema, 'form_schema');
   INSERT INTO scoreledger_private.review_queues (tenant_id, queue_id, name, form_schema)
@@ -867,16 +888,19 @@ GRANT EXECUTE ON FUNCTION scoreledger.write_annotation_scores(uuid) TO scoreledg
 -- every chunk when it believes the table small (stale statistics).
 CREATE OR REPLACE FUNCTION scoreledger_private.next_backfill_chunk(tenant uuid, kind text, after_id uuid,
                                                                    batch_size integer, force boolean,
-                                                                   OUT ids uuid[], OUT stale uuid[])
+                                                                   OUT ids uuid[], OUT stale uuid[],
+                                                                   OUT rows scoreledger_private.evaluation_results[])
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
   lower_bound uuid := coalesce(after_id, '00000000-0000-0000-0000-000000000000');
 BEGIN
   IF kind = 'evaluation_result' THEN
-    SELECT coalesce(array_agg(c.result_id ORDER BY c.result_id), '{}') INTO ids
+    SELECT coalesce(array_agg((c.r).result_id ORDER BY (c.r).result_id), '{}'),
+           coalesce(array_agg(c.r ORDER BY (c.r).result_id), '{}')
+      INTO ids, rows
     FROM (
-      SELECT r.result_id
+      SELECT r
       FROM scoreledger_private.evaluation_results r
       WHERE r.tenant_id = tenant AND r.result_id >= lower_bound AND r.result_id IS DISTINCT FROM after_id
         AND (force
@@ -952,15 +976,16 @@ DECLARE
   tenant uuid := scoreledger_private.require_tenant();
   ids uuid[];
   stale uuid[];
+  rows scoreledger_private.evaluation_results[];
   outcome record;
 BEGIN
   PERFORM scoreledger_private.check_backfill_arguments(source_kind, batch_size);
   IF force IS NULL THEN
     PERFORM scoreledger_private.fail('SL422', 'force: must be true or false');
   END IF;
-  SELECT c.ids, c.stale INTO ids, stale
+  SELECT c.ids, c.stale, c.rows INTO ids, stale, rows
   FROM scoreledger_private.next_backfill_chunk(tenant, source_kind, after_id, batch_size, force) c;
-  SELECT * INTO outcome FROM scoreledger_private.write_scores_isolated(tenant, source_kind, ids, stale);
+  SELECT * INTO outcome FROM scoreledger_private.write_scores_isolated(tenant, source_kind, ids, stale, rows);
   artefacts := cardinality(ids);
   scores_written := outcome.written;
   failed := outcome.failed;
@@ -1058,6 +1083,7 @@ DECLARE
   kind text;
   ids uuid[];
   stale uuid[];
+  rows scoreledger_private.evaluation_results[];
   after_id uuid;
   outcome record;
 BEGIN
@@ -1072,10 +1098,10 @@ BEGIN
       failed := 0;
       after_id := NULL;
       LOOP
-        SELECT c.ids, c.stale INTO ids, stale
+        SELECT c.ids, c.stale, c.rows INTO ids, stale, rows
         FROM scoreledger_private.next_backfill_chunk(t, kind, after_id, batch_size, false) c;
         EXIT WHEN cardinality(ids) = 0;
-        SELECT * INTO outcome FROM scoreledger_private.write_scores_isolated(t, kind, ids, stale);
+        SELECT * INTO outcome FROM scoreledger_private.write_scores_isolated(t, kind, ids, stale, rows);
         artefacts := artefacts + cardinality(ids);
         scores_written := scores_written + outcome.written;
         failed := failed + outcome.failed;

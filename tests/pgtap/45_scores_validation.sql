@@ -1,7 +1,7 @@
 -- Invalid input (contract section 2): registered codes, and messages that
 -- name the field ([n].field in bulk documents), with nothing written.
 BEGIN;
-SELECT plan(34);
+SELECT plan(36);
 
 SELECT scoreledger.create_tenant('scores validation', tests.uuid_of('tenant', 451));
 SELECT tests.authenticate_as(tests.uuid_of('tenant', 451), tests.uuid_of('actor', 451));
@@ -29,8 +29,12 @@ SELECT tests.throws_code_like($$SELECT scoreledger.register_evaluator('x', '{"to
                               'choices are strings');
 SELECT tests.throws_code_like($$SELECT scoreledger.register_evaluator('x', '{"tone": {"type": "choice", "choices": ["a", "a"]}}')$$, 'SL422', 'output_schema.tone.choices: lists a choice twice',
                               'choices are distinct');
-SELECT tests.throws_code_like($$SELECT scoreledger.register_evaluator('   ')$$, 'SL422', 'name: must be a non-empty string',
+SELECT tests.throws_code_like($$SELECT scoreledger.register_evaluator('   ')$$, 'SL422', 'name: must be a non-empty string%',
                               'an evaluator needs a name');
+SELECT tests.throws_code_like(format('SELECT scoreledger.register_evaluator(%L)', repeat('x', 201)), 'SL422',
+                              'name: must be a non-empty string of at most 200 characters', 'of at most 200 characters');
+SELECT tests.throws_code_like($$SELECT scoreledger.record_evaluation_result('judge', tests.uuid_of('submission', 4511), '{}', E'\u2003\f')$$,
+                              'SL422', 'error: must be a non-empty string or null', 'an error of Unicode spaces is blank too');
 SELECT tests.throws_code_like($$SELECT scoreledger.register_evaluator('judge', '{"a": {"type": "choice"}}')$$, 'SL409', '%already registered with another output schema%',
                               'the same name with another schema is SL409');
 SELECT tests.throws_code_like($$SELECT scoreledger.create_review_queue('q', '{"a": {"type": ""}}')$$, 'SL422', 'form_schema.a.type: must be a non-empty string',
