@@ -46,10 +46,12 @@ PAYLOAD_SQL = """jsonb_build_object('correct', g % 2 = 0, 'score', (g % 100) / 1
                                     'tone', g % 2, 'confidence', (g % 1000) / 1000.0)"""
 SCHEMA = {"tone": {"type": "choice", "choices": ["0", "1"]}}
 
+# The same columns, keys and indexes as scoreledger_private.scores
+# (migrations/0002): without its CHECKs, triggers and row-level security.
 BARE_SCORE_TABLE = """
-  tenant_id uuid NOT NULL, score_id bigint GENERATED ALWAYS AS IDENTITY, submission_id uuid NOT NULL, name text NOT NULL,
-  data_type text NOT NULL, value_numeric numeric, value_string text, evaluation_result_id uuid, annotation_id uuid,
-  created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (tenant_id, submission_id, score_id)"""
+  tenant_id uuid NOT NULL, score_id bigint GENERATED ALWAYS AS IDENTITY (CACHE 1000), submission_id uuid NOT NULL,
+  name text NOT NULL, data_type text NOT NULL, value_numeric numeric, value_string text, evaluation_result_id uuid,
+  annotation_id uuid, created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (tenant_id, score_id)"""
 BARE_SCORE_COLUMNS = """
   CASE WHEN kv.key = 'tone' OR jsonb_typeof(kv.value) = 'string' THEN 'CATEGORICAL'
        WHEN jsonb_typeof(kv.value) = 'boolean' THEN 'BOOLEAN' ELSE 'NUMERIC' END,
@@ -62,6 +64,7 @@ BARE_SCORE_COLUMNS = """
 def _create_bare_scores(conn, name: str) -> None:
     conn.execute(f"DROP TABLE IF EXISTS {name}")
     conn.execute(f"CREATE TABLE {name} ({BARE_SCORE_TABLE})")
+    conn.execute(f"CREATE INDEX ON {name} (tenant_id, submission_id)")
     conn.execute(
         f"CREATE UNIQUE INDEX ON {name} (tenant_id, evaluation_result_id, name) WHERE evaluation_result_id IS NOT NULL"
     )
