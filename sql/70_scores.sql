@@ -1239,3 +1239,61 @@ CREATE OR REPLACE VIEW scoreledger.score_write_warnings AS
 COMMENT ON VIEW scoreledger.score_write_warnings IS
   'Keys the writers skipped (null, array or object values, blank names), per artefact, as of its latest score write.';
 GRANT SELECT ON scoreledger.score_write_warnings TO scoreledger_app;
+
+-- ---------------------------------------------------------------------
+-- Invariants of the score layer, for the current tenant context (what
+-- `scoreledger check` verifies; called from scoreledger.check_invariants
+-- in sql/90_check.sql, tenant by tenant). One row per invariant.
+-- ---------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION scoreledger_private.score_breaches()
+RETURNS TABLE (invariant text, breaches bigint, sample text)
+LANGUAGE sql STABLE
+AS $$
+  WITH stored AS (
+    SELECT s.score_id, s.submission_id, s.name, s.data_type, s.value_numeric, s.value_string,
+           coalesce(s.evaluation_result_id, s.annotation_id) AS source_id,
+           CASE WHEN s.evaluation_result_id IS NOT NULL THEN 'evaluation_result' ELSE 'annotation' END AS source_kind
+    FROM scoreledger_private.scores s
+    WHERE s.tenant_id = scoreledger.current_tenant()
+  ), artefacts AS (
+    -- Every artefact with the submission its scores target and the
+    -- document and declarations they come from (null: it has no scores).
+    SELECT 'evaluation_result' AS source_kind, r.result_id AS source_id, r.submission_id,
+           CASE WHEN r.error IS NULL AND r.submission_id IS NOT NULL THEN r.payload END AS doc, e.output_schema AS declarations
+    FROM scoreledger_private.evaluation_results r
+    JOIN scoreledger_private.evaluators e ON e.tenant_id = r.tenant_id AND e.evaluator_id = r.evaluator_id
+    WHERE r.tenant_id = scoreledger.current_tenant()
+    UNION ALL
+    SELECT 'annotation', a.annotation_id, i.submission_id,
+           CASE WHEN a.status = 'submitted' AND i.submission_id IS NOT NULL THEN a.data END, q.form_schema
+    FROM scoreledger_private.annotations a
+    JOIN scoreledger_private.review_items i ON i.tenant_id = a.tenant_id AND i.item_id = a.item_id
+    JOIN scoreledger_private.review_queues q ON q.tenant_id = i.tenant_id AND q.queue_id = i.queue_id
+    WHERE a.tenant_id = scoreledger.current_tenant()
+  ), failing AS (
+    SELECT f.source_kind, f.source_id FROM scoreledger_private.score_write_failures f
+    WHERE f.tenant_id = scoreledger.current_tenant() AND f.resolved_at IS NULL
+  ), misplaced AS (
+    SELECT st.score_id FROM stored st
+    LEFT JOIN artefacts a ON a.source_kind = st.source_kind AND a.source_id = st.source_id
+    WHERE a.source_id IS NULL OR a.submission_id IS DISTINCT FROM st.submission_id
+  ), expected AS (
+    SELECT a.source_kind, a.source_id, v.name, v.data_type, v.value_numeric, v.value_string
+    FROM artefacts a CROSS JOIN LATERAL scoreledger_private.score_values(a.doc, a.declarations) v
+    WHERE NOT EXISTS (SELECT 1 FROM failing f WHERE f.source_kind = a.source_kind AND f.source_id = a.source_id)
+  ), differing AS (
+    SELECT coalesce(x.source_id, st.source_id) AS source_id
+    FROM expected x
+    FULL JOIN (SELECT st.* FROM stored st
+               WHERE NOT EXISTS (SELECT 1 FROM failing f WHERE f.source_kind = st.source_kind AND f.source_id = st.source_id)) st
+      ON st.source_kind = x.source_kind AND st.source_id = x.source_id AND st.name = x.name
+    WHERE x.source_id IS NULL OR st.source_id IS NULL
+       OR (st.data_type, st.value_numeric, st.value_string) IS DISTINCT FROM (x.data_type, x.value_numeric, x.value_string)
+  )
+  SELECT 'scores target an existing artefact and its submission', (SELECT count(*) FROM misplaced),
+         (SELECT string_agg(score_id::text, ', ') FROM (SELECT score_id FROM misplaced ORDER BY 1 LIMIT 5) x)
+  UNION ALL
+  SELECT 'scores = the type dispatch of their artefact (but artefacts with an open write failure)',
+         (SELECT count(DISTINCT source_id) FROM differing),
+         (SELECT string_agg(source_id::text, ', ') FROM (SELECT DISTINCT source_id FROM differing ORDER BY 1 LIMIT 5) x)
+$$;
