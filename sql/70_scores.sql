@@ -542,17 +542,76 @@ AS $$
   LIMIT 1
 $$;
 
+-- Inserts (or, for a document naming an existing result id, overwrites)
+-- the well-formed documents' result rows, in result_id order (every writer
+-- takes the row locks in one order); returns them. Malformed documents are
+-- left out (taken < the documents' count) or make the statement fail: the
+-- caller then names the problem.
+CREATE OR REPLACE FUNCTION scoreledger_private.insert_results(
+  tenant uuid, docs jsonb,
+  OUT ids uuid[], OUT overwritten uuid[], OUT written_rows scoreledger_private.evaluation_results[], OUT taken integer)
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+  -- Documents naming a result id may overwrite it (upsert); the others
+  -- get a fresh id and a plain INSERT, which costs a third of the
+  -- speculative insertion ON CONFLICT needs.
+  WITH parsed AS MATERIALIZED (
+    SELECT (d.doc->>'result_id')::uuid AS given_id, ev.evaluator_id, (d.doc->>'submission_id')::uuid AS submission_id,
+           nullif(d.doc->'payload', 'null'::jsonb) AS payload, d.doc->>'error' AS error
+    FROM jsonb_array_elements(docs) AS d(doc)
+    JOIN scoreledger_private.evaluators ev
+      ON ev.tenant_id = tenant AND ev.name = btrim(d.doc->>'evaluator', E' \t\r\n')
+    WHERE jsonb_typeof(d.doc) = 'object'
+      AND d.doc - ARRAY['evaluator', 'submission_id', 'payload', 'error', 'result_id'] = '{}'
+      AND jsonb_typeof(d.doc->'evaluator') = 'string'
+      AND coalesce(jsonb_typeof(d.doc->'submission_id') IN ('string', 'null'), true)
+      AND coalesce(jsonb_typeof(d.doc->'result_id') IN ('string', 'null'), true)
+      AND (d.doc->'error' IS NULL OR d.doc->'error' = 'null'
+           OR (jsonb_typeof(d.doc->'error') = 'string' AND (d.doc->>'error') ~ '\S'))
+  ), upserted AS (
+    INSERT INTO scoreledger_private.evaluation_results AS r
+      (tenant_id, result_id, evaluator_id, submission_id, payload, error)
+    SELECT tenant, p.given_id, p.evaluator_id, p.submission_id, p.payload, p.error
+    FROM parsed p WHERE p.given_id IS NOT NULL
+    ORDER BY p.given_id
+    ON CONFLICT (tenant_id, result_id) DO UPDATE
+      SET evaluator_id = excluded.evaluator_id, submission_id = excluded.submission_id,
+          payload = excluded.payload, error = excluded.error, updated_at = now()
+    -- xmax = 0: inserted by this statement (not an overwrite), so it can
+    -- have no scores yet, and the writer need not look for any.
+    RETURNING r AS written_row, r.xmax = 0 AS inserted
+  ), inserted AS (
+    INSERT INTO scoreledger_private.evaluation_results AS r
+      (tenant_id, result_id, evaluator_id, submission_id, payload, error)
+    SELECT tenant, gen_random_uuid(), p.evaluator_id, p.submission_id, p.payload, p.error
+    FROM parsed p WHERE p.given_id IS NULL
+    RETURNING r AS written_row, true AS inserted
+  ), written AS (
+    SELECT * FROM upserted UNION ALL SELECT * FROM inserted
+  )
+  SELECT coalesce(array_agg((w.written_row).result_id), '{}'),
+         coalesce(array_agg((w.written_row).result_id) FILTER (WHERE NOT w.inserted), '{}'),
+         coalesce(array_agg(w.written_row), '{}'),
+         count(*)
+    INTO ids, overwritten, written_rows, taken
+  FROM written w;
+END
+$$;
+
 -- Records result documents, set-based, and writes their scores in
 -- isolation. Returns the ids written.
 --
--- Validation is optimistic: one INSERT takes every well-formed document
--- (an object of known fields, a registered evaluator, a non-blank error)
--- and its statement checks the rest (uuid casts, the submission reference,
--- a result id twice in one call). Only if it takes fewer rows than there
--- are documents, or fails, does result_document_errors look for the first
--- problem to name; that second pass costs as much as the insert, so the
--- valid path does not pay it. Rows are inserted (or overwritten) in
--- result_id order: every writer takes the row locks in one order.
+-- Validation of a bulk call is optimistic: insert_results takes every
+-- well-formed document and its statement checks the rest (uuid casts, the
+-- submission reference, a result id twice in one call). Only if it takes
+-- fewer rows than there are documents, or fails, does
+-- result_document_errors look for the first problem to name; that second
+-- pass costs as much as the insert, so the valid path does not pay it. A
+-- call of a few documents (a single result) is validated first instead: it
+-- then needs no subtransaction around its insert, and a caller making many
+-- such calls in one transaction keeps one subtransaction per call (the
+-- score write's).
 CREATE OR REPLACE FUNCTION scoreledger_private.record_results(docs jsonb, indexed boolean)
 RETURNS uuid[]
 LANGUAGE plpgsql VOLATILE
@@ -560,67 +619,30 @@ AS $$
 DECLARE
   tenant uuid := scoreledger_private.require_tenant();
   problem record;
-  ids uuid[];
-  overwritten uuid[];
-  written_rows scoreledger_private.evaluation_results[];
-  taken integer;
+  written record;
 BEGIN
   IF docs IS NULL OR jsonb_typeof(docs) <> 'array' THEN
     PERFORM scoreledger_private.fail('SL422', 'docs: must be a JSON array of result documents');
   END IF;
 
-  BEGIN
-    -- Documents naming a result id may overwrite it (upsert); the others
-    -- get a fresh id and a plain INSERT, which costs a third of the
-    -- speculative insertion ON CONFLICT needs.
-    WITH parsed AS MATERIALIZED (
-      SELECT (d.doc->>'result_id')::uuid AS given_id, ev.evaluator_id, (d.doc->>'submission_id')::uuid AS submission_id,
-             nullif(d.doc->'payload', 'null'::jsonb) AS payload, d.doc->>'error' AS error
-      FROM jsonb_array_elements(docs) AS d(doc)
-      JOIN scoreledger_private.evaluators ev
-        ON ev.tenant_id = tenant AND ev.name = btrim(d.doc->>'evaluator', E' \t\r\n')
-      WHERE jsonb_typeof(d.doc) = 'object'
-        AND d.doc - ARRAY['evaluator', 'submission_id', 'payload', 'error', 'result_id'] = '{}'
-        AND jsonb_typeof(d.doc->'evaluator') = 'string'
-        AND coalesce(jsonb_typeof(d.doc->'submission_id') IN ('string', 'null'), true)
-        AND coalesce(jsonb_typeof(d.doc->'result_id') IN ('string', 'null'), true)
-        AND (d.doc->'error' IS NULL OR d.doc->'error' = 'null'
-             OR (jsonb_typeof(d.doc->'error') = 'string' AND (d.doc->>'error') ~ '\S'))
-    ), upserted AS (
-      INSERT INTO scoreledger_private.evaluation_results AS r
-        (tenant_id, result_id, evaluator_id, submission_id, payload, error)
-      SELECT tenant, p.given_id, p.evaluator_id, p.submission_id, p.payload, p.error
-      FROM parsed p WHERE p.given_id IS NOT NULL
-      ORDER BY p.given_id
-      ON CONFLICT (tenant_id, result_id) DO UPDATE
-        SET evaluator_id = excluded.evaluator_id, submission_id = excluded.submission_id,
-            payload = excluded.payload, error = excluded.error, updated_at = now()
-      -- xmax = 0: inserted by this statement (not an overwrite), so it can
-      -- have no scores yet, and the writer need not look for any.
-      RETURNING r AS written_row, r.xmax = 0 AS inserted
-    ), inserted AS (
-      INSERT INTO scoreledger_private.evaluation_results AS r
-        (tenant_id, result_id, evaluator_id, submission_id, payload, error)
-      SELECT tenant, gen_random_uuid(), p.evaluator_id, p.submission_id, p.payload, p.error
-      FROM parsed p WHERE p.given_id IS NULL
-      RETURNING r AS written_row, true AS inserted
-    ), written AS (
-      SELECT * FROM upserted UNION ALL SELECT * FROM inserted
-    )
-    SELECT coalesce(array_agg((w.written_row).result_id), '{}'),
-           coalesce(array_agg((w.written_row).result_id) FILTER (WHERE NOT w.inserted), '{}'),
-           coalesce(array_agg(w.written_row), '{}'),
-           count(*)
-      INTO ids, overwritten, written_rows, taken
-    FROM written w;
-  EXCEPTION WHEN OTHERS THEN
+  IF jsonb_array_length(docs) <= 10 THEN
     SELECT * INTO problem FROM scoreledger_private.result_document_errors(docs, indexed);
     IF FOUND THEN
       PERFORM scoreledger_private.fail(problem.sqlstate, problem.message);
     END IF;
-    RAISE;  -- not a problem of the documents: the caller sees the error as it is
-  END;
-  IF taken <> jsonb_array_length(docs) THEN
+    SELECT * INTO written FROM scoreledger_private.insert_results(tenant, docs);
+  ELSE
+    BEGIN
+      SELECT * INTO written FROM scoreledger_private.insert_results(tenant, docs);
+    EXCEPTION WHEN OTHERS THEN
+      SELECT * INTO problem FROM scoreledger_private.result_document_errors(docs, indexed);
+      IF FOUND THEN
+        PERFORM scoreledger_private.fail(problem.sqlstate, problem.message);
+      END IF;
+      RAISE;  -- not a problem of the documents: the caller sees the error as it is
+    END;
+  END IF;
+  IF written.taken <> jsonb_array_length(docs) THEN
     SELECT * INTO problem FROM scoreledger_private.result_document_errors(docs, indexed);
     PERFORM scoreledger_private.fail(coalesce(problem.sqlstate, 'SL422'),
                                      coalesce(problem.message, 'docs: a document is not a valid result document'));
@@ -629,8 +651,9 @@ BEGIN
   -- A new statement: the rows above are locked by this transaction, so no
   -- other writer of these results can interleave. The writer takes the
   -- rows as written (no second read of them).
-  PERFORM scoreledger_private.write_scores_isolated(tenant, 'evaluation_result', ids, overwritten, written_rows);
-  RETURN ids;
+  PERFORM scoreledger_private.write_scores_isolated(tenant, 'evaluation_result', written.ids, written.overwritten,
+                                                    written.written_rows);
+  RETURN written.ids;
 END
 $$;
 
