@@ -182,21 +182,20 @@ AS $$
                        THEN row_number() OVER (PARTITION BY raw.submission_id ORDER BY raw.idx) END AS occurrence
     FROM raw
   ), doc_errors AS (
-    SELECT d.idx, -1 AS answer_idx, e.sqlstate, d.path || e.message AS message
+    -- One CASE decides the message; the code follows from it (SL404 for an
+    -- object that does not exist in this tenant, SL422 for everything else).
+    SELECT d.idx, -1 AS answer_idx,
+           CASE WHEN e.message LIKE '%does not exist' THEN 'SL404' ELSE 'SL422' END AS sqlstate,
+           CASE WHEN e.message LIKE ':%' THEN rtrim(coalesce(nullif(d.path, ''), 'document'), '.') || e.message
+                ELSE d.path || e.message END AS message
     FROM d
     LEFT JOIN scoreledger_private.evaluation_versions v
       ON v.tenant_id = scoreledger.current_tenant() AND v.evaluation_version_id = d.version_id
     LEFT JOIN scoreledger_private.assignments a
       ON a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = d.assignment_id
-    CROSS JOIN LATERAL (SELECT CASE
-      WHEN jsonb_typeof(d.doc) <> 'object' THEN 'SL422'
-      WHEN d.doc ? 'evaluation_version_id' AND d.version_id IS NOT NULL AND v.evaluation_version_id IS NULL
-           AND d.doc - ARRAY['submission_id', 'evaluation_version_id', 'user_id', 'assignment_id', 'submitted_at', 'answers'] = '{}'
-           THEN 'SL404'
-      WHEN d.assignment_id IS NOT NULL AND a.assignment_id IS NULL AND v.evaluation_version_id IS NOT NULL THEN 'SL404'
-      ELSE 'SL422' END AS sqlstate,
+    CROSS JOIN LATERAL (SELECT
       CASE
-      WHEN jsonb_typeof(d.doc) <> 'object' THEN rtrim(coalesce(nullif(d.path, ''), 'document'), '.') || ': must be a JSON object'
+      WHEN jsonb_typeof(d.doc) <> 'object' THEN ': must be a JSON object'
       WHEN d.doc - ARRAY['submission_id', 'evaluation_version_id', 'user_id', 'assignment_id', 'submitted_at', 'answers'] <> '{}'
         THEN (SELECT min(k) FROM jsonb_object_keys(
                 d.doc - ARRAY['submission_id', 'evaluation_version_id', 'user_id', 'assignment_id', 'submitted_at', 'answers']) k)
@@ -307,7 +306,7 @@ BEGIN
     (idx, answer_idx, version_id, question_version_id, selected, selected_mask, problem)
   SELECT d.n - 1, a.n - 1, v.version_id, (entry.item->>'id')::uuid, sel.selected, sel.mask,
          CASE
-           WHEN jsonb_typeof(a.answer) <> 'object' THEN 'answer: must be a JSON object'
+           WHEN jsonb_typeof(a.answer) <> 'object' THEN ': must be a JSON object'
            WHEN a.answer - ARRAY['question_version_id', 'selected'] <> '{}'
              THEN (SELECT min(k) FROM jsonb_object_keys(a.answer - ARRAY['question_version_id', 'selected']) k) || ': unknown field'
            WHEN entry.item IS NULL THEN
@@ -351,9 +350,11 @@ BEGIN
                 THEN coalesce((SELECT bit_or((entry.item->'bits'->>x.s)::bigint)
                                FROM jsonb_array_elements_text(a.answer->'selected') x(s)), 0) END AS mask) sel;
 
-  SELECT format('%sanswers[%s].', CASE WHEN path_prefix IS NULL THEN '' ELSE format('%s[%s].', path_prefix, r.idx) END,
+  SELECT format('%sanswers[%s]', CASE WHEN path_prefix IS NULL THEN '' ELSE format('%s[%s].', path_prefix, r.idx) END,
                 r.answer_idx)
-         || coalesce(r.problem, format('question_version_id: %s is answered twice', r.question_version_id)) AS message
+         || CASE WHEN r.problem LIKE ':%' THEN r.problem
+                 ELSE '.' || coalesce(r.problem, format('question_version_id: %s is answered twice', r.question_version_id)) END
+           AS message
     INTO problem
   FROM (SELECT ra.*, row_number() OVER (PARTITION BY ra.idx, ra.question_version_id ORDER BY ra.answer_idx) AS occurrence
         FROM pg_temp.recording_answers ra) r

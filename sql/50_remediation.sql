@@ -231,7 +231,7 @@ BEGIN
       SELECT format('%s.submission_ids[%s]: ', path, x.n - 1) || CASE
                WHEN jsonb_typeof(x.e) <> 'string' OR NOT scoreledger_private.is_uuid(x.e #>> '{}') THEN 'must be a uuid string'
                WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(entry->'submission_ids') WITH ORDINALITY y(e, n)
-                            WHERE y.e = x.e AND y.n < x.n) THEN format('%s is listed twice', x.e #>> '{}')
+                            WHERE lower(y.e #>> '{}') = lower(x.e #>> '{}') AND y.n < x.n) THEN format('%s is listed twice', x.e #>> '{}')
                WHEN s.submission_id IS NULL THEN format('submission %s does not exist', x.e #>> '{}')
                WHEN s.evaluation_version_id <> target_version
                  THEN format('submission %s is not of evaluation version %s', x.e #>> '{}', target_version)
@@ -243,7 +243,7 @@ BEGIN
        AND s.submission_id = CASE WHEN jsonb_typeof(x.e) = 'string' AND scoreledger_private.is_uuid(x.e #>> '{}')
                                   THEN (x.e #>> '{}')::uuid END
       WHERE jsonb_typeof(x.e) <> 'string' OR NOT scoreledger_private.is_uuid(x.e #>> '{}')
-         OR EXISTS (SELECT 1 FROM jsonb_array_elements(entry->'submission_ids') WITH ORDINALITY y(e, n) WHERE y.e = x.e AND y.n < x.n)
+         OR EXISTS (SELECT 1 FROM jsonb_array_elements(entry->'submission_ids') WITH ORDINALITY y(e, n) WHERE lower(y.e #>> '{}') = lower(x.e #>> '{}') AND y.n < x.n)
          OR s.submission_id IS NULL OR s.evaluation_version_id <> target_version
          OR NOT EXISTS (SELECT 1 FROM scoreledger_private.answers a
                         WHERE a.tenant_id = tenant AND a.submission_id = s.submission_id AND a.question_version_id = target_question)
