@@ -163,3 +163,15 @@ AS $$
   WHERE s.tenant_id = scoreledger.current_tenant()
   GROUP BY s.submission_id
 $$;
+
+-- The advisory lock that orders scoring of one evaluation version: recording
+-- holds it shared, apply and revert exclusive. Advisory lock waiters queue
+-- fairly (a row lock lets new share lockers overtake a waiting writer, which
+-- starved applies under continuous recording). Callers take these in key
+-- order, so no two of them ever wait on each other in a cycle.
+CREATE OR REPLACE FUNCTION scoreledger_private.version_lock_key(tenant_id uuid, evaluation_version_id uuid)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT pg_catalog.hashtextextended('scoreledger.version:' || tenant_id::text || ':' || evaluation_version_id::text, 0)
+$$;

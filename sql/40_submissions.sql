@@ -284,14 +284,12 @@ BEGIN
     PERFORM scoreledger_private.fail(problem.sqlstate, problem.message);
   END IF;
 
-  -- Shared lock on each evaluation version, in id order: an apply holds the
-  -- conflicting lock, so a submission is scored either before an apply
-  -- starts or after it commits, never against a half-applied batch.
-  PERFORM 1 FROM scoreledger_private.evaluation_versions v
-  WHERE v.tenant_id = tenant
-    AND v.evaluation_version_id IN (SELECT DISTINCT (e->>'evaluation_version_id')::uuid FROM jsonb_array_elements(docs) e)
-  ORDER BY v.evaluation_version_id
-  FOR SHARE;
+  -- Shared lock on each evaluation version, in key order: an apply holds it
+  -- exclusively, so a submission is scored either before an apply starts or
+  -- after it commits, never against a half-applied batch.
+  PERFORM pg_catalog.pg_advisory_xact_lock_shared(k.key)
+  FROM (SELECT DISTINCT scoreledger_private.version_lock_key(tenant, (e->>'evaluation_version_id')::uuid) AS key
+        FROM jsonb_array_elements(docs) e ORDER BY 1) k;
 
   PERFORM scoreledger_private.ensure_recording_tables();
   DELETE FROM pg_temp.recording;

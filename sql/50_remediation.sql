@@ -381,8 +381,9 @@ AS $$
   GROUP BY x.submission_id, x.evaluation_version_id, x.user_id, x.assignment_id, x.score, x.max_score
 $$;
 
--- Locks the evaluation versions a batch targets (in id order, as recording
--- does), then writes one history row per submission the batch reaches.
+-- Locks the evaluation versions a batch targets (exclusively, in key order,
+-- as recording does shared), then writes one history row per submission the
+-- batch reaches.
 -- Returns (submissions rescored, scores changed).
 CREATE OR REPLACE FUNCTION scoreledger_private.rescore_for_batch(batch_id uuid, reverting boolean, history_batch_id uuid)
 RETURNS TABLE (submissions_rescored integer, scores_changed integer)
@@ -392,12 +393,10 @@ AS $$
 DECLARE
   tenant uuid := scoreledger_private.require_tenant();
 BEGIN
-  PERFORM 1 FROM scoreledger_private.evaluation_versions v
-  WHERE v.tenant_id = tenant
-    AND v.evaluation_version_id IN (SELECT c.evaluation_version_id FROM scoreledger_private.corrections c
-                                    WHERE c.tenant_id = tenant AND c.batch_id = rescore_for_batch.batch_id)
-  ORDER BY v.evaluation_version_id
-  FOR NO KEY UPDATE;
+  PERFORM pg_catalog.pg_advisory_xact_lock(k.key)
+  FROM (SELECT DISTINCT scoreledger_private.version_lock_key(tenant, c.evaluation_version_id) AS key
+        FROM scoreledger_private.corrections c
+        WHERE c.tenant_id = tenant AND c.batch_id = rescore_for_batch.batch_id ORDER BY 1) k;
 
   -- New statement, new snapshot: scores read below include every write
   -- committed before the locks above were granted.

@@ -45,19 +45,32 @@ BEGIN
     FROM changes c
   ), learners AS (
     SELECT DISTINCT c.assignment_id, c.user_id FROM changes c WHERE c.assignment_id IS NOT NULL
-  ), attempts AS (
-    -- Every attempt of those learners at those assignments, before and after.
-    SELECT s.assignment_id, s.user_id, a.attempt_policy, s.submitted_at, s.attempt_no,
-           s.score AS old_score, s.max_score AS old_max,
-           coalesce(c.new_score, s.score) AS new_score, coalesce(c.new_max_score, s.max_score) AS new_max,
-           v.pass_mark
+  ), attempt_rows AS (
+    -- Every attempt of those learners at those assignments as stored, plus
+    -- the changed attempts with their new scores; DISTINCT ON below keeps
+    -- the changed version. (No join between the CTEs: the planner cannot see
+    -- their sizes, and a nested loop over them is quadratic.)
+    SELECT s.submission_id, s.assignment_id, s.user_id, s.evaluation_version_id, s.submitted_at, s.attempt_no,
+           s.score AS old_score, s.max_score AS old_max, s.score AS new_score, s.max_score AS new_max, 1 AS source
     FROM learners l
     JOIN scoreledger_private.submissions s
       ON s.tenant_id = scoreledger.current_tenant() AND s.assignment_id = l.assignment_id AND s.user_id = l.user_id
-    JOIN scoreledger_private.assignments a ON a.tenant_id = s.tenant_id AND a.assignment_id = s.assignment_id
+    UNION ALL
+    SELECT s.submission_id, s.assignment_id, s.user_id, s.evaluation_version_id, s.submitted_at, s.attempt_no,
+           c.old_score, c.old_max_score, c.new_score, c.new_max_score, 0 AS source
+    FROM changes c
+    JOIN scoreledger_private.submissions s
+      ON s.tenant_id = scoreledger.current_tenant() AND s.submission_id = c.submission_id
+    WHERE c.assignment_id IS NOT NULL
+  ), attempts AS (
+    SELECT DISTINCT ON (r.submission_id) r.assignment_id, r.user_id, a.attempt_policy, r.submitted_at, r.attempt_no,
+           r.old_score, r.old_max, r.new_score, r.new_max, v.pass_mark
+    FROM attempt_rows r
+    JOIN scoreledger_private.assignments a
+      ON a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = r.assignment_id
     JOIN scoreledger_private.evaluation_versions v
-      ON v.tenant_id = s.tenant_id AND v.evaluation_version_id = s.evaluation_version_id
-    LEFT JOIN changes c ON c.submission_id = s.submission_id
+      ON v.tenant_id = scoreledger.current_tenant() AND v.evaluation_version_id = r.evaluation_version_id
+    ORDER BY r.submission_id, r.source
   ), ranked AS (
     SELECT t.*,
            scoreledger_private.is_passing(t.old_score, t.old_max, t.pass_mark) AS old_passed,

@@ -300,7 +300,6 @@ def test_a_failing_definition_leaves_the_previous_ones_in_place(dsn, tmp_path, m
     import shutil
 
     import psycopg
-
     from scoreledger import db
 
     broken = tmp_path / "sql"

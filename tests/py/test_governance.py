@@ -478,13 +478,14 @@ def test_maker_checker_through_the_cli(run, dsn, tmp_path):
             " FROM scoreledger.governance_events ORDER BY event_id"
         ).fetchall()
     assert [(e["kind"], e["user_id"], e["capability"], e["actor_id"]) for e in audit] == [
+        ("grant", admin, "approve_batch", admin),
         ("policy", None, None, admin),
         ("grant", maker, "create_batch", admin),
         ("grant", checker, "approve_batch", admin),
         ("grant", applier, "apply_batch", admin),
         ("grant", maker, "approve_batch", admin),
     ]
-    assert audit[0]["detail"]["after"] == {"require_approval": True, "enforce_capabilities": True}
+    assert audit[1]["detail"]["after"] == {"require_approval": True, "enforce_capabilities": True}
     revoked = run("capability", "revoke", maker, "approve_batch", tenant=name, actor=admin)
     assert revoked.exit_code == 0 and revoked.output.strip() == f"approve_batch revoked from {maker}"
     assert invariant_breaches(dsn) == []
