@@ -169,8 +169,8 @@ class ScoreBench:
                 bare += seconds
         finally:
             self.conn.execute("RESET jit")
-        label = "client result_ids (upsert)" if client_ids else "new results"
-        self.bench.report(f"scores: record {KEYS}-key results, {label}", n, ours, bare, "results")
+        label = "client ids, upsert" if client_ids else "new ids"
+        self.bench.report(f"scores: record {KEYS}-key results ({label})", n, ours, bare, "results")
         self.conn.execute("DROP TABLE bench_score_chunks, bare_results, bare_scores")
 
     # ------------------------------------------------------------ backfill
@@ -223,9 +223,7 @@ class ScoreBench:
             )
         finally:
             self.conn.execute("RESET jit")
-        self.bench.report(
-            f"scores: backfill (chunks of {batch_size}, committed)", done.artefacts, ours, bare, "artefacts"
-        )
+        self.bench.report(f"scores: backfill ({batch_size}/chunk, committed)", done.artefacts, ours, bare, "artefacts")
         self.conn.execute("DROP TABLE bare_backfill_scores")
 
 
