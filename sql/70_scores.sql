@@ -547,28 +547,19 @@ $$;
 -- takes the row locks in one order); returns them. Malformed documents are
 -- left out (taken < the documents' count) or make the statement fail: the
 -- caller then names the problem.
---
--- Only ids that exist (probed in this statement's snapshot) go through
--- INSERT ... ON CONFLICT DO UPDATE; the others, named or fresh, through a
--- plain INSERT: speculative insertion costs three times a plain insert. A
--- named id another writer inserts after the snapshot makes the plain INSERT
--- fail (unique_violation): `upsert_all` then takes the ON CONFLICT path for
--- every named id (record_results retries so).
 CREATE OR REPLACE FUNCTION scoreledger_private.insert_results(
-  tenant uuid, docs jsonb, upsert_all boolean,
+  tenant uuid, docs jsonb,
   OUT ids uuid[], OUT overwritten uuid[], OUT written_rows scoreledger_private.evaluation_results[], OUT taken integer)
 LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
+  -- Documents naming a result id may overwrite it (upsert); the others
+  -- get a fresh id and a plain INSERT, which costs a third of the
+  -- speculative insertion ON CONFLICT needs.
   WITH parsed AS MATERIALIZED (
-    SELECT coalesce(g.given_id, gen_random_uuid()) AS result_id, ev.evaluator_id, g.submission_id, g.payload, g.error,
-           g.given_id IS NOT NULL
-             AND (upsert_all OR (SELECT true FROM scoreledger_private.evaluation_results r
-                                 WHERE r.tenant_id = tenant AND r.result_id = g.given_id LIMIT 1) IS NOT NULL)
-             AS may_exist
+    SELECT (d.doc->>'result_id')::uuid AS given_id, ev.evaluator_id, (d.doc->>'submission_id')::uuid AS submission_id,
+           nullif(d.doc->'payload', 'null'::jsonb) AS payload, d.doc->>'error' AS error
     FROM jsonb_array_elements(docs) AS d(doc)
-    CROSS JOIN LATERAL (SELECT (d.doc->>'result_id')::uuid AS given_id, (d.doc->>'submission_id')::uuid AS submission_id,
-                               nullif(d.doc->'payload', 'null'::jsonb) AS payload, d.doc->>'error' AS error) g
     JOIN scoreledger_private.evaluators ev
       ON ev.tenant_id = tenant AND ev.name = btrim(d.doc->>'evaluator', E' \t\r\n')
     WHERE jsonb_typeof(d.doc) = 'object'
@@ -581,9 +572,9 @@ BEGIN
   ), upserted AS (
     INSERT INTO scoreledger_private.evaluation_results AS r
       (tenant_id, result_id, evaluator_id, submission_id, payload, error)
-    SELECT tenant, p.result_id, p.evaluator_id, p.submission_id, p.payload, p.error
-    FROM parsed p WHERE p.may_exist
-    ORDER BY p.result_id
+    SELECT tenant, p.given_id, p.evaluator_id, p.submission_id, p.payload, p.error
+    FROM parsed p WHERE p.given_id IS NOT NULL
+    ORDER BY p.given_id
     ON CONFLICT (tenant_id, result_id) DO UPDATE
       SET evaluator_id = excluded.evaluator_id, submission_id = excluded.submission_id,
           payload = excluded.payload, error = excluded.error, updated_at = now()
@@ -593,9 +584,8 @@ BEGIN
   ), inserted AS (
     INSERT INTO scoreledger_private.evaluation_results AS r
       (tenant_id, result_id, evaluator_id, submission_id, payload, error)
-    SELECT tenant, p.result_id, p.evaluator_id, p.submission_id, p.payload, p.error
-    FROM parsed p WHERE NOT p.may_exist
-    ORDER BY p.result_id
+    SELECT tenant, gen_random_uuid(), p.evaluator_id, p.submission_id, p.payload, p.error
+    FROM parsed p WHERE p.given_id IS NULL
     RETURNING r AS written_row, true AS inserted
   ), written AS (
     SELECT * FROM upserted UNION ALL SELECT * FROM inserted
@@ -640,30 +630,16 @@ BEGIN
     IF FOUND THEN
       PERFORM scoreledger_private.fail(problem.sqlstate, problem.message);
     END IF;
-    -- No subtransaction to retry in: every named id takes the upsert path.
-    SELECT * INTO written FROM scoreledger_private.insert_results(tenant, docs, true);
+    SELECT * INTO written FROM scoreledger_private.insert_results(tenant, docs);
   ELSE
     BEGIN
-      SELECT * INTO written FROM scoreledger_private.insert_results(tenant, docs, false);
-    EXCEPTION
-      WHEN unique_violation THEN
-        -- A named id was inserted by another writer (or named twice here)
-        -- since the probe: every named id through ON CONFLICT instead.
-        BEGIN
-          SELECT * INTO written FROM scoreledger_private.insert_results(tenant, docs, true);
-        EXCEPTION WHEN OTHERS THEN
-          SELECT * INTO problem FROM scoreledger_private.result_document_errors(docs, indexed);
-          IF FOUND THEN
-            PERFORM scoreledger_private.fail(problem.sqlstate, problem.message);
-          END IF;
-          RAISE;  -- not a problem of the documents: the caller sees the error as it is
-        END;
-      WHEN OTHERS THEN
-        SELECT * INTO problem FROM scoreledger_private.result_document_errors(docs, indexed);
-        IF FOUND THEN
-          PERFORM scoreledger_private.fail(problem.sqlstate, problem.message);
-        END IF;
-        RAISE;  -- not a problem of the documents: the caller sees the error as it is
+      SELECT * INTO written FROM scoreledger_private.insert_results(tenant, docs);
+    EXCEPTION WHEN OTHERS THEN
+      SELECT * INTO problem FROM scoreledger_private.result_document_errors(docs, indexed);
+      IF FOUND THEN
+        PERFORM scoreledger_private.fail(problem.sqlstate, problem.message);
+      END IF;
+      RAISE;  -- not a problem of the documents: the caller sees the error as it is
     END;
   END IF;
   IF written.taken <> jsonb_array_length(docs) THEN
