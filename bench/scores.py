@@ -119,7 +119,8 @@ class ScoreBench:
 
     # ------------------------------------------------------------ record
 
-    def bench_record(self, n: int, client_ids: bool) -> None:
+    def bench_record(self, n: int, client_ids: bool, errored: bool = False) -> None:
+        """errored: every result carries an error, so no scores are written — recording without the dual write."""
         self.conn.execute("DROP TABLE IF EXISTS bench_score_chunks")
         self.conn.execute(
             f"""CREATE UNLOGGED TABLE bench_score_chunks AS
@@ -128,9 +129,10 @@ class ScoreBench:
                          'evaluator', 'bench-judge-' || (g %% {EVALUATORS}),
                          'submission_id', (%(s)s::uuid[])[1 + g %% cardinality(%(s)s::uuid[])],
                          'result_id', CASE WHEN %(ids)s THEN gen_random_uuid() END,
+                         'error', CASE WHEN %(err)s THEN 'evaluator timed out' END,
                          'payload', {PAYLOAD_SQL.replace("%", "%%")}))) AS docs
                 FROM generate_series(0, %(n)s - 1) g GROUP BY g / {CHUNK}""",
-            {"s": self.sessions, "n": n, "ids": client_ids},
+            {"s": self.sessions, "n": n, "ids": client_ids, "err": errored},
         )
         self.conn.execute("GRANT SELECT ON bench_score_chunks TO scoreledger_app")
         chunks = [r[0] for r in self.conn.execute("SELECT chunk FROM bench_score_chunks ORDER BY chunk")]
@@ -163,13 +165,14 @@ class ScoreBench:
                         SELECT %(t)s, (e->>'submission_id')::uuid, kv.key, {BARE_SCORE_COLUMNS.replace("%", "%%")},
                                d.result_id
                         FROM d, jsonb_each(e->'payload') kv
+                        WHERE e->>'error' IS NULL
                         RETURNING 1""",
                     {"c": chunk, "t": self.tenant},
                 )
                 bare += seconds
         finally:
             self.conn.execute("RESET jit")
-        label = "client ids, upsert" if client_ids else "new ids"
+        label = "errors: no scores" if errored else ("client ids, upsert" if client_ids else "new ids")
         self.bench.report(f"scores: record {KEYS}-key results ({label})", n, ours, bare, "results")
         self.conn.execute("DROP TABLE bench_score_chunks, bare_results, bare_scores")
 
@@ -240,6 +243,7 @@ def bench_scores(bench, results: int | None = None, backfill: int | None = None,
     if results:
         score_bench.bench_record(results, client_ids=False)
         score_bench.bench_record(results, client_ids=True)
+        score_bench.bench_record(results, client_ids=False, errored=True)
     if backfill:
         score_bench.bench_backfill(backfill, batch_size)
 
