@@ -6,21 +6,24 @@
 -- All guards are statement-level triggers so bulk paths stay set-based.
 -- =====================================================================
 
-CREATE OR REPLACE FUNCTION scoreledger_private.tg_score_history__append_only()
+-- One guard for every append-only table (score history, batch events,
+-- governance events): UPDATE, DELETE and TRUNCATE refused, for the owner too.
+CREATE OR REPLACE FUNCTION scoreledger_private.tg__append_only()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
   PERFORM scoreledger_private.fail('SL423',
-    format('score history is append-only (%s refused)', lower(TG_OP)));
+    format('%s: append-only (%s refused)', replace(TG_TABLE_NAME, '_', ' '), lower(TG_OP)));
   RETURN NULL;
 END
 $$;
 
 CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON scoreledger_private.score_history
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_score_history__append_only();
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__append_only();
 CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON scoreledger_private.score_history
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_score_history__append_only();
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__append_only();
+DROP FUNCTION IF EXISTS scoreledger_private.tg_score_history__append_only();
 
 -- Writing history is the only way to change a score: the newest row of each
 -- submission written by the statement becomes its score.

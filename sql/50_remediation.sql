@@ -105,20 +105,11 @@ CREATE OR REPLACE TRIGGER editable_only BEFORE UPDATE OR DELETE ON scoreledger_p
 CREATE OR REPLACE TRIGGER editable_only_truncate BEFORE TRUNCATE ON scoreledger_private.correction_submissions
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_content__immutable();
 
-CREATE OR REPLACE FUNCTION scoreledger_private.tg_batch_events__append_only()
-RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-  PERFORM scoreledger_private.fail('SL423', format('batch events are append-only (%s refused)', lower(TG_OP)));
-  RETURN NULL;
-END
-$$;
-
 CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON scoreledger_private.batch_events
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_batch_events__append_only();
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__append_only();
 CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON scoreledger_private.batch_events
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_batch_events__append_only();
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__append_only();
+DROP FUNCTION IF EXISTS scoreledger_private.tg_batch_events__append_only();
 
 -- ---------------------------------------------------------------------
 -- Helpers

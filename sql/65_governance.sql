@@ -7,20 +7,11 @@
 -- change is a governance event. Both are append-only.
 -- =====================================================================
 
-CREATE OR REPLACE FUNCTION scoreledger_private.tg_governance_events__append_only()
-RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-  PERFORM scoreledger_private.fail('SL423', format('governance events are append-only (%s refused)', lower(TG_OP)));
-  RETURN NULL;
-END
-$$;
-
 CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON scoreledger_private.governance_events
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_governance_events__append_only();
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__append_only();
 CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON scoreledger_private.governance_events
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_governance_events__append_only();
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__append_only();
+DROP FUNCTION IF EXISTS scoreledger_private.tg_governance_events__append_only();
 
 CREATE OR REPLACE FUNCTION scoreledger_private.record_governance_event(
   kind text, user_id uuid, capability text, detail jsonb DEFAULT NULL)
