@@ -511,8 +511,8 @@ AS $$
         WHEN x.doc->'submission_id' <> 'null' AND f.submission_id IS NULL
           THEN 'submission_id: must be a uuid string or null'
         WHEN f.submission_id IS NOT NULL AND (
-               SELECT 1 FROM scoreledger_private.submissions s
-               WHERE s.tenant_id = scoreledger.current_tenant() AND s.submission_id = f.submission_id LIMIT 1) IS NULL
+               SELECT s.submission_id FROM scoreledger_private.submissions s
+               WHERE s.tenant_id = scoreledger.current_tenant() AND s.submission_id = f.submission_id) IS NULL
           THEN format('submission_id: submission %s does not exist', f.submission_id)
         WHEN x.doc->'error' <> 'null' AND (jsonb_typeof(x.doc->'error') <> 'string' OR (x.doc->>'error') !~ '\S')
           THEN 'error: must be a non-empty string or null'
@@ -547,21 +547,36 @@ $$;
 -- takes the row locks in one order); returns them. Malformed documents are
 -- left out (taken < the documents' count) or make the statement fail: the
 -- caller then names the problem.
+--
+-- Only ids that exist (probed in this statement's snapshot) go through
+-- INSERT ... ON CONFLICT DO UPDATE; the others, named or fresh, through a
+-- plain INSERT: speculative insertion costs three times a plain insert. A
+-- named id another writer inserts after the snapshot makes the plain INSERT
+-- fail (unique_violation): `upsert_all` then takes the ON CONFLICT path for
+-- every named id (record_results retries so).
 CREATE OR REPLACE FUNCTION scoreledger_private.insert_results(
-  tenant uuid, docs jsonb,
+  tenant uuid, docs jsonb, upsert_all boolean,
   OUT ids uuid[], OUT overwritten uuid[], OUT written_rows scoreledger_private.evaluation_results[], OUT taken integer)
 LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
-  -- Documents naming a result id may overwrite it (upsert); the others
-  -- get a fresh id and a plain INSERT, which costs a third of the
-  -- speculative insertion ON CONFLICT needs.
   WITH parsed AS MATERIALIZED (
-    SELECT (d.doc->>'result_id')::uuid AS given_id, ev.evaluator_id, (d.doc->>'submission_id')::uuid AS submission_id,
-           nullif(d.doc->'payload', 'null'::jsonb) AS payload, d.doc->>'error' AS error
+    SELECT coalesce(g.given_id, gen_random_uuid()) AS result_id, ev.evaluator_id, g.submission_id, g.payload, g.error,
+           g.given_id IS NOT NULL
+             AND (upsert_all OR (SELECT r.result_id FROM scoreledger_private.evaluation_results r
+                                 WHERE r.tenant_id = tenant AND r.result_id = g.given_id) IS NOT NULL)
+             AS may_exist
     FROM jsonb_array_elements(docs) AS d(doc)
-    JOIN scoreledger_private.evaluators ev
-      ON ev.tenant_id = tenant AND ev.name = btrim(d.doc->>'evaluator', E' \t\r\n')
+    -- The document's fields as plain values of a subquery the planner keeps
+    -- (OFFSET 0): compared with an indexed column, an expression over the
+    -- document (d.doc->>'result_id')::uuid is not leakproof, and row-level
+    -- security then forbids it as an index condition -- the probe below
+    -- and the evaluator lookup would read the tenant's whole table.
+    CROSS JOIN LATERAL (SELECT (d.doc->>'result_id')::uuid AS given_id, (d.doc->>'submission_id')::uuid AS submission_id,
+                               nullif(d.doc->'payload', 'null'::jsonb) AS payload, d.doc->>'error' AS error,
+                               btrim(d.doc->>'evaluator', E' \t\r\n') AS evaluator
+                        OFFSET 0) g
+    JOIN scoreledger_private.evaluators ev ON ev.tenant_id = tenant AND ev.name = g.evaluator
     WHERE jsonb_typeof(d.doc) = 'object'
       AND d.doc - ARRAY['evaluator', 'submission_id', 'payload', 'error', 'result_id'] = '{}'
       AND jsonb_typeof(d.doc->'evaluator') = 'string'
@@ -572,9 +587,9 @@ BEGIN
   ), upserted AS (
     INSERT INTO scoreledger_private.evaluation_results AS r
       (tenant_id, result_id, evaluator_id, submission_id, payload, error)
-    SELECT tenant, p.given_id, p.evaluator_id, p.submission_id, p.payload, p.error
-    FROM parsed p WHERE p.given_id IS NOT NULL
-    ORDER BY p.given_id
+    SELECT tenant, p.result_id, p.evaluator_id, p.submission_id, p.payload, p.error
+    FROM parsed p WHERE p.may_exist
+    ORDER BY p.result_id
     ON CONFLICT (tenant_id, result_id) DO UPDATE
       SET evaluator_id = excluded.evaluator_id, submission_id = excluded.submission_id,
           payload = excluded.payload, error = excluded.error, updated_at = now()
@@ -584,8 +599,9 @@ BEGIN
   ), inserted AS (
     INSERT INTO scoreledger_private.evaluation_results AS r
       (tenant_id, result_id, evaluator_id, submission_id, payload, error)
-    SELECT tenant, gen_random_uuid(), p.evaluator_id, p.submission_id, p.payload, p.error
-    FROM parsed p WHERE p.given_id IS NULL
+    SELECT tenant, p.result_id, p.evaluator_id, p.submission_id, p.payload, p.error
+    FROM parsed p WHERE NOT p.may_exist
+    ORDER BY p.result_id
     RETURNING r AS written_row, true AS inserted
   ), written AS (
     SELECT * FROM upserted UNION ALL SELECT * FROM inserted
@@ -630,16 +646,30 @@ BEGIN
     IF FOUND THEN
       PERFORM scoreledger_private.fail(problem.sqlstate, problem.message);
     END IF;
-    SELECT * INTO written FROM scoreledger_private.insert_results(tenant, docs);
+    -- No subtransaction to retry in: every named id takes the upsert path.
+    SELECT * INTO written FROM scoreledger_private.insert_results(tenant, docs, true);
   ELSE
     BEGIN
-      SELECT * INTO written FROM scoreledger_private.insert_results(tenant, docs);
-    EXCEPTION WHEN OTHERS THEN
-      SELECT * INTO problem FROM scoreledger_private.result_document_errors(docs, indexed);
-      IF FOUND THEN
-        PERFORM scoreledger_private.fail(problem.sqlstate, problem.message);
-      END IF;
-      RAISE;  -- not a problem of the documents: the caller sees the error as it is
+      SELECT * INTO written FROM scoreledger_private.insert_results(tenant, docs, false);
+    EXCEPTION
+      WHEN unique_violation THEN
+        -- A named id was inserted by another writer (or named twice here)
+        -- since the probe: every named id through ON CONFLICT instead.
+        BEGIN
+          SELECT * INTO written FROM scoreledger_private.insert_results(tenant, docs, true);
+        EXCEPTION WHEN OTHERS THEN
+          SELECT * INTO problem FROM scoreledger_private.result_document_errors(docs, indexed);
+          IF FOUND THEN
+            PERFORM scoreledger_private.fail(problem.sqlstate, problem.message);
+          END IF;
+          RAISE;  -- not a problem of the documents: the caller sees the error as it is
+        END;
+      WHEN OTHERS THEN
+        SELECT * INTO problem FROM scoreledger_private.result_document_errors(docs, indexed);
+        IF FOUND THEN
+          PERFORM scoreledger_private.fail(problem.sqlstate, problem.message);
+        END IF;
+        RAISE;  -- not a problem of the documents: the caller sees the error as it is
     END;
   END IF;
   IF written.taken <> jsonb_array_length(docs) THEN
@@ -898,72 +928,89 @@ GRANT EXECUTE ON FUNCTION scoreledger.write_annotation_scores(uuid) TO scoreledg
 -- transaction, driven by `scoreledger scores backfill`.
 -- ---------------------------------------------------------------------
 
--- The next chunk of artefacts after `after_id` that lack their scores (or,
--- forced, all of them), locked FOR NO KEY UPDATE SKIP LOCKED: an artefact
--- a live writer or another backfill holds is theirs to write. "Lacking":
--- it would write something (an error-free result / a submitted annotation,
--- with a submission and a non-empty object) and has neither scores nor
--- warnings, or its last write failed. `stale`: those of `ids` that may have
--- scores, warnings or an open failure to replace (all of them, see below).
+-- The next chunk of a backfill: the window of the next `batch_size` ids
+-- after `after_id` in key order (`last_id`: the window's last id, null when
+-- nothing is left), and of those the artefacts that lack their scores (or,
+-- forced, all of them): `ids`, locked FOR NO KEY UPDATE SKIP LOCKED (an
+-- artefact a live writer or another backfill holds is theirs to write),
+-- with their `rows` (results). "Lacking": it would write something (an
+-- error-free result / a submitted annotation, with a submission and a
+-- non-empty object) and has neither scores nor warnings, or its last write
+-- failed. `stale`: those that may have something to replace (all, below).
 --
--- Each test is a scalar subquery with LIMIT 1, an index probe per row: an
--- EXISTS would let the planner hash the tenant's whole scores table on
--- every chunk when it believes the table small (stale statistics).
+-- Plan-proof by construction. The window is an index range scan with a
+-- LIMIT and no filter (a filtered "next N lacking" query lets the planner
+-- choose a scan and sort of the tenant's whole table when it misjudges
+-- the filter). Each artefact of the window is then tested with a count(*)
+-- over an index prefix: an EXISTS may be hashed over the whole scores
+-- table, and a LIMIT 1 may prefer a sequential scan "until the first
+-- match" -- for an artefact without scores, the whole table. The probes
+-- compare columns with columns: an expression over a value (a cast, a
+-- JSON operator) is not leakproof, and row-level security then forbids it
+-- as an index condition.
 CREATE OR REPLACE FUNCTION scoreledger_private.next_backfill_chunk(tenant uuid, kind text, after_id uuid,
                                                                    batch_size integer, force boolean,
                                                                    OUT ids uuid[], OUT stale uuid[],
-                                                                   OUT rows scoreledger_private.evaluation_results[])
+                                                                   OUT rows scoreledger_private.evaluation_results[],
+                                                                   OUT last_id uuid)
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
   lower_bound uuid := coalesce(after_id, '00000000-0000-0000-0000-000000000000');
+  window_ids uuid[];
 BEGIN
   IF kind = 'evaluation_result' THEN
-    SELECT coalesce(array_agg((c.r).result_id ORDER BY (c.r).result_id), '{}'),
-           coalesce(array_agg(c.r ORDER BY (c.r).result_id), '{}')
+    window_ids := ARRAY(
+      SELECT r.result_id FROM scoreledger_private.evaluation_results r
+      WHERE r.tenant_id = tenant AND r.result_id >= lower_bound AND r.result_id IS DISTINCT FROM after_id
+      ORDER BY r.result_id LIMIT batch_size);
+    SELECT coalesce(array_agg((c.r).result_id ORDER BY w.n), '{}'), coalesce(array_agg(c.r ORDER BY w.n), '{}')
       INTO ids, rows
-    FROM (
+    FROM unnest(window_ids) WITH ORDINALITY AS w(id, n)
+    CROSS JOIN LATERAL (
       SELECT r
       FROM scoreledger_private.evaluation_results r
-      WHERE r.tenant_id = tenant AND r.result_id >= lower_bound AND r.result_id IS DISTINCT FROM after_id
+      WHERE r.tenant_id = tenant AND r.result_id = w.id
         AND (force
              OR (r.error IS NULL AND r.submission_id IS NOT NULL
                  AND jsonb_typeof(r.payload) = 'object' AND r.payload <> '{}'::jsonb
-                 AND (SELECT true FROM scoreledger_private.scores s
+                 AND (SELECT count(*) FROM scoreledger_private.scores s
                       WHERE s.tenant_id = r.tenant_id AND s.evaluation_result_id IS NOT NULL
-                        AND s.evaluation_result_id = r.result_id LIMIT 1) IS NULL
-                 AND (SELECT true FROM scoreledger_private.score_write_warnings w
+                        AND s.evaluation_result_id = r.result_id) = 0
+                 AND (SELECT count(*) FROM scoreledger_private.score_write_warnings w
                       WHERE w.tenant_id = r.tenant_id AND w.source_kind = 'evaluation_result'
-                        AND w.source_id = r.result_id LIMIT 1) IS NULL)
-             OR (SELECT true FROM scoreledger_private.score_write_failures f
+                        AND w.source_id = r.result_id) = 0)
+             OR (SELECT count(*) FROM scoreledger_private.score_write_failures f
                  WHERE f.tenant_id = r.tenant_id AND f.resolved_at IS NULL
-                   AND f.source_kind = 'evaluation_result' AND f.source_id = r.result_id LIMIT 1))
-      ORDER BY r.result_id
-      LIMIT batch_size
+                   AND f.source_kind = 'evaluation_result' AND f.source_id = r.result_id) > 0)
       FOR NO KEY UPDATE OF r SKIP LOCKED) c;
   ELSE
-    SELECT coalesce(array_agg(c.annotation_id ORDER BY c.annotation_id), '{}') INTO ids
-    FROM (
+    window_ids := ARRAY(
+      SELECT a.annotation_id FROM scoreledger_private.annotations a
+      WHERE a.tenant_id = tenant AND a.annotation_id >= lower_bound AND a.annotation_id IS DISTINCT FROM after_id
+      ORDER BY a.annotation_id LIMIT batch_size);
+    SELECT coalesce(array_agg(c.annotation_id ORDER BY w.n), '{}') INTO ids
+    FROM unnest(window_ids) WITH ORDINALITY AS w(id, n)
+    CROSS JOIN LATERAL (
       SELECT a.annotation_id
       FROM scoreledger_private.annotations a
-      WHERE a.tenant_id = tenant AND a.annotation_id >= lower_bound AND a.annotation_id IS DISTINCT FROM after_id
+      WHERE a.tenant_id = tenant AND a.annotation_id = w.id
         AND (force
              OR (a.status = 'submitted' AND jsonb_typeof(a.data) = 'object' AND a.data <> '{}'::jsonb
                  AND (SELECT i.submission_id FROM scoreledger_private.review_items i
                       WHERE i.tenant_id = a.tenant_id AND i.item_id = a.item_id) IS NOT NULL
-                 AND (SELECT true FROM scoreledger_private.scores s
+                 AND (SELECT count(*) FROM scoreledger_private.scores s
                       WHERE s.tenant_id = a.tenant_id AND s.annotation_id IS NOT NULL
-                        AND s.annotation_id = a.annotation_id LIMIT 1) IS NULL
-                 AND (SELECT true FROM scoreledger_private.score_write_warnings w
+                        AND s.annotation_id = a.annotation_id) = 0
+                 AND (SELECT count(*) FROM scoreledger_private.score_write_warnings w
                       WHERE w.tenant_id = a.tenant_id AND w.source_kind = 'annotation'
-                        AND w.source_id = a.annotation_id LIMIT 1) IS NULL)
-             OR (SELECT true FROM scoreledger_private.score_write_failures f
+                        AND w.source_id = a.annotation_id) = 0)
+             OR (SELECT count(*) FROM scoreledger_private.score_write_failures f
                  WHERE f.tenant_id = a.tenant_id AND f.resolved_at IS NULL
-                   AND f.source_kind = 'annotation' AND f.source_id = a.annotation_id LIMIT 1))
-      ORDER BY a.annotation_id
-      LIMIT batch_size
+                   AND f.source_kind = 'annotation' AND f.source_id = a.annotation_id) > 0)
       FOR NO KEY UPDATE OF a SKIP LOCKED) c;
   END IF;
+  last_id := window_ids[cardinality(window_ids)];
   -- Every artefact of the chunk is written delete-then-insert. Even one
   -- that lacked scores when this statement's snapshot was taken may have
   -- them now: a concurrent backfill can have written and committed it just
@@ -1006,13 +1053,12 @@ BEGIN
   IF force IS NULL THEN
     PERFORM scoreledger_private.fail('SL422', 'force: must be true or false');
   END IF;
-  SELECT c.ids, c.stale, c.rows INTO ids, stale, rows
+  SELECT c.ids, c.stale, c.rows, c.last_id INTO ids, stale, rows, last_id
   FROM scoreledger_private.next_backfill_chunk(tenant, source_kind, after_id, batch_size, force) c;
   SELECT * INTO outcome FROM scoreledger_private.write_scores_isolated(tenant, source_kind, ids, stale, rows);
   artefacts := cardinality(ids);
   scores_written := outcome.written;
   failed := outcome.failed;
-  last_id := ids[cardinality(ids)];
   -- A forced pass remembers how far it got, in the chunk's own transaction,
   -- and forgets it when it reaches the end.
   IF force AND last_id IS NOT NULL THEN
@@ -1028,7 +1074,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION scoreledger.backfill_scores(text, uuid, integer, boolean) IS
-  'One backfill chunk (commit after each call): writes the scores of the next batch_size artefacts of source_kind (evaluation_result | annotation) after after_id, in id order, that lack them (force: all), skipping artefacts another writer holds. A failing artefact is logged and skipped. Returns the artefacts done, scores written, failures and the last id (null: nothing left).';
+  'One backfill chunk (commit after each call): of the next batch_size artefacts of source_kind (evaluation_result | annotation) after after_id in id order, writes the scores of those that lack them (force: all), skipping artefacts another writer holds. A failing artefact is logged and skipped. Returns the artefacts written, scores written, failures and the last id examined (pass it as after_id next; null: nothing left).';
 GRANT EXECUTE ON FUNCTION scoreledger.backfill_scores(text, uuid, integer, boolean) TO scoreledger_app;
 
 CREATE OR REPLACE FUNCTION scoreledger.score_backfill_pending(force boolean DEFAULT false)
@@ -1121,14 +1167,13 @@ BEGIN
       failed := 0;
       after_id := NULL;
       LOOP
-        SELECT c.ids, c.stale, c.rows INTO ids, stale, rows
+        SELECT c.ids, c.stale, c.rows, c.last_id INTO ids, stale, rows, after_id
         FROM scoreledger_private.next_backfill_chunk(t, kind, after_id, batch_size, false) c;
-        EXIT WHEN cardinality(ids) = 0;
+        EXIT WHEN after_id IS NULL;
         SELECT * INTO outcome FROM scoreledger_private.write_scores_isolated(t, kind, ids, stale, rows);
         artefacts := artefacts + cardinality(ids);
         scores_written := scores_written + outcome.written;
         failed := failed + outcome.failed;
-        after_id := ids[cardinality(ids)];
       END LOOP;
       IF artefacts > 0 THEN
         RETURN NEXT;

@@ -2,7 +2,7 @@
 -- idempotent, unique per (artefact, name); wired into every producer write
 -- (results overwritten, annotations inserted and edited), bulk and single.
 BEGIN;
-SELECT plan(37);
+SELECT plan(40);
 
 SELECT scoreledger.create_tenant('scores writers', tests.uuid_of('tenant', 421));
 SELECT tests.authenticate_as(tests.uuid_of('tenant', 421), tests.uuid_of('actor', 421));
@@ -100,6 +100,17 @@ SELECT is(scoreledger.record_evaluation_results(jsonb_build_array(
 SELECT results_eq($$SELECT name, value_numeric, value_string FROM scoreledger.scores WHERE evaluation_result_id = tests.uuid_of('result', 10) ORDER BY name$$,
                   $$VALUES ('a', 20::numeric, NULL::text), ('c', NULL, 'x')$$, 'with its scores replaced');
 SELECT is(scoreledger.record_evaluation_results('[]'), 0, 'an empty array records nothing');
+-- A bigger call (validated optimistically): 10 new named ids and 2 existing ones.
+SELECT is(scoreledger.record_evaluation_results((SELECT jsonb_agg(jsonb_build_object('evaluator', 'judge',
+            'submission_id', tests.uuid_of('submission', 4211), 'payload', jsonb_build_object('big', g),
+            'result_id', CASE WHEN g = 1 THEN tests.uuid_of('result', 10) WHEN g = 2 THEN tests.uuid_of('result', 1)
+                              ELSE tests.uuid_of('result', 200 + g) END)) FROM generate_series(1, 12) g)),
+          12, 'a bulk call mixing new and existing result ids writes all 12');
+SELECT results_eq($$SELECT evaluation_result_id, name, value_numeric FROM scoreledger.scores
+                    WHERE evaluation_result_id IN (tests.uuid_of('result', 10), tests.uuid_of('result', 1)) ORDER BY 3$$,
+                  $$VALUES (tests.uuid_of('result', 10), 'big', 1::numeric), (tests.uuid_of('result', 1), 'big', 2::numeric)$$,
+                  'the existing ones are overwritten: their old scores replaced');
+SELECT is((SELECT count(*) FROM scoreledger.scores WHERE name = 'big'), 12::bigint, 'and the new ones have theirs, once');
 
 -- ---------------------------------------------------------------------
 -- Annotations: every submitted save writes, drafts have none

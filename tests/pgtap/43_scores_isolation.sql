@@ -123,8 +123,8 @@ SELECT results_eq($$SELECT name, value_numeric FROM scoreledger.scores WHERE eva
                   $$VALUES ('a', 2::numeric), ('poison', 1::numeric)$$, 'the isolated culprit has its scores now');
 SELECT is((SELECT count(*) FROM scoreledger.scores WHERE evaluation_result_id = tests.uuid_of('result', 1)), 1::bigint,
           'the stale scores were replaced, not duplicated');
-SELECT results_eq($$SELECT artefacts, last_id FROM scoreledger.backfill_scores('evaluation_result', NULL, 100)$$,
-                  $$VALUES (0, NULL::uuid)$$, 'a second run finds nothing left to do');
+SELECT results_eq($$SELECT artefacts, scores_written FROM scoreledger.backfill_scores('evaluation_result', NULL, 100)$$,
+                  $$VALUES (0, 0::bigint)$$, 'a second run finds nothing left to do');
 SELECT is((SELECT sum(artefacts) FROM scoreledger.score_backfill_pending()), 0::numeric, 'nothing pending');
 SELECT tests.clear_context();
 

@@ -1,7 +1,7 @@
 -- Invalid input (contract section 2): registered codes, and messages that
 -- name the field ([n].field in bulk documents), with nothing written.
 BEGIN;
-SELECT plan(36);
+SELECT plan(38);
 
 SELECT scoreledger.create_tenant('scores validation', tests.uuid_of('tenant', 451));
 SELECT tests.authenticate_as(tests.uuid_of('tenant', 451), tests.uuid_of('actor', 451));
@@ -80,6 +80,17 @@ SELECT tests.throws_code_like(format('SELECT scoreledger.record_evaluation_resul
                                                        pg_temp.doc('{}'),
                                                        pg_temp.doc(jsonb_build_object('result_id', upper(tests.uuid_of('result', 1)::text))))),
                               'SL422', '[2].result_id: % appears twice in this call', 'a result id twice in one call is named at its second occurrence');
+SELECT tests.throws_code_like(format('SELECT scoreledger.record_evaluation_results(%L)',
+                                     (SELECT jsonb_agg(pg_temp.doc(jsonb_build_object('result_id',
+                                               tests.uuid_of('result', CASE WHEN g = 11 THEN 3 ELSE g END))))
+                                      FROM generate_series(0, 11) g)),
+                              'SL422', '[11].result_id: % appears twice in this call',
+                              'in a bigger call (validated after the insert fails) too');
+SELECT tests.throws_code_like(format('SELECT scoreledger.record_evaluation_results(%L)',
+                                     (SELECT jsonb_agg(pg_temp.doc(CASE WHEN g = 9 THEN jsonb_build_object('submission_id', 'x')
+                                                                        ELSE '{}' END)) FROM generate_series(0, 11) g)),
+                              'SL422', '[9].submission_id: must be a uuid string or null',
+                              'a bad uuid in a bigger call is named too (the cast fails the insert)');
 SELECT is((SELECT count(*) FROM scoreledger.evaluation_results), 0::bigint, 'no refused call wrote a result');
 SELECT is((SELECT count(*) FROM scoreledger.scores), 0::bigint, 'nor a score');
 

@@ -212,6 +212,40 @@ def test_one_failing_artefact_in_a_bulk_call_is_isolated(dsn, acting, sessions):
     assert [str(f["source_id"]) for f in failures] == [culprit]
 
 
+def test_two_workers_recording_the_same_new_result_ids_at_once(dsn, acting, sessions):
+    """Both calls succeed: the second waits, finds the ids taken and overwrites them (upsert retry)."""
+    ids = [str(uuid.uuid4()) for _ in range(60)]
+    docs = [
+        {"evaluator": "judge", "submission_id": sessions[n % 10], "payload": payload(n), "result_id": rid}
+        for n, rid in enumerate(ids)
+    ]
+    barrier = threading.Barrier(2)
+    outcomes: list = []
+
+    def worker():
+        try:
+            with acting() as conn:
+                barrier.wait()
+                outcomes.append(scores.record_evaluation_results(conn, docs))
+        except BaseException as exc:  # pragma: no cover - reported below
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes == [60, 60], outcomes
+    with acting() as conn:
+        results = conn.execute("SELECT count(*) AS n FROM scoreledger.evaluation_results").fetchone()["n"]
+        stored = conn.execute(
+            "SELECT count(*) AS n, count(DISTINCT (evaluation_result_id, name)) AS d FROM scoreledger.scores"
+        ).fetchone()
+        assert scores.failures(conn) == []
+    assert results == 60
+    assert (stored["n"], stored["d"]) == (60 * KEYS, 60 * KEYS), "each result has its scores once"
+
+
 # ---------------------------------------------------------------------------
 # Backfill: interrupted, restarted, concurrent
 # ---------------------------------------------------------------------------
