@@ -115,18 +115,19 @@ RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-  IF TG_OP = 'INSERT' THEN
-    IF EXISTS (SELECT 1 FROM new_rows n WHERE n.score IS NOT NULL OR n.max_score IS NOT NULL) THEN
-      PERFORM scoreledger_private.fail('SL423', 'a submission is inserted unscored; its score comes from its first history row');
-    END IF;
-  ELSIF EXISTS (
+  -- Checked once the whole statement has run: a submission inserted with a
+  -- score needs its first history row written by the same statement (as
+  -- recording does); inserted unscored, it has none yet.
+  IF EXISTS (
       SELECT 1 FROM new_rows n
       LEFT JOIN LATERAL (
         SELECT h.score, h.max_score FROM scoreledger_private.score_history h
         WHERE h.tenant_id = n.tenant_id AND h.submission_id = n.submission_id
         ORDER BY h.history_id DESC LIMIT 1) latest ON true
       WHERE (n.score, n.max_score) IS DISTINCT FROM (latest.score, latest.max_score)) THEN
-    PERFORM scoreledger_private.fail('SL423', 'a submission''s score must equal its latest score history row; write history instead');
+    PERFORM scoreledger_private.fail('SL423', CASE TG_OP
+      WHEN 'INSERT' THEN 'a submission''s score comes from its score history: insert it unscored, or with its first history row in the same statement'
+      ELSE 'a submission''s score must equal its latest score history row; write history instead' END);
   END IF;
   RETURN NULL;
 END
@@ -144,21 +145,21 @@ CREATE OR REPLACE TRIGGER score_from_history_update AFTER UPDATE ON scoreledger_
 -- ---------------------------------------------------------------------
 
 -- ISO 8601 with an explicit offset, checked without casting so that bulk
--- validation never trips over a bad date (2026-02-30) mid-statement.
+-- validation never trips over a bad date (2026-02-30) mid-statement. One
+-- expression, so that the planner inlines it: a call per document costs
+-- more than the check itself. CASE, not AND: the casts must never see a
+-- string the pattern refused.
 CREATE OR REPLACE FUNCTION scoreledger_private.is_iso_timestamptz(value text)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-  SELECT coalesce((
-    SELECT CASE
-      WHEN m[1]::int NOT BETWEEN 1 AND 9999 OR m[2]::int NOT BETWEEN 1 AND 12 THEN false
-      ELSE m[3]::int BETWEEN 1 AND extract(day FROM make_date(m[1]::int, m[2]::int, 1) + interval '1 month - 1 day')::int
-           AND m[4]::int <= 23 AND m[5]::int <= 59 AND coalesce(m[6]::int, 0) <= 59
-           AND coalesce(m[7]::int, 0) <= 15 AND coalesce(m[8]::int, 0) <= 59
-    END
-    FROM regexp_match(value,
-      '^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?(?:[Zz]|[+-](\d{2})(?::?(\d{2}))?)$') AS m
-  ), false)
+  SELECT CASE
+    WHEN value ~ '^(?!0000)[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?([Zz]|[+-](0[0-9]|1[0-5])(:?[0-5][0-9])?)$'
+      THEN substr(value, 9, 2)::int <= 28
+        OR substr(value, 9, 2)::int <= extract(day FROM make_date(substr(value, 1, 4)::int, substr(value, 6, 2)::int, 1)
+                                                      + interval '1 month - 1 day')::int
+    ELSE false
+  END
 $$;
 
 -- The first problem in a set of submission documents' top-level fields, or
@@ -229,8 +230,95 @@ AS $$
   SELECT de.sqlstate, de.message FROM doc_errors de ORDER BY de.idx LIMIT 1
 $$;
 
+-- The first problem in the answers of submission documents whose top-level
+-- fields are valid (submission_document_errors found nothing), or no row.
+-- The error path only: recording checks the same rules in bulk and comes
+-- here for the message when something fails them.
+CREATE OR REPLACE FUNCTION scoreledger_private.submission_answer_errors(docs jsonb, path_prefix text)
+RETURNS TABLE (sqlstate text, message text)
+LANGUAGE sql STABLE
+AS $$
+  WITH items AS MATERIALIZED (
+    -- Each item looked up in one small JSON object: no join to misjudge.
+    SELECT coalesce(jsonb_object_agg(i.evaluation_version_id::text || ':' || i.question_version_id::text,
+                      jsonb_build_object('id', i.question_version_id, 'options', to_jsonb(q.options),
+                        'bits', (SELECT jsonb_object_agg(o.option, 1::bigint << (o.n - 1)::int)
+                                 FROM unnest(q.options) WITH ORDINALITY AS o(option, n)))), '{}') AS by_item
+    FROM scoreledger_private.items i
+    JOIN scoreledger_private.question_versions q
+      ON q.tenant_id = i.tenant_id AND q.question_version_id = i.question_version_id
+    WHERE i.tenant_id = scoreledger.current_tenant()
+      AND i.evaluation_version_id IN (SELECT DISTINCT (e->>'evaluation_version_id')::uuid FROM jsonb_array_elements(docs) e)
+  ), parsed AS (
+    SELECT d.n - 1 AS idx, a.n - 1 AS answer_idx, (entry.item->>'id')::uuid AS question_version_id,
+           CASE
+             WHEN jsonb_typeof(a.answer) <> 'object' THEN ': must be a JSON object'
+             WHEN a.answer - ARRAY['question_version_id', 'selected'] <> '{}'
+               THEN (SELECT min(k) FROM jsonb_object_keys(a.answer - ARRAY['question_version_id', 'selected']) k) || ': unknown field'
+             WHEN entry.item IS NULL THEN
+               CASE WHEN jsonb_typeof(a.answer->'question_version_id') = 'string'
+                         AND scoreledger_private.is_uuid(a.answer->>'question_version_id')
+                    THEN format('question_version_id: %s is not an item of evaluation version %s',
+                                a.answer->>'question_version_id', v.version_id)
+                    ELSE 'question_version_id: must be a uuid string' END
+             WHEN jsonb_typeof(a.answer->'selected') IS DISTINCT FROM 'array'
+               THEN 'selected: must be an array of option strings'
+             -- Every element a string equal to an option (the options are strings).
+             WHEN NOT (entry.item->'options' @> (a.answer->'selected')) THEN
+               CASE WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(a.answer->'selected') x(s) WHERE jsonb_typeof(x.s) <> 'string')
+                    THEN 'selected: must be an array of option strings'
+                    ELSE format('selected: %s is not an option of question version %s',
+                                (SELECT x.s::text FROM jsonb_array_elements(a.answer->'selected') x(s)
+                                 WHERE NOT (entry.item->'options' @> jsonb_build_array(x.s)) LIMIT 1),
+                                entry.item->>'id') END
+             -- Each distinct option sets its own bit: a repeat leaves fewer bits than elements.
+             WHEN bit_count((SELECT bit_or((entry.item->'bits'->>x.s)::bigint)
+                             FROM jsonb_array_elements_text(a.answer->'selected') x(s))::bit(64))
+                  <> jsonb_array_length(a.answer->'selected')
+               THEN 'selected: lists an option twice'
+           END AS problem
+    FROM items
+    CROSS JOIN LATERAL jsonb_array_elements(docs) WITH ORDINALITY AS d(doc, n)
+    CROSS JOIN LATERAL (SELECT (d.doc->>'evaluation_version_id')::uuid AS version_id) v
+    CROSS JOIN LATERAL jsonb_array_elements(d.doc->'answers') WITH ORDINALITY AS a(answer, n)
+    CROSS JOIN LATERAL (SELECT items.by_item -> (v.version_id::text || ':' || lower(a.answer->>'question_version_id')) AS item) entry
+  )
+  SELECT 'SL422',
+         format('%sanswers[%s]', CASE WHEN path_prefix IS NULL THEN '' ELSE format('%s[%s].', path_prefix, r.idx) END,
+                r.answer_idx)
+         || CASE WHEN r.problem LIKE ':%' THEN r.problem
+                 ELSE '.' || coalesce(r.problem, format('question_version_id: %s is answered twice', r.question_version_id)) END
+  FROM (SELECT p.*, row_number() OVER (PARTITION BY p.idx, p.question_version_id ORDER BY p.answer_idx) AS occurrence
+        FROM parsed p) r
+  WHERE r.problem IS NOT NULL OR r.occurrence > 1
+  ORDER BY r.idx, r.answer_idx
+  LIMIT 1
+$$;
+
+-- Raises the first problem in submission documents, in document order:
+-- top-level fields of every document first, then answers.
+CREATE OR REPLACE FUNCTION scoreledger_private.raise_submission_document_problem(docs jsonb, path_prefix text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  problem record;
+BEGIN
+  SELECT * INTO problem FROM scoreledger_private.submission_document_errors(docs, path_prefix);
+  IF NOT FOUND THEN
+    SELECT * INTO problem FROM scoreledger_private.submission_answer_errors(docs, path_prefix);
+  END IF;
+  IF FOUND THEN
+    PERFORM scoreledger_private.fail(problem.sqlstate, problem.message);
+  END IF;
+  -- Only reached if the bulk checks and the diagnosis disagree: still refuse.
+  PERFORM scoreledger_private.fail('SL422', coalesce(path_prefix, 'document') || ': invalid submission document');
+END
+$$;
+
 -- The session's scratch tables for record_documents, created on first use
--- (ON COMMIT DELETE ROWS: nothing outlives a transaction).
+-- (ON COMMIT DELETE ROWS: nothing outlives a transaction). Named apart from
+-- earlier layouts, which a long-lived session may still hold.
 CREATE OR REPLACE FUNCTION scoreledger_private.ensure_recording_tables()
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -240,22 +328,31 @@ BEGIN
   -- own temp schema (with a trigger, say) would run its code as the owner.
   IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c
              WHERE c.relnamespace = pg_catalog.pg_my_temp_schema()
-               AND c.relname IN ('recording', 'recording_answers')
+               AND c.relname IN ('recording_documents', 'recording_answers_parsed', 'recording_items')
                AND (c.relowner <> (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = 'scoreledger_owner')
                     OR c.relkind <> 'r'
                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid)
                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w WHERE w.ev_class = c.oid))) THEN
-    PERFORM scoreledger_private.fail('SL403', 'this session holds temporary tables named recording/recording_answers that scoreledger did not create; drop them');
+    PERFORM scoreledger_private.fail('SL403', 'this session holds temporary tables named recording_documents/recording_answers_parsed/recording_items that scoreledger did not create; drop them');
   END IF;
-  IF to_regclass('pg_temp.recording') IS NULL THEN
-    CREATE TEMP TABLE recording (
-      idx integer PRIMARY KEY, doc jsonb NOT NULL, submission_id uuid NOT NULL, version_id uuid NOT NULL,
-      evaluation_id uuid NOT NULL, user_id uuid NOT NULL, assignment_id uuid, submitted_at timestamptz NOT NULL,
-      fresh boolean NOT NULL, attempt_no integer, inserted boolean NOT NULL DEFAULT false
+  IF to_regclass('pg_temp.recording_documents') IS NULL THEN
+    -- Nullable throughout: a row holds what a document says, checked or not.
+    CREATE TEMP TABLE recording_documents (
+      idx integer PRIMARY KEY, answer_count integer, submission_id uuid, version_id uuid, evaluation_id uuid,
+      user_id uuid, assignment_id uuid, submitted_at timestamptz, valid boolean NOT NULL, fresh boolean,
+      attempt_no integer, score numeric, max_score numeric, answers_valid boolean, inserted boolean NOT NULL DEFAULT false
     ) ON COMMIT DELETE ROWS;
-    CREATE TEMP TABLE recording_answers (
-      idx integer NOT NULL, answer_idx integer NOT NULL, version_id uuid NOT NULL, question_version_id uuid,
-      selected text[], selected_mask bigint, problem text
+    CREATE TEMP TABLE recording_answers_parsed (
+      idx integer NOT NULL, question_version_id uuid, selected text[], selected_mask bigint,
+      award numeric, item_max numeric, valid boolean NOT NULL
+    ) ON COMMIT DELETE ROWS;
+    -- The items of the call's evaluation versions under the corrections in
+    -- force, keyed as answers name them.
+    CREATE TEMP TABLE recording_items (
+      evaluation_version_id uuid NOT NULL, question_version_id uuid NOT NULL, question_version_text text NOT NULL,
+      kind text NOT NULL, scoring text NOT NULL, points numeric NOT NULL, key_mask bigint NOT NULL,
+      dropped boolean NOT NULL, credit_all boolean NOT NULL, options text[] NOT NULL,
+      PRIMARY KEY (evaluation_version_id, question_version_text)
     ) ON COMMIT DELETE ROWS;
   END IF;
 END
@@ -265,179 +362,198 @@ $$;
 -- its submission id and whether this call recorded it (false: an identical
 -- earlier recording, a no-op).
 --
--- The parsed documents go through a temp table that is ANALYZEd: joins
--- between CTEs are planned as if they held one row, and a nested loop over
--- thousands of documents is quadratic.
+-- Bulk first: every rule is checked with cheap operators over the whole
+-- call (nothing cast before it is checked), and only when something fails
+-- does raise_submission_document_problem walk the documents again to name
+-- the first problem. The parsed documents go through temp tables that are
+-- ANALYZEd: joins between CTEs are planned as if they held one row, and a
+-- nested loop over thousands of documents is quadratic.
 CREATE OR REPLACE FUNCTION scoreledger_private.record_documents(docs jsonb, path_prefix text)
 RETURNS TABLE (submission_id uuid, recorded boolean)
 LANGUAGE plpgsql VOLATILE
+-- A call's parsed answers (and the rows its triggers collect) in memory,
+-- not in batches spilled to temporary files.
+SET work_mem = '64MB'
 AS $$
 #variable_conflict use_column
 DECLARE
   tenant uuid := scoreledger_private.require_tenant();
-  problem record;
   mismatch record;
 BEGIN
   IF docs IS NULL OR jsonb_typeof(docs) <> 'array' THEN
     PERFORM scoreledger_private.fail('SL422', coalesce(path_prefix, 'document') || ': must be a JSON array');
   END IF;
 
-  SELECT * INTO problem FROM scoreledger_private.submission_document_errors(docs, path_prefix);
-  IF FOUND THEN
-    PERFORM scoreledger_private.fail(problem.sqlstate, problem.message);
+  PERFORM scoreledger_private.ensure_recording_tables();
+  DELETE FROM pg_temp.recording_documents;
+  DELETE FROM pg_temp.recording_answers_parsed;
+  DELETE FROM pg_temp.recording_items;
+
+  -- Top-level fields: the rules of submission_document_errors, as one
+  -- boolean per document.
+  INSERT INTO pg_temp.recording_documents
+    (idx, answer_count, submission_id, version_id, evaluation_id, user_id, assignment_id, submitted_at, valid, fresh)
+  SELECT x.n - 1, CASE WHEN jsonb_typeof(f.answers) = 'array' THEN jsonb_array_length(f.answers) END,
+         ids.submission_id, v.evaluation_version_id, v.evaluation_id, ids.user_id, a.assignment_id,
+         CASE WHEN scoreledger_private.is_iso_timestamptz(f.submitted_at) THEN f.submitted_at::timestamptz END,
+         coalesce(jsonb_typeof(x.doc) = 'object'
+           AND x.doc - ARRAY['submission_id', 'evaluation_version_id', 'user_id', 'assignment_id', 'submitted_at', 'answers'] = '{}'
+           AND (f.submission_id IS NULL OR ids.submission_id IS NOT NULL)
+           AND v.evaluation_version_id IS NOT NULL
+           AND ids.user_id IS NOT NULL
+           AND (f.assignment_id IS NULL OR a.evaluation_id = v.evaluation_id)
+           AND scoreledger_private.is_iso_timestamptz(f.submitted_at)
+           AND jsonb_typeof(f.answers) = 'array' AND jsonb_array_length(f.answers) BETWEEN 1 AND 1000, false),
+         NOT EXISTS (SELECT 1 FROM scoreledger_private.submissions s
+                     WHERE s.tenant_id = tenant AND s.submission_id = ids.submission_id)
+  FROM jsonb_array_elements(docs) WITH ORDINALITY AS x(doc, n)
+  -- Text fields, so that no value can fail a conversion here; an absent
+  -- field and a JSON null both read as null.
+  CROSS JOIN LATERAL jsonb_to_record(CASE WHEN jsonb_typeof(x.doc) = 'object' THEN x.doc ELSE '{}' END)
+    AS f(submission_id text, evaluation_version_id text, user_id text, assignment_id text, submitted_at text, answers jsonb)
+  CROSS JOIN LATERAL (SELECT
+    CASE WHEN f.submission_id IS NULL THEN gen_random_uuid()
+         WHEN scoreledger_private.is_uuid(f.submission_id) THEN f.submission_id::uuid END AS submission_id,
+    CASE WHEN scoreledger_private.is_uuid(f.user_id) THEN f.user_id::uuid END AS user_id) ids
+  -- Version and assignment matched as text, as is_uuid would let them
+  -- through (either letter case): no pattern to run per document.
+  LEFT JOIN scoreledger_private.evaluation_versions v
+    ON v.tenant_id = tenant AND v.evaluation_version_id::text = lower(f.evaluation_version_id)
+  LEFT JOIN scoreledger_private.assignments a
+    ON a.tenant_id = tenant AND a.assignment_id::text = lower(f.assignment_id);
+  ANALYZE pg_temp.recording_documents;
+
+  IF EXISTS (SELECT 1 FROM pg_temp.recording_documents r WHERE NOT r.valid)
+     OR (SELECT count(DISTINCT r.submission_id) <> count(*) FROM pg_temp.recording_documents r) THEN
+    PERFORM scoreledger_private.raise_submission_document_problem(docs, path_prefix);
   END IF;
 
   -- Shared lock on each evaluation version, in key order: an apply holds it
   -- exclusively, so a submission is scored either before an apply starts or
   -- after it commits, never against a half-applied batch.
   PERFORM pg_catalog.pg_advisory_xact_lock_shared(k.key)
-  FROM (SELECT DISTINCT scoreledger_private.version_lock_key(tenant, (e->>'evaluation_version_id')::uuid) AS key
-        FROM jsonb_array_elements(docs) e ORDER BY 1) k;
+  FROM (SELECT DISTINCT scoreledger_private.version_lock_key(tenant, r.version_id) AS key
+        FROM pg_temp.recording_documents r ORDER BY 1) k;
 
-  PERFORM scoreledger_private.ensure_recording_tables();
-  DELETE FROM pg_temp.recording;
-  DELETE FROM pg_temp.recording_answers;
+  -- The items, under the corrections in force: a new statement, so a new
+  -- snapshot, taken once the locks above are held.
+  INSERT INTO pg_temp.recording_items
+  SELECT s.evaluation_version_id, s.question_version_id, s.question_version_id::text, s.kind, s.scoring, s.points,
+         s.key_mask, s.dropped, s.credit_all, s.options
+  FROM scoreledger_private.item_states(
+    (SELECT array_agg(DISTINCT r.version_id) FROM pg_temp.recording_documents r)) s;
+  ANALYZE pg_temp.recording_items;
 
-  -- Every answer parsed once: its item looked up in one small JSON object
-  -- (no join for the planner to misjudge), its selection turned into the
-  -- stored text[] and bitmask, and what is wrong with it, if anything.
-  -- Cheap operators on the happy path (containment, one scalar subquery);
-  -- the detailed diagnosis runs only for an answer that fails them.
-  INSERT INTO pg_temp.recording_answers
-    (idx, answer_idx, version_id, question_version_id, selected, selected_mask, problem)
-  SELECT d.n - 1, a.n - 1, v.version_id, (entry.item->>'id')::uuid, sel.selected, sel.mask,
-         CASE
-           WHEN jsonb_typeof(a.answer) <> 'object' THEN ': must be a JSON object'
-           WHEN a.answer - ARRAY['question_version_id', 'selected'] <> '{}'
-             THEN (SELECT min(k) FROM jsonb_object_keys(a.answer - ARRAY['question_version_id', 'selected']) k) || ': unknown field'
-           WHEN entry.item IS NULL THEN
-             CASE WHEN jsonb_typeof(a.answer->'question_version_id') = 'string'
-                       AND scoreledger_private.is_uuid(a.answer->>'question_version_id')
-                  THEN format('question_version_id: %s is not an item of evaluation version %s',
-                              a.answer->>'question_version_id', v.version_id)
-                  ELSE 'question_version_id: must be a uuid string' END
-           WHEN jsonb_typeof(a.answer->'selected') IS DISTINCT FROM 'array'
-             THEN 'selected: must be an array of option strings'
-           -- Every element a string equal to an option (the options are strings).
-           WHEN NOT (entry.item->'options' @> (a.answer->'selected')) THEN
-             CASE WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(a.answer->'selected') x(s) WHERE jsonb_typeof(x.s) <> 'string')
-                  THEN 'selected: must be an array of option strings'
-                  ELSE format('selected: %s is not an option of question version %s',
-                              (SELECT x.s::text FROM jsonb_array_elements(a.answer->'selected') x(s)
-                               WHERE NOT (entry.item->'options' @> jsonb_build_array(x.s)) LIMIT 1),
-                              entry.item->>'id') END
-           -- Each distinct option sets its own bit: a repeat leaves fewer bits than elements.
-           WHEN bit_count(sel.mask::bit(64)) <> jsonb_array_length(a.answer->'selected')
-             THEN 'selected: lists an option twice'
-         END
-  FROM (SELECT coalesce(jsonb_object_agg(i.evaluation_version_id::text || ':' || i.question_version_id::text,
-                          jsonb_build_object('id', i.question_version_id, 'options', to_jsonb(q.options),
-                            'bits', (SELECT jsonb_object_agg(o.option, 1::bigint << (o.n - 1)::int)
-                                     FROM unnest(q.options) WITH ORDINALITY AS o(option, n)))), '{}') AS by_item
-        FROM scoreledger_private.items i
-        JOIN scoreledger_private.question_versions q
-          ON q.tenant_id = i.tenant_id AND q.question_version_id = i.question_version_id
-        WHERE i.tenant_id = tenant
-          AND i.evaluation_version_id IN (SELECT DISTINCT (e->>'evaluation_version_id')::uuid
-                                          FROM jsonb_array_elements(docs) e)) items
-  CROSS JOIN LATERAL jsonb_array_elements(docs) WITH ORDINALITY AS d(doc, n)
-  CROSS JOIN LATERAL (SELECT (d.doc->>'evaluation_version_id')::uuid AS version_id) v
-  CROSS JOIN LATERAL jsonb_array_elements(d.doc->'answers') WITH ORDINALITY AS a(answer, n)
-  CROSS JOIN LATERAL (SELECT items.by_item -> (v.version_id::text || ':' || lower(a.answer->>'question_version_id')) AS item) entry
-  CROSS JOIN LATERAL (
-    SELECT CASE WHEN jsonb_typeof(a.answer->'selected') = 'array'
-                THEN ARRAY(SELECT jsonb_array_elements_text(a.answer->'selected')) END AS selected,
-           CASE WHEN jsonb_typeof(a.answer->'selected') = 'array'
-                THEN coalesce((SELECT bit_or((entry.item->'bits'->>x.s)::bigint)
-                               FROM jsonb_array_elements_text(a.answer->'selected') x(s)), 0) END AS mask) sel;
+  -- Every answer parsed once (from the call's documents, in memory), joined
+  -- to its item, scored, and checked by the rules of submission_answer_errors.
+  -- The common selections (none, one option) skip the per-answer subquery.
+  -- OFFSET 0 keeps each level a separate projection: flattened, every use of
+  -- a column would repeat the JSON extraction behind it.
+  INSERT INTO pg_temp.recording_answers_parsed (idx, question_version_id, selected, selected_mask, award, item_max, valid)
+  SELECT m.idx, m.question_version_id, m.selected, m.selected_mask,
+         scoreledger_private.item_award(m.kind, m.scoring, m.points, m.key_mask, m.dropped, m.credit_all, m.selected_mask),
+         scoreledger_private.item_max(m.points, m.dropped),
+         -- A selection's mask has one bit per element, each an option string
+         -- (a number, a repeat or a stranger leaves a null or fewer bits).
+         coalesce(m.shape_valid AND bit_count(m.selected_mask::bit(64)) = m.selection_length, false)
+  FROM (
+    SELECT p.*,
+           CASE WHEN p.selection_length IS NULL THEN NULL
+             WHEN p.selection_length = 0 THEN '{}'::text[]
+             WHEN p.selection_length = 1 THEN ARRAY[p.selection->>0]
+             ELSE ARRAY(SELECT jsonb_array_elements_text(p.selection)) END AS selected,
+           CASE WHEN p.selection_length IS NULL THEN NULL
+             WHEN p.selection_length = 0 THEN 0::bigint
+             WHEN p.selection_length = 1 THEN
+               CASE WHEN jsonb_typeof(p.selection->0) = 'string'
+                    THEN 1::bigint << (array_position(p.options, p.selection->>0) - 1) END
+             ELSE (SELECT CASE WHEN bool_and(jsonb_typeof(x.e) = 'string')
+                               THEN bit_or(1::bigint << (array_position(p.options, x.e #>> '{}') - 1)) END
+                   FROM jsonb_array_elements(p.selection) x(e)) END
+             AS selected_mask
+    FROM (
+      SELECT r.idx, it.question_version_id, it.kind, it.scoring, it.points, it.key_mask, it.dropped, it.credit_all,
+             it.options, a.selection,
+             CASE WHEN jsonb_typeof(a.selection) = 'array' THEN jsonb_array_length(a.selection) END AS selection_length,
+             CASE WHEN a.is_object
+                  THEN a.answer - ARRAY['question_version_id', 'selected'] = '{}'
+                       AND it.question_version_id IS NOT NULL AND jsonb_typeof(a.selection) = 'array'
+                  ELSE false END AS shape_valid
+      FROM jsonb_array_elements(docs) WITH ORDINALITY AS d(doc, n)
+      JOIN pg_temp.recording_documents r ON r.idx = d.n - 1
+      CROSS JOIN LATERAL (
+        SELECT e.answer, jsonb_typeof(e.answer) = 'object' AS is_object,
+               CASE WHEN jsonb_typeof(e.answer) = 'object' THEN e.answer->'selected' END AS selection,
+               CASE WHEN jsonb_typeof(e.answer) = 'object' THEN lower(e.answer->>'question_version_id') END AS qv
+        FROM jsonb_array_elements(d.doc->'answers') AS e(answer)
+        OFFSET 0) a
+      LEFT JOIN pg_temp.recording_items it
+        ON it.evaluation_version_id = r.version_id AND it.question_version_text = a.qv
+      OFFSET 0) p
+    OFFSET 0) m;
+  -- Not ANALYZEd: the sample costs more than the plans below gain from it.
 
-  SELECT format('%sanswers[%s]', CASE WHEN path_prefix IS NULL THEN '' ELSE format('%s[%s].', path_prefix, r.idx) END,
-                r.answer_idx)
-         || CASE WHEN r.problem LIKE ':%' THEN r.problem
-                 ELSE '.' || coalesce(r.problem, format('question_version_id: %s is answered twice', r.question_version_id)) END
-           AS message
-    INTO problem
-  FROM (SELECT ra.*, row_number() OVER (PARTITION BY ra.idx, ra.question_version_id ORDER BY ra.answer_idx) AS occurrence
-        FROM pg_temp.recording_answers ra) r
-  WHERE r.problem IS NOT NULL OR r.occurrence > 1
-  ORDER BY r.idx, r.answer_idx
-  LIMIT 1;
-  IF FOUND THEN
-    PERFORM scoreledger_private.fail('SL422', problem.message);
+  -- Per document: its score, and whether all its answers passed, each item
+  -- at most once.
+  UPDATE pg_temp.recording_documents r
+     SET score = t.score, max_score = t.max_score, answers_valid = t.answers_valid
+    FROM (SELECT ra.idx, sum(ra.award) AS score, sum(ra.item_max) AS max_score,
+                 bool_and(ra.valid) AND count(*) = count(DISTINCT ra.question_version_id) AS answers_valid
+          FROM pg_temp.recording_answers_parsed ra
+          GROUP BY ra.idx) t
+   WHERE r.idx = t.idx;
+  IF EXISTS (SELECT 1 FROM pg_temp.recording_documents r WHERE r.answers_valid IS NOT TRUE) THEN
+    PERFORM scoreledger_private.raise_submission_document_problem(docs, path_prefix);
   END IF;
-  ANALYZE pg_temp.recording_answers;
-
-  -- A new statement, so a new snapshot: what is recorded or corrected
-  -- below is what is in force once the locks above are held.
-  INSERT INTO pg_temp.recording (idx, doc, submission_id, version_id, evaluation_id, user_id, assignment_id, submitted_at, fresh)
-  SELECT x.n - 1, x.doc, x.submission_id, x.version_id, v.evaluation_id,
-         (x.doc->>'user_id')::uuid, (x.doc->>'assignment_id')::uuid, (x.doc->>'submitted_at')::timestamptz,
-         NOT EXISTS (SELECT 1 FROM scoreledger_private.submissions s
-                     WHERE s.tenant_id = tenant AND s.submission_id = x.submission_id)
-  FROM (SELECT e.n, e.doc, coalesce((e.doc->>'submission_id')::uuid, gen_random_uuid()) AS submission_id,
-               (e.doc->>'evaluation_version_id')::uuid AS version_id
-        FROM jsonb_array_elements(docs) WITH ORDINALITY AS e(doc, n)) x
-  JOIN scoreledger_private.evaluation_versions v ON v.tenant_id = tenant AND v.evaluation_version_id = x.version_id;
-  ANALYZE pg_temp.recording;
 
   -- Attempt numbers: the counter rows are locked in key order, so
   -- concurrent recorders of one learner take turns and never deadlock.
   WITH counters AS (
     INSERT INTO scoreledger_private.attempt_counters AS c (tenant_id, evaluation_id, user_id, attempts)
     SELECT tenant, r.evaluation_id, r.user_id, count(*)
-    FROM pg_temp.recording r WHERE r.fresh
+    FROM pg_temp.recording_documents r WHERE r.fresh
     GROUP BY r.evaluation_id, r.user_id ORDER BY r.evaluation_id, r.user_id
     ON CONFLICT (tenant_id, evaluation_id, user_id) DO UPDATE SET attempts = c.attempts + excluded.attempts
     RETURNING c.evaluation_id, c.user_id, c.attempts
   )
-  UPDATE pg_temp.recording r SET attempt_no = numbered.attempt_no
+  UPDATE pg_temp.recording_documents r SET attempt_no = numbered.attempt_no
   FROM (SELECT r2.idx, c.attempts - count(*) OVER w + row_number() OVER (w ORDER BY r2.submitted_at, r2.idx) AS attempt_no
-        FROM pg_temp.recording r2 JOIN counters c ON c.evaluation_id = r2.evaluation_id AND c.user_id = r2.user_id
+        FROM pg_temp.recording_documents r2 JOIN counters c ON c.evaluation_id = r2.evaluation_id AND c.user_id = r2.user_id
         WHERE r2.fresh
         WINDOW w AS (PARTITION BY r2.evaluation_id, r2.user_id)) numbered
   WHERE r.idx = numbered.idx;
 
-  -- ON CONFLICT: a concurrent caller may have recorded the same id since
-  -- the snapshot above; its row wins and this one is compared below.
+  -- One statement writes the submissions, their raw answers and their first
+  -- history rows: the tables' statement triggers then check them together
+  -- (score = latest history row, answers complete). ON CONFLICT: a
+  -- concurrent caller may have recorded the same id since the snapshot
+  -- above; its row wins and this one is compared below.
   WITH inserted AS (
     INSERT INTO scoreledger_private.submissions
       (tenant_id, submission_id, evaluation_version_id, evaluation_id, user_id, assignment_id, attempt_no, submitted_at,
-       answer_count)
+       answer_count, score, max_score)
     SELECT tenant, r.submission_id, r.version_id, r.evaluation_id, r.user_id, r.assignment_id, r.attempt_no, r.submitted_at,
-           jsonb_array_length(r.doc->'answers')
-    FROM pg_temp.recording r WHERE r.fresh
+           r.answer_count, r.score, r.max_score
+    FROM pg_temp.recording_documents r WHERE r.fresh
     ON CONFLICT (tenant_id, submission_id) DO NOTHING
-    RETURNING submissions.submission_id
-  )
-  UPDATE pg_temp.recording r SET inserted = true FROM inserted i WHERE i.submission_id = r.submission_id;
-  ANALYZE pg_temp.recording;
-
-  WITH states AS MATERIALIZED (
-    SELECT st.* FROM scoreledger_private.item_states(
-      (SELECT array_agg(DISTINCT r.version_id) FROM pg_temp.recording r WHERE r.inserted)) st
-  ), answer_rows AS MATERIALIZED (
-    SELECT r.submission_id, st.question_version_id, x.selected, x.selected_mask,
-           st.kind, st.scoring, st.points, st.key_mask, st.dropped, st.credit_all
-    FROM pg_temp.recording r
-    JOIN pg_temp.recording_answers x ON x.idx = r.idx
-    JOIN states st ON st.evaluation_version_id = r.version_id AND st.question_version_id = x.question_version_id
-    WHERE r.inserted
-  ), inserted_answers AS (
+    RETURNING submissions.submission_id, submissions.score, submissions.max_score
+  ), written AS (
+    SELECT r.idx, i.submission_id, i.score, i.max_score
+    FROM inserted i JOIN pg_temp.recording_documents r ON r.submission_id = i.submission_id
+  ), answers_written AS (
     INSERT INTO scoreledger_private.answers (tenant_id, submission_id, question_version_id, selected, selected_mask)
-    SELECT tenant, a.submission_id, a.question_version_id, a.selected, a.selected_mask FROM answer_rows a
+    SELECT tenant, w.submission_id, ra.question_version_id, ra.selected, ra.selected_mask
+    FROM written w JOIN pg_temp.recording_answers_parsed ra ON ra.idx = w.idx
+  ), history_written AS (
+    INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, correction_batch_id, score, max_score)
+    SELECT tenant, w.submission_id, NULL, w.score, w.max_score FROM written w
   )
-  -- The first history row: the history trigger sets the submission's score.
-  INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, correction_batch_id, score, max_score)
-  SELECT tenant, a.submission_id, NULL,
-         sum(scoreledger_private.item_award(a.kind, a.scoring, a.points, a.key_mask, a.dropped, a.credit_all, a.selected_mask)),
-         sum(scoreledger_private.item_max(a.points, a.dropped))
-  FROM answer_rows a
-  GROUP BY a.submission_id;
+  UPDATE pg_temp.recording_documents r SET inserted = true FROM written w WHERE r.idx = w.idx;
 
   -- Documents not recorded by this call name a submission that exists: a
   -- no-op if identical, else SL423 (raw answers are immutable).
   SELECT r.idx, r.submission_id INTO mismatch
-  FROM pg_temp.recording r
+  FROM pg_temp.recording_documents r
   WHERE NOT r.inserted
     AND NOT EXISTS (
       SELECT 1 FROM scoreledger_private.submissions s
@@ -449,10 +565,10 @@ BEGIN
                     ORDER BY a.question_version_id)
                FROM scoreledger_private.answers a
               WHERE a.tenant_id = tenant AND a.submission_id = s.submission_id)
-          = (SELECT jsonb_agg(jsonb_build_array((e->>'question_version_id')::uuid,
-                      (SELECT coalesce(jsonb_agg(o ORDER BY o), '[]') FROM jsonb_array_elements_text(e->'selected') o))
-                    ORDER BY (e->>'question_version_id')::uuid)
-               FROM jsonb_array_elements(r.doc->'answers') e))
+          = (SELECT jsonb_agg(jsonb_build_array(ra.question_version_id,
+                      (SELECT coalesce(jsonb_agg(o ORDER BY o), '[]') FROM unnest(ra.selected) o))
+                    ORDER BY ra.question_version_id)
+               FROM pg_temp.recording_answers_parsed ra WHERE ra.idx = r.idx))
   ORDER BY r.idx LIMIT 1;
   IF FOUND THEN
     PERFORM scoreledger_private.fail('SL423', format(
@@ -461,9 +577,9 @@ BEGIN
       mismatch.submission_id));
   END IF;
 
-  RETURN QUERY SELECT r.submission_id, r.inserted FROM pg_temp.recording r ORDER BY r.idx;
-  DELETE FROM pg_temp.recording;
-  DELETE FROM pg_temp.recording_answers;
+  -- The scratch rows go at commit (ON COMMIT DELETE ROWS); a second call in
+  -- the same transaction clears them first.
+  RETURN QUERY SELECT r.submission_id, r.inserted FROM pg_temp.recording_documents r ORDER BY r.idx;
 END
 $$;
 

@@ -4,7 +4,7 @@
 -- check_invariants() notices when the data disagrees with the rules.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(57);
+SELECT plan(59);
 
 SELECT scoreledger.create_tenant('history tenant', tests.uuid_of('tenant', 701));
 SELECT scoreledger.create_tenant('history neighbour', tests.uuid_of('tenant', 702));
@@ -113,6 +113,28 @@ SELECT throws_ok($$INSERT INTO scoreledger_private.submissions
                    VALUES (tests.uuid_of('tenant', 701), tests.uuid_of('submission', 7009), tests.uuid_of('version', 701),
                            tests.uuid_of('evaluation', 701), tests.uuid_of('user', 9), 1, now(), 3, 6, 6)$$,
                  'SL423', NULL, 'owner: inserting a submission that carries a score raises SL423');
+-- Recording writes a scored submission and its first history row in one
+-- statement; the score must still be the history row's, whoever writes.
+SELECT throws_ok($$WITH s AS (
+                     INSERT INTO scoreledger_private.submissions
+                       (tenant_id, submission_id, evaluation_version_id, evaluation_id, user_id, attempt_no, submitted_at, answer_count, score, max_score)
+                     VALUES (tests.uuid_of('tenant', 701), tests.uuid_of('submission', 7009), tests.uuid_of('version', 701),
+                             tests.uuid_of('evaluation', 701), tests.uuid_of('user', 9), 1, now(), 3, 6, 6)
+                     RETURNING submission_id)
+                   INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, score, max_score)
+                   SELECT tests.uuid_of('tenant', 701), s.submission_id, 2, 6 FROM s$$,
+                 'SL423', NULL, 'owner: a submission inserted with a score its history row (same statement) disagrees with raises SL423');
+SELECT throws_ok($$WITH s AS (
+                     INSERT INTO scoreledger_private.submissions
+                       (tenant_id, submission_id, evaluation_version_id, evaluation_id, user_id, attempt_no, submitted_at, answer_count, score, max_score)
+                     VALUES (tests.uuid_of('tenant', 701), tests.uuid_of('submission', 7009), tests.uuid_of('version', 701),
+                             tests.uuid_of('evaluation', 701), tests.uuid_of('user', 9), 1, now(), 3, 6, 6)
+                     RETURNING submission_id)
+                   INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, score, max_score)
+                   SELECT tests.uuid_of('tenant', 701), s.submission_id, 6, 6 FROM s
+                   UNION ALL
+                   SELECT tests.uuid_of('tenant', 701), s.submission_id, 1, 6 FROM s$$,
+                 'SL423', NULL, 'owner: ... or that only an earlier of its history rows agrees with raises SL423');
 
 SELECT throws_ok($$UPDATE scoreledger_private.submissions SET user_id = tests.uuid_of('user', 99) WHERE submission_id = tests.uuid_of('submission', 7001)$$,
                  'SL423', NULL, 'owner: changing a submission''s user_id raises SL423');

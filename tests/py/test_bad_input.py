@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import psycopg
 import pytest
 from helpers import connect, drop_item, evaluation_doc, mark_correct, replace_key, standard_items, submission_doc
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import note as _hypothesis_note
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
@@ -1214,6 +1214,52 @@ def test_record_submissions(world):
             assert isinstance(docs, list) and out.value <= len(docs)
 
     check_function(w, "record_submissions", search)
+
+
+def test_recording_refuses_exactly_what_the_diagnosis_names(world):
+    """Recording checks documents in bulk and asks the diagnosis
+    (submission_document_errors, then submission_answer_errors) for the
+    message only when a bulk check fails. The two must agree: a document the
+    diagnosis faults is refused with the diagnosis's own error, and one it
+    passes is never refused as invalid."""
+    w = world
+
+    def diagnosis(docs) -> tuple[str, str] | None:
+        with w.admin.transaction():
+            w.admin.execute("SELECT scoreledger.set_context(%s, %s)", [w.a.tenant, w.a.actor])
+            for function in ("submission_document_errors", "submission_answer_errors"):
+                row = w.admin.execute(
+                    f"SELECT sqlstate, message FROM scoreledger_private.{function}(%s::jsonb, 'submissions')",
+                    [jparam(docs)],
+                ).fetchone()
+                if row:
+                    return row["sqlstate"], row["message"]
+        return None
+
+    @FUZZ
+    @given(data=st.data())
+    def search(data):
+        docs = data.draw(documents(w, st.lists(submission_docs(w), min_size=1, max_size=3)), label="docs")
+        assume(isinstance(docs, list) and docs)
+        expected = diagnosis(docs)
+        note(f"diagnosis: {expected}")
+        out = w.call(
+            "record_submissions",
+            "SELECT scoreledger.record_submissions(%s::jsonb) AS n",
+            [jparam(docs)],
+            document=doc_of(docs, {"submissions"}),
+        )
+        if expected is None:
+            assert out.ok or out.sqlstate not in ("SL422", "SL404"), (
+                f"recording refused documents the diagnosis passes: {out.sqlstate}: {out.message}"
+            )
+        else:
+            assert not out.ok, f"recording accepted documents the diagnosis faults: {expected}"
+            assert (out.sqlstate, out.message) == expected, (
+                f"recording raised {out.sqlstate}: {out.message!r}; the diagnosis names {expected}"
+            )
+
+    check_function(w, "record_submissions (bulk checks = diagnosis)", search)
 
 
 def test_create_correction_batch(world):

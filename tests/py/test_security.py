@@ -416,8 +416,8 @@ def test_temporary_types_of_the_application_never_run_as_the_owner(dsn, tenant, 
 
 
 def test_planted_scratch_tables_never_leak_the_next_tenants_documents(dsn, two_tenants):
-    """record_submission works through scratch tables pg_temp.recording and
-    pg_temp.recording_answers, created on first use in the session. A client
+    """record_submission works through scratch tables in pg_temp (the parsed
+    documents and answers), created on first use in the session. A client
     that creates look-alikes first (with a trigger) gets its code run as the
     owner -- and, on a pooled connection, run on the next client's documents."""
     a, b = two_tenants["A"], two_tenants["B"]
@@ -452,33 +452,31 @@ def test_planted_scratch_tables_never_leak_the_next_tenants_documents(dsn, two_t
                                                        coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '')),
                                                 ', ' ORDER BY a.attnum)
                               FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-                              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)) AS ddl,
-                      EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'doc') AS has_doc
+                              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)) AS ddl
                FROM pg_class c
                WHERE c.relnamespace = pg_my_temp_schema() AND c.relkind = 'r' AND c.relowner = 'scoreledger_owner'::regrole
                ORDER BY c.relname"""
         ).fetchall()
         conn.execute("ROLLBACK")
-        assert any(s["has_doc"] for s in scratch), f"sanity: recording's scratch tables were found: {scratch}"
+        assert scratch, "sanity: recording's scratch tables were found"
 
         statements = [
-            "CREATE TEMP TABLE loot (tenant uuid, doc jsonb)",
+            "CREATE TEMP TABLE loot (tenant uuid, row jsonb)",
             "GRANT ALL ON pg_temp.loot TO scoreledger_owner",
         ]
         statements.append(
             """CREATE FUNCTION pg_temp.tg_copy_documents() RETURNS trigger LANGUAGE plpgsql AS $$
                BEGIN
-                 INSERT INTO pg_temp.loot SELECT scoreledger.current_tenant(), n.doc FROM new_rows n;
+                 INSERT INTO pg_temp.loot SELECT scoreledger.current_tenant(), to_jsonb(n) FROM new_rows n;
                  RETURN NULL;
                END $$"""
         )
         for s in scratch:
             statements += [s["ddl"], f"GRANT ALL ON pg_temp.{s['relname']} TO scoreledger_owner"]
-            if s["has_doc"]:
-                statements.append(
-                    f"""CREATE TRIGGER copy_documents AFTER INSERT ON pg_temp.{s["relname"]}
-                        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.tg_copy_documents()"""
-                )
+            statements.append(
+                f"""CREATE TRIGGER copy_documents AFTER INSERT ON pg_temp.{s["relname"]}
+                    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.tg_copy_documents()"""
+            )
         planted = plant(conn, statements)
 
         # Client 2 (tenant B) records a submission on the same connection.
@@ -488,7 +486,7 @@ def test_planted_scratch_tables_never_leak_the_next_tenants_documents(dsn, two_t
             outcome = sqlstate_of(conn, "SELECT scoreledger.record_submission(%s)", [Jsonb(secret)])
 
         # Client 1 again: nothing of B's may have reached it.
-        loot = conn.execute("SELECT tenant::text, doc FROM pg_temp.loot").fetchall() if planted else []
+        loot = conn.execute("SELECT tenant::text, row FROM pg_temp.loot").fetchall() if planted else []
         leaked = [row for row in loot if row["tenant"] == b["tenant"]]
         assert leaked == [], (
             f"tenant B's submission document reached tenant A's client through planted scratch tables "
