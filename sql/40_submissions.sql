@@ -92,14 +92,19 @@ RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
+  -- LATERAL ... LIMIT 1: one index probe per submission touched. As a
+  -- join, the planner would hash the tenant's every submission for a
+  -- statement that touched a few thousand.
   IF EXISTS (
       SELECT 1
       FROM (SELECT DISTINCT n.tenant_id, n.submission_id FROM new_rows n) touched
-      LEFT JOIN scoreledger_private.submissions s
-        ON s.tenant_id = touched.tenant_id AND s.submission_id = touched.submission_id
-      WHERE s.submission_id IS NULL
+      LEFT JOIN LATERAL (
+        SELECT s.answer_count FROM scoreledger_private.submissions s
+        WHERE s.tenant_id = touched.tenant_id AND s.submission_id = touched.submission_id
+        LIMIT 1) s ON true
+      WHERE s.answer_count IS NULL
          OR s.answer_count <> (SELECT count(*) FROM scoreledger_private.answers a
-                               WHERE a.tenant_id = s.tenant_id AND a.submission_id = s.submission_id)) THEN
+                               WHERE a.tenant_id = touched.tenant_id AND a.submission_id = touched.submission_id)) THEN
     PERFORM scoreledger_private.fail('SL423', 'raw answers are immutable: a submission''s answers are recorded with it, all at once, and belong to it');
   END IF;
   RETURN NULL;
