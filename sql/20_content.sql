@@ -29,6 +29,23 @@ CREATE OR REPLACE TRIGGER content_immutable BEFORE UPDATE OR DELETE ON scoreledg
 CREATE OR REPLACE TRIGGER content_immutable_truncate BEFORE TRUNCATE ON scoreledger_private.items
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_content__immutable();
 
+-- Submissions name their assignment (checked per statement, not by a
+-- foreign key): an assignment is never deleted.
+CREATE OR REPLACE FUNCTION scoreledger_private.tg_assignments__never_deleted()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  PERFORM scoreledger_private.fail('SL423', format('assignments are never deleted (%s refused)', lower(TG_OP)));
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER never_deleted BEFORE DELETE ON scoreledger_private.assignments
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_assignments__never_deleted();
+CREATE OR REPLACE TRIGGER never_truncated BEFORE TRUNCATE ON scoreledger_private.assignments
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_assignments__never_deleted();
+
 -- A published version's items arrive with it, all at once: an item added
 -- later would change what learners were examined on.
 CREATE OR REPLACE FUNCTION scoreledger_private.tg_items__complete_at_publication()

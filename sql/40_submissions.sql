@@ -59,6 +59,45 @@ CREATE OR REPLACE TRIGGER set_submission_score AFTER INSERT ON scoreledger_priva
   REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_score_history__set_submission_score();
 
+-- What a foreign key would check, once per statement. Versions never
+-- change, so reading them suffices; an assignment may still be re-pointed
+-- to another evaluation while it has no submissions, so each one referenced
+-- is locked FOR KEY SHARE, as a foreign key would: upsert_assignment then
+-- waits for this transaction and sees its submissions.
+CREATE OR REPLACE FUNCTION scoreledger_private.tg_submissions__references()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM (SELECT DISTINCT n.tenant_id, n.evaluation_version_id, n.evaluation_id FROM new_rows n) r
+             WHERE NOT EXISTS (SELECT 1 FROM scoreledger_private.evaluation_versions v
+                               WHERE v.tenant_id = r.tenant_id AND v.evaluation_version_id = r.evaluation_version_id
+                                 AND v.evaluation_id = r.evaluation_id)) THEN
+    PERFORM scoreledger_private.fail('SL404', 'a submission must reference an evaluation version of its tenant and evaluation');
+  END IF;
+  IF EXISTS (
+      WITH referenced AS (
+        SELECT DISTINCT n.tenant_id, n.assignment_id, n.evaluation_id FROM new_rows n WHERE n.assignment_id IS NOT NULL
+      ), locked AS (
+        SELECT a.tenant_id, a.assignment_id, a.evaluation_id FROM scoreledger_private.assignments a
+        WHERE (a.tenant_id, a.assignment_id) IN (SELECT r.tenant_id, r.assignment_id FROM referenced r)
+        ORDER BY a.tenant_id, a.assignment_id
+        FOR KEY SHARE
+      )
+      SELECT 1 FROM referenced r
+      WHERE NOT EXISTS (SELECT 1 FROM locked l
+                        WHERE l.tenant_id = r.tenant_id AND l.assignment_id = r.assignment_id
+                          AND l.evaluation_id = r.evaluation_id)) THEN
+    PERFORM scoreledger_private.fail('SL404', 'a submission must reference an assignment of its tenant and evaluation');
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER references_exist AFTER INSERT ON scoreledger_private.submissions
+  REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_submissions__references();
+
 CREATE OR REPLACE FUNCTION scoreledger_private.tg_submissions__immutable()
 RETURNS trigger
 LANGUAGE plpgsql

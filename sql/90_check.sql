@@ -25,6 +25,17 @@ AS $$
     FROM scoreledger_private.score_history h
     WHERE h.tenant_id = scoreledger.current_tenant()
     ORDER BY h.submission_id, h.history_id
+  ), bad_references AS (
+    SELECT s.submission_id
+    FROM scoreledger_private.submissions s
+    WHERE s.tenant_id = scoreledger.current_tenant()
+      AND (NOT EXISTS (SELECT 1 FROM scoreledger_private.evaluation_versions v
+                       WHERE v.tenant_id = s.tenant_id AND v.evaluation_version_id = s.evaluation_version_id
+                         AND v.evaluation_id = s.evaluation_id)
+           OR (s.assignment_id IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM scoreledger_private.assignments a
+                               WHERE a.tenant_id = s.tenant_id AND a.assignment_id = s.assignment_id
+                                 AND a.evaluation_id = s.evaluation_id)))
   ), bad_rules AS (
     SELECT s.submission_id
     FROM scoreledger_private.submissions s
@@ -39,6 +50,9 @@ AS $$
          (SELECT count(*) FROM bad_first WHERE correction_batch_id IS NOT NULL),
          (SELECT string_agg(submission_id::text, ', ')
             FROM (SELECT submission_id FROM bad_first WHERE correction_batch_id IS NOT NULL ORDER BY 1 LIMIT 5) x)
+  UNION ALL
+  SELECT 'submissions reference their evaluation version and assignment', (SELECT count(*) FROM bad_references),
+         (SELECT string_agg(submission_id::text, ', ') FROM (SELECT submission_id FROM bad_references ORDER BY 1 LIMIT 5) x)
   UNION ALL
   SELECT 'stored score = scoring rules under active corrections', (SELECT count(*) FROM bad_rules),
          (SELECT string_agg(submission_id::text, ', ') FROM (SELECT submission_id FROM bad_rules ORDER BY 1 LIMIT 5) x)
@@ -72,7 +86,8 @@ BEGIN
   SELECT 'database', 'append-only and score guards installed and enabled',
          (SELECT count(*) FROM unnest(ARRAY[
             'score_history.append_only', 'score_history.append_only_truncate', 'score_history.set_submission_score',
-            'submissions.facts_immutable', 'submissions.score_from_history_insert',
+            'submissions.facts_immutable', 'submissions.score_from_history_insert', 'submissions.references_exist',
+            'answers.complete_at_recording', 'assignments.never_deleted',
             'submissions.score_from_history_update', 'answers.answers_immutable']) AS g(name)
           WHERE NOT EXISTS (
             SELECT 1 FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid

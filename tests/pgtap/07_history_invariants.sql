@@ -4,7 +4,7 @@
 -- check_invariants() notices when the data disagrees with the rules.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(59);
+SELECT plan(67);
 
 SELECT scoreledger.create_tenant('history tenant', tests.uuid_of('tenant', 701));
 SELECT scoreledger.create_tenant('history neighbour', tests.uuid_of('tenant', 702));
@@ -162,6 +162,31 @@ SELECT throws_ok($$DELETE FROM scoreledger_private.answers WHERE submission_id =
 SELECT throws_ok($$TRUNCATE scoreledger_private.answers$$,
                  'SL423', NULL, 'owner: truncating answers raises SL423');
 
+-- References are checked per statement, not by foreign keys: as strictly.
+SELECT throws_ok($$INSERT INTO scoreledger_private.submissions
+                     (tenant_id, submission_id, evaluation_version_id, evaluation_id, user_id, attempt_no, submitted_at, answer_count)
+                   VALUES (tests.uuid_of('tenant', 701), tests.uuid_of('submission', 7010), tests.uuid_of('version', 799),
+                           tests.uuid_of('evaluation', 701), tests.uuid_of('user', 10), 1, now(), 3)$$,
+                 'SL404', NULL, 'owner: a submission of an evaluation version that does not exist raises SL404');
+SELECT throws_ok($$INSERT INTO scoreledger_private.submissions
+                     (tenant_id, submission_id, evaluation_version_id, evaluation_id, user_id, attempt_no, submitted_at, answer_count)
+                   VALUES (tests.uuid_of('tenant', 701), tests.uuid_of('submission', 7010), tests.uuid_of('version', 701),
+                           tests.uuid_of('evaluation', 799), tests.uuid_of('user', 10), 1, now(), 3)$$,
+                 'SL404', NULL, 'owner: a submission naming another evaluation than its version''s raises SL404');
+SELECT throws_ok($$INSERT INTO scoreledger_private.submissions
+                     (tenant_id, submission_id, evaluation_version_id, evaluation_id, user_id, assignment_id, attempt_no, submitted_at, answer_count)
+                   VALUES (tests.uuid_of('tenant', 701), tests.uuid_of('submission', 7010), tests.uuid_of('version', 701),
+                           tests.uuid_of('evaluation', 701), tests.uuid_of('user', 10), tests.uuid_of('assignment', 799), 1, now(), 3)$$,
+                 'SL404', NULL, 'owner: a submission of an assignment that does not exist raises SL404');
+SELECT lives_ok($$SELECT scoreledger.upsert_assignment(jsonb_build_object(
+                    'assignment_id', tests.uuid_of('assignment', 701), 'title', 'History homework',
+                    'evaluation_id', tests.uuid_of('evaluation', 701), 'attempt_policy', 'highest'))$$,
+                'owner: an assignment of the evaluation');
+SELECT throws_ok($$DELETE FROM scoreledger_private.assignments$$,
+                 'SL423', NULL, 'owner: deleting an assignment raises SL423 (submissions may name it)');
+SELECT throws_ok($$TRUNCATE scoreledger_private.assignments CASCADE$$,
+                 'SL423', NULL, 'owner: truncating assignments raises SL423');
+
 SELECT is(tests.score_of(tests.uuid_of('submission', 7001)), ARRAY[4, 6]::numeric[],
           'after every refused attempt the submission still scores 4 of 6');
 SELECT is((SELECT count(*) FROM scoreledger_private.score_history WHERE submission_id = tests.uuid_of('submission', 7001)), 1::bigint,
@@ -178,7 +203,7 @@ SELECT tests.clear_context();
 -- ---------------------------------------------------------------------
 SELECT is_empty($$SELECT scope || ': ' || invariant || ' (' || breaches || ')' FROM scoreledger.check_invariants() WHERE breaches <> 0$$,
                 'check_invariants() reports no breach on valid data');
-SELECT is((SELECT count(*) FROM scoreledger.check_invariants() WHERE scope = 'tenant history tenant'), 3::bigint,
+SELECT is((SELECT count(*) FROM scoreledger.check_invariants() WHERE scope = 'tenant history tenant'), 4::bigint,
           'check_invariants() checks the data invariants of each tenant');
 SELECT ok((SELECT count(*) FROM scoreledger.check_invariants() WHERE scope = 'database') >= 3,
           'check_invariants() checks the catalog invariants too');
@@ -235,6 +260,22 @@ SELECT is(tests.breach_sample('tenant history tenant', 'stored score = scoring r
 SELECT is(tests.breaches('tenant history tenant', 'latest history row%'), 0::bigint,
           'while the latest-row invariant still holds (the trigger kept scores in step)');
 SELECT is(tests.breaches('tenant history neighbour', '%'), 0::bigint, 'and the other tenant is clean');
+
+-- With its guard disabled (which the owner can do, and check reports),
+-- a submission of a version that does not exist is reported too.
+SELECT tests.act_as_owner(tests.uuid_of('tenant', 701));
+SAVEPOINT unguarded;
+ALTER TABLE scoreledger_private.submissions DISABLE TRIGGER references_exist;
+INSERT INTO scoreledger_private.submissions
+  (tenant_id, submission_id, evaluation_version_id, evaluation_id, user_id, attempt_no, submitted_at, answer_count)
+VALUES (tests.uuid_of('tenant', 701), tests.uuid_of('submission', 7011), tests.uuid_of('version', 799),
+        tests.uuid_of('evaluation', 701), tests.uuid_of('user', 11), 1, now(), 3);
+SELECT tests.clear_context();
+SELECT is(tests.breaches('tenant history tenant', 'submissions reference%'), 1::bigint,
+          'check_invariants() reports a submission whose evaluation version does not exist');
+SELECT is(tests.breaches('database', 'append-only and score guards%'), 1::bigint,
+          'and the disabled guard');
+ROLLBACK TO SAVEPOINT unguarded;
 
 -- A submission slipped in without any history is caught too.
 SELECT tests.act_as_owner(tests.uuid_of('tenant', 701));

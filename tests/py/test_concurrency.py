@@ -528,3 +528,64 @@ def test_two_reverts_of_one_batch_at_the_same_moment(world):
         ).fetchall()
     assert [str(r["id"]) for r in reverts] == [compensating]
     assert_scores_match_model(world)
+
+
+def test_assignment_cannot_be_repointed_while_a_submission_for_it_is_being_recorded(dsn, tenant, actor):
+    """Interleaving: a transaction records a submission for an assignment
+    and stays open; another calls upsert_assignment to point that
+    assignment at another evaluation and is seen blocked; the recording
+    commits.
+
+    Safe: submissions name their assignment without a foreign key (checked
+    per statement), and the check locks the assignment as a foreign key
+    would: the re-pointing waits, then sees the submission and is refused
+    (SL409). The assignment keeps its evaluation; check reports nothing."""
+    evaluations = {}
+    for label in ("first", "second"):
+        evaluation_id, version_id, items = str(uuid.uuid4()), str(uuid.uuid4()), standard_items()
+        with connect(dsn) as conn, acting_on(conn, tenant, actor):
+            conn.execute(
+                "SELECT scoreledger.import_evaluation_version(%s)",
+                [Jsonb(evaluation_doc(evaluation_id, version_id, items))],
+            )
+        evaluations[label] = (evaluation_id, version_id, items)
+    assignment_id = str(uuid.uuid4())
+
+    def assignment_doc(evaluation_id):
+        return {
+            "assignment_id": assignment_id,
+            "title": "Homework",
+            "evaluation_id": evaluation_id,
+            "attempt_policy": "highest",
+        }
+
+    with connect(dsn) as conn, acting_on(conn, tenant, actor):
+        conn.execute("SELECT scoreledger.upsert_assignment(%s)", [Jsonb(assignment_doc(evaluations["first"][0]))])
+    _, version_id, items = evaluations["first"]
+    doc = submission_doc(str(uuid.uuid4()), version_id, str(uuid.uuid4()), {items[0].question_version_id: {"B"}})
+    doc["assignment_id"] = assignment_id
+
+    def repoint(conn):
+        return conn.execute(
+            "SELECT scoreledger.upsert_assignment(%s) AS id", [Jsonb(assignment_doc(evaluations["second"][0]))]
+        ).fetchone()["id"]
+
+    with connect(dsn, "record-for-assignment") as record_conn:
+        begin_acting(record_conn, tenant, actor)
+        record_call(doc)(record_conn)
+        upserter = Worker(dsn, tenant, actor, "repoint-assignment", repoint)
+        upserter.start()
+        assert wait_until_waiting(dsn, ["repoint-assignment"], 1) == ["repoint-assignment"]
+        assert not upserter.finished_call.is_set(), "re-pointing must wait for the recording"
+        record_conn.commit()
+    upserter.join(timeout=WAIT_TIMEOUT * 3)
+    assert not upserter.is_alive()
+    assert upserter.error is not None and getattr(upserter.error, "sqlstate", None) == "SL409", (
+        f"re-pointing an assignment with a submission must be refused with SL409, got {upserter.error!r}"
+    )
+    with connect(dsn) as conn, acting_on(conn, tenant, actor):
+        evaluation = conn.execute(
+            "SELECT evaluation_id::text AS e FROM scoreledger.assignments WHERE assignment_id = %s", [assignment_id]
+        ).fetchone()["e"]
+    assert evaluation == evaluations["first"][0]
+    assert invariant_breaches(dsn) == []
