@@ -1341,6 +1341,17 @@ AS $$
   ), failing AS (
     SELECT f.source_kind, f.source_id FROM scoreledger_private.score_write_failures f
     WHERE f.tenant_id = scoreledger.current_tenant() AND f.resolved_at IS NULL
+  ), unwritten AS (
+    -- Artefacts the backfill has yet to write (what it picks without
+    -- --force): no scores and no warnings of their own. Work pending, not
+    -- a breach: an artefact written through the API always has one or the
+    -- other, or an open failure.
+    SELECT a.source_kind, a.source_id FROM artefacts a
+    WHERE a.doc IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM stored st WHERE st.source_kind = a.source_kind AND st.source_id = a.source_id)
+      AND NOT EXISTS (SELECT 1 FROM scoreledger_private.score_write_warnings w
+                      WHERE w.tenant_id = scoreledger.current_tenant()
+                        AND w.source_kind = a.source_kind AND w.source_id = a.source_id)
   ), misplaced AS (
     SELECT st.score_id FROM stored st
     LEFT JOIN artefacts a ON a.source_kind = st.source_kind AND a.source_id = st.source_id
@@ -1349,6 +1360,7 @@ AS $$
     SELECT a.source_kind, a.source_id, v.name, v.data_type, v.value_numeric, v.value_string
     FROM artefacts a CROSS JOIN LATERAL scoreledger_private.score_values(a.doc, a.declarations) v
     WHERE NOT EXISTS (SELECT 1 FROM failing f WHERE f.source_kind = a.source_kind AND f.source_id = a.source_id)
+      AND NOT EXISTS (SELECT 1 FROM unwritten u WHERE u.source_kind = a.source_kind AND u.source_id = a.source_id)
   ), differing AS (
     SELECT coalesce(x.source_id, st.source_id) AS source_id
     FROM expected x
@@ -1361,7 +1373,7 @@ AS $$
   SELECT 'scores target an existing artefact and its submission', (SELECT count(*) FROM misplaced),
          (SELECT string_agg(score_id::text, ', ') FROM (SELECT score_id FROM misplaced ORDER BY 1 LIMIT 5) x)
   UNION ALL
-  SELECT 'scores = the type dispatch of their artefact (but artefacts with an open write failure)',
+  SELECT 'scores = the type dispatch of their artefact (but artefacts with an open write failure or awaiting backfill)',
          (SELECT count(DISTINCT source_id) FROM differing),
          (SELECT string_agg(source_id::text, ', ') FROM (SELECT DISTINCT source_id FROM differing ORDER BY 1 LIMIT 5) x)
 $$;

@@ -100,6 +100,8 @@ BEGIN
     PERFORM pg_catalog.set_config('scoreledger.tenant_id', tenant.tenant_id::text, true);
     RETURN QUERY SELECT 'tenant ' || tenant.name, b.invariant, b.breaches, b.sample
                  FROM scoreledger_private.tenant_breaches() b;
+    RETURN QUERY SELECT 'tenant ' || tenant.name, b.invariant, b.breaches, b.sample
+                 FROM scoreledger_private.score_breaches() b;
   END LOOP;
   PERFORM pg_catalog.set_config('scoreledger.tenant_id', coalesce(caller_tenant, ''), true);
 END

@@ -1,7 +1,7 @@
 -- scoreledger_private.score_breaches(): what `scoreledger check` verifies of
 -- the score layer, and proof that it notices tampering.
 BEGIN;
-SELECT plan(6);
+SELECT plan(10);
 
 SELECT scoreledger.create_tenant('scores invariants', tests.uuid_of('tenant', 481));
 SELECT tests.authenticate_as(tests.uuid_of('tenant', 481), tests.uuid_of('actor', 481));
@@ -55,7 +55,29 @@ SELECT breaches AS known_stale FROM scoreledger_private.score_breaches() WHERE i
 ROLLBACK TO SAVEPOINT tamper;
 SELECT is(:'known_stale'::bigint, 0::bigint,
           'stale scores of an artefact with an open write failure are known, not a breach');
+
+-- An artefact that predates the score layer (written behind the writers,
+-- as in 47_scores_backfill) awaits the backfill: pending, not a breach. One
+-- that lost only some of its scores is a breach.
+INSERT INTO scoreledger_private.evaluation_results (tenant_id, result_id, evaluator_id, submission_id, payload)
+SELECT tests.uuid_of('tenant', 481), tests.uuid_of('result', 3), e.evaluator_id, tests.uuid_of('submission', 4812), '{"n": 1}'
+FROM scoreledger_private.evaluators e WHERE e.tenant_id = tests.uuid_of('tenant', 481);
+SELECT breaches AS unwritten FROM scoreledger_private.score_breaches() WHERE invariant LIKE 'scores = the type dispatch%' \gset
+ROLLBACK TO SAVEPOINT tamper;
+SELECT is(:'unwritten'::bigint, 0::bigint, 'an artefact awaiting the backfill (no scores, no warnings) is pending work, not a breach');
+
+DELETE FROM scoreledger_private.scores WHERE evaluation_result_id = tests.uuid_of('result', 1) AND name = 'n';
+SELECT breaches AS partly_lost FROM scoreledger_private.score_breaches() WHERE invariant LIKE 'scores = the type dispatch%' \gset
+ROLLBACK TO SAVEPOINT tamper;
+SELECT is(:'partly_lost'::bigint, 1::bigint, 'an artefact missing some of its scores is reported');
 SELECT tests.clear_context();
+
+-- check_invariants includes the score layer's invariants, tenant by tenant.
+SELECT is((SELECT count(*) FROM scoreledger.check_invariants()
+           WHERE scope = 'tenant scores invariants' AND invariant LIKE 'scores %'), 2::bigint,
+          'check_invariants() reports the score layer''s two invariants per tenant');
+SELECT is_empty($$SELECT invariant FROM scoreledger.check_invariants() WHERE breaches <> 0$$,
+                'and finds no breach in data written through the API');
 
 SELECT * FROM finish();
 ROLLBACK;
