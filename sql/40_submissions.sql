@@ -409,9 +409,9 @@ $$;
 -- Bulk first: every rule is checked with cheap operators over the whole
 -- call (nothing cast before it is checked), and only when something fails
 -- does raise_submission_document_problem walk the documents again to name
--- the first problem. The parsed documents go through temp tables that are
--- ANALYZEd: joins between CTEs are planned as if they held one row, and a
--- nested loop over thousands of documents is quadratic.
+-- the first problem. The parsed documents and items go through temp tables
+-- that are ANALYZEd: joins between CTEs are planned as if they held one
+-- row, and a nested loop over thousands of documents is quadratic.
 CREATE OR REPLACE FUNCTION scoreledger_private.record_documents(docs jsonb, path_prefix text)
 RETURNS TABLE (submission_id uuid, recorded boolean)
 LANGUAGE plpgsql VOLATILE
@@ -440,14 +440,16 @@ BEGIN
   SELECT x.n - 1, CASE WHEN jsonb_typeof(f.answers) = 'array' THEN jsonb_array_length(f.answers) END,
          ids.submission_id, v.evaluation_version_id, v.evaluation_id, ids.user_id, a.assignment_id,
          CASE WHEN ids.submitted_at_valid THEN f.submitted_at::timestamptz END,
-         coalesce(jsonb_typeof(x.doc) = 'object'
-           AND x.doc - ARRAY['submission_id', 'evaluation_version_id', 'user_id', 'assignment_id', 'submitted_at', 'answers'] = '{}'
-           AND (f.submission_id IS NULL OR ids.submission_id IS NOT NULL)
-           AND v.evaluation_version_id IS NOT NULL
-           AND ids.user_id IS NOT NULL
-           AND (f.assignment_id IS NULL OR a.evaluation_id = v.evaluation_id)
-           AND ids.submitted_at_valid
-           AND jsonb_typeof(f.answers) = 'array' AND jsonb_array_length(f.answers) BETWEEN 1 AND 1000, false),
+         -- CASE, not AND, in front of what errs on a scalar.
+         CASE WHEN jsonb_typeof(x.doc) <> 'object' OR jsonb_typeof(f.answers) IS DISTINCT FROM 'array' THEN false
+              ELSE coalesce(
+                x.doc - ARRAY['submission_id', 'evaluation_version_id', 'user_id', 'assignment_id', 'submitted_at', 'answers'] = '{}'
+                AND (f.submission_id IS NULL OR ids.submission_id IS NOT NULL)
+                AND v.evaluation_version_id IS NOT NULL
+                AND ids.user_id IS NOT NULL
+                AND (f.assignment_id IS NULL OR a.evaluation_id = v.evaluation_id)
+                AND ids.submitted_at_valid
+                AND jsonb_array_length(f.answers) BETWEEN 1 AND 1000, false) END,
          NOT EXISTS (SELECT 1 FROM scoreledger_private.submissions s
                      WHERE s.tenant_id = tenant AND s.submission_id = ids.submission_id)
   FROM jsonb_array_elements(docs) WITH ORDINALITY AS x(doc, n)
