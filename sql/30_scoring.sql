@@ -158,6 +158,9 @@ AS $$
          sum(scoreledger_private.item_max(st.points, st.dropped))
   FROM versions
   JOIN scoreledger_private.submissions s ON s.evaluation_version_id = ANY (versions.ids)
+  -- By id, which answers have no index on: whole versions are scored here,
+  -- and a hash join reads each table once where probes by number would
+  -- visit the answers key once per item.
   JOIN scoreledger_private.answers a ON a.tenant_id = s.tenant_id AND a.submission_id = s.submission_id
   JOIN states st ON st.evaluation_version_id = s.evaluation_version_id AND st.question_version_id = a.question_version_id
   WHERE s.tenant_id = scoreledger.current_tenant()

@@ -111,7 +111,7 @@ END
 $$;
 
 CREATE OR REPLACE TRIGGER facts_immutable
-  BEFORE UPDATE OF tenant_id, submission_id, evaluation_version_id, evaluation_id, user_id, assignment_id,
+  BEFORE UPDATE OF tenant_id, submission_id, submission_no, evaluation_version_id, evaluation_id, user_id, assignment_id,
                    attempt_no, submitted_at, answer_count, recorded_at
   ON scoreledger_private.submissions
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_submissions__immutable();
@@ -134,16 +134,19 @@ BEGIN
   -- LATERAL ... LIMIT 1: one index probe per submission touched. As a
   -- join, the planner would hash the tenant's every submission for a
   -- statement that touched a few thousand.
+  -- An answer names its submission twice (its id, and the recording-order
+  -- number it is stored under): both must be that submission's.
   IF EXISTS (
       SELECT 1
-      FROM (SELECT DISTINCT n.tenant_id, n.submission_id FROM new_rows n) touched
+      FROM (SELECT DISTINCT n.tenant_id, n.submission_id, n.submission_no FROM new_rows n) touched
       LEFT JOIN LATERAL (
-        SELECT s.answer_count FROM scoreledger_private.submissions s
+        SELECT s.answer_count, s.submission_no FROM scoreledger_private.submissions s
         WHERE s.tenant_id = touched.tenant_id AND s.submission_id = touched.submission_id
         LIMIT 1) s ON true
       WHERE s.answer_count IS NULL
+         OR s.submission_no <> touched.submission_no
          OR s.answer_count <> (SELECT count(*) FROM scoreledger_private.answers a
-                               WHERE a.tenant_id = touched.tenant_id AND a.submission_id = touched.submission_id)) THEN
+                               WHERE a.tenant_id = touched.tenant_id AND a.submission_no = touched.submission_no)) THEN
     PERFORM scoreledger_private.fail('SL423', 'raw answers are immutable: a submission''s answers are recorded with it, all at once, and belong to it');
   END IF;
   RETURN NULL;
@@ -583,13 +586,14 @@ BEGIN
            r.answer_count, r.score, r.max_score
     FROM pg_temp.recording_documents r WHERE r.fresh
     ON CONFLICT (tenant_id, submission_id) DO NOTHING
-    RETURNING submissions.submission_id, submissions.score, submissions.max_score
+    RETURNING submissions.submission_id, submissions.submission_no, submissions.score, submissions.max_score
   ), written AS (
-    SELECT r.idx, i.submission_id, i.score, i.max_score
+    SELECT r.idx, i.submission_id, i.submission_no, i.score, i.max_score
     FROM inserted i JOIN pg_temp.recording_documents r ON r.submission_id = i.submission_id
   ), answers_written AS (
-    INSERT INTO scoreledger_private.answers (tenant_id, submission_id, question_version_id, selected, selected_mask)
-    SELECT tenant, w.submission_id, ra.question_version_id, ra.selected, ra.selected_mask
+    INSERT INTO scoreledger_private.answers
+      (tenant_id, submission_id, submission_no, question_version_id, selected, selected_mask)
+    SELECT tenant, w.submission_id, w.submission_no, ra.question_version_id, ra.selected, ra.selected_mask
     FROM written w JOIN pg_temp.recording_answers_parsed ra ON ra.idx = w.idx
   ), history_written AS (
     INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, correction_batch_id, score, max_score)
@@ -611,7 +615,7 @@ BEGIN
                       (SELECT coalesce(jsonb_agg(o ORDER BY o), '[]') FROM unnest(a.selected) o))
                     ORDER BY a.question_version_id)
                FROM scoreledger_private.answers a
-              WHERE a.tenant_id = tenant AND a.submission_id = s.submission_id)
+              WHERE a.tenant_id = tenant AND a.submission_no = s.submission_no)
           = (SELECT jsonb_agg(jsonb_build_array(ra.question_version_id,
                       (SELECT coalesce(jsonb_agg(o ORDER BY o), '[]') FROM unnest(ra.selected) o))
                     ORDER BY ra.question_version_id)
@@ -695,10 +699,14 @@ COMMENT ON VIEW scoreledger.submissions IS
   'Submissions of the current tenant with their current score (= latest history row) and pass/fail.';
 GRANT SELECT ON scoreledger.submissions TO scoreledger_app;
 
+-- Joined on both names of the submission: by id (a submission's primary
+-- key) when the answers come by question, by number (the answers' key) when
+-- the submission comes first.
 CREATE OR REPLACE VIEW scoreledger.answers AS
-  SELECT a.submission_id, a.question_version_id, a.selected, i.position
+  SELECT s.submission_id, a.question_version_id, a.selected, i.position
   FROM scoreledger_private.answers a
-  JOIN scoreledger_private.submissions s ON s.tenant_id = a.tenant_id AND s.submission_id = a.submission_id
+  JOIN scoreledger_private.submissions s
+    ON s.tenant_id = a.tenant_id AND s.submission_id = a.submission_id AND s.submission_no = a.submission_no
   JOIN scoreledger_private.items i
     ON i.tenant_id = a.tenant_id AND i.evaluation_version_id = s.evaluation_version_id
    AND i.question_version_id = a.question_version_id;

@@ -237,7 +237,7 @@ BEGIN
          OR EXISTS (SELECT 1 FROM jsonb_array_elements(entry->'submission_ids') WITH ORDINALITY y(e, n) WHERE lower(y.e #>> '{}') = lower(x.e #>> '{}') AND y.n < x.n)
          OR s.submission_id IS NULL OR s.evaluation_version_id <> target_version
          OR NOT EXISTS (SELECT 1 FROM scoreledger_private.answers a
-                        WHERE a.tenant_id = tenant AND a.submission_id = s.submission_id AND a.question_version_id = target_question)
+                        WHERE a.tenant_id = tenant AND a.submission_no = s.submission_no AND a.question_version_id = target_question)
       ORDER BY x.n LIMIT 1;
       IF problem IS NOT NULL THEN
         PERFORM scoreledger_private.fail('SL422', problem);
@@ -348,10 +348,10 @@ AS $$
     JOIN scoreledger_private.correction_submissions cs
       ON cs.tenant_id = scoreledger.current_tenant() AND cs.batch_id = batch_changes.batch_id
      AND cs.ordinal = ANY (t.scoped_ordinals)
-    JOIN scoreledger_private.answers a
-      ON a.tenant_id = cs.tenant_id AND a.submission_id = cs.submission_id AND a.question_version_id = t.question_version_id
     JOIN scoreledger_private.submissions s
-      ON s.tenant_id = a.tenant_id AND s.submission_id = a.submission_id
+      ON s.tenant_id = cs.tenant_id AND s.submission_id = cs.submission_id
+    JOIN scoreledger_private.answers a
+      ON a.tenant_id = s.tenant_id AND a.submission_no = s.submission_no AND a.question_version_id = t.question_version_id
     WHERE NOT t.everyone
   )
   SELECT x.submission_id, x.evaluation_version_id, x.user_id, x.assignment_id,

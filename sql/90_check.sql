@@ -36,6 +36,15 @@ AS $$
                AND NOT EXISTS (SELECT 1 FROM scoreledger_private.assignments a
                                WHERE a.tenant_id = s.tenant_id AND a.assignment_id = s.assignment_id
                                  AND a.evaluation_id = s.evaluation_id)))
+  ), bad_numbers AS (
+    -- The recording-order number raw answers are stored under: one per
+    -- submission (an identity, but the owner can insert one by hand).
+    SELECT s.submission_id
+    FROM scoreledger_private.submissions s
+    JOIN (SELECT o.submission_no FROM scoreledger_private.submissions o
+          WHERE o.tenant_id = scoreledger.current_tenant()
+          GROUP BY o.submission_no HAVING count(*) > 1) shared ON shared.submission_no = s.submission_no
+    WHERE s.tenant_id = scoreledger.current_tenant()
   ), bad_rules AS (
     SELECT s.submission_id
     FROM scoreledger_private.submissions s
@@ -53,6 +62,9 @@ AS $$
   UNION ALL
   SELECT 'submissions reference their evaluation version and assignment', (SELECT count(*) FROM bad_references),
          (SELECT string_agg(submission_id::text, ', ') FROM (SELECT submission_id FROM bad_references ORDER BY 1 LIMIT 5) x)
+  UNION ALL
+  SELECT 'each submission has its own recording-order number', (SELECT count(*) FROM bad_numbers),
+         (SELECT string_agg(submission_id::text, ', ') FROM (SELECT submission_id FROM bad_numbers ORDER BY 1 LIMIT 5) x)
   UNION ALL
   SELECT 'stored score = scoring rules under active corrections', (SELECT count(*) FROM bad_rules),
          (SELECT string_agg(submission_id::text, ', ') FROM (SELECT submission_id FROM bad_rules ORDER BY 1 LIMIT 5) x)

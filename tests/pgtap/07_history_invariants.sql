@@ -4,7 +4,7 @@
 -- check_invariants() notices when the data disagrees with the rules.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(67);
+SELECT plan(70);
 
 SELECT scoreledger.create_tenant('history tenant', tests.uuid_of('tenant', 701));
 SELECT scoreledger.create_tenant('history neighbour', tests.uuid_of('tenant', 702));
@@ -203,7 +203,7 @@ SELECT tests.clear_context();
 -- ---------------------------------------------------------------------
 SELECT is_empty($$SELECT scope || ': ' || invariant || ' (' || breaches || ')' FROM scoreledger.check_invariants() WHERE breaches <> 0$$,
                 'check_invariants() reports no breach on valid data');
-SELECT is((SELECT count(*) FROM scoreledger.check_invariants() WHERE scope = 'tenant history tenant'), 6::bigint,
+SELECT is((SELECT count(*) FROM scoreledger.check_invariants() WHERE scope = 'tenant history tenant'), 7::bigint,
           'check_invariants() checks the data invariants of each tenant');
 SELECT ok((SELECT count(*) FROM scoreledger.check_invariants() WHERE scope = 'database') >= 3,
           'check_invariants() checks the catalog invariants too');
@@ -276,6 +276,19 @@ SELECT is(tests.breaches('tenant history tenant', 'submissions reference%'), 1::
 SELECT is(tests.breaches('database', 'append-only and score guards%'), 1::bigint,
           'and the disabled guard');
 ROLLBACK TO SAVEPOINT unguarded;
+-- A submission inserted by hand under another's recording-order number.
+SELECT tests.act_as_owner(tests.uuid_of('tenant', 701));
+SAVEPOINT unguarded;
+INSERT INTO scoreledger_private.submissions
+  (tenant_id, submission_id, submission_no, evaluation_version_id, evaluation_id, user_id, attempt_no, submitted_at, answer_count)
+OVERRIDING SYSTEM VALUE
+SELECT s.tenant_id, tests.uuid_of('submission', 7012), s.submission_no, s.evaluation_version_id, s.evaluation_id,
+       tests.uuid_of('user', 12), 1, now(), 3
+FROM scoreledger_private.submissions s WHERE s.submission_id = tests.uuid_of('submission', 7001);
+SELECT tests.clear_context();
+SELECT is(tests.breaches('tenant history tenant', 'each submission has its own recording-order number'), 2::bigint,
+          'check_invariants() reports two submissions sharing a recording-order number');
+ROLLBACK TO SAVEPOINT unguarded;
 
 -- A submission slipped in without any history is caught too.
 SELECT tests.act_as_owner(tests.uuid_of('tenant', 701));
@@ -293,9 +306,22 @@ SELECT is(tests.breach_sample('tenant history tenant', 'latest history row%'), t
 -- Raw answers cannot grow either (last: a success here would change scores)
 -- ---------------------------------------------------------------------
 SELECT tests.act_as_owner(tests.uuid_of('tenant', 701));
-SELECT throws_ok($$INSERT INTO scoreledger_private.answers (tenant_id, submission_id, question_version_id, selected, selected_mask)
-                   VALUES (tests.uuid_of('tenant', 701), tests.uuid_of('submission', 7002), tests.uuid_of('q3', 701), '{A,B,C}', 7)$$,
+SELECT throws_ok($$INSERT INTO scoreledger_private.answers
+                     (tenant_id, submission_id, submission_no, question_version_id, selected, selected_mask)
+                   SELECT s.tenant_id, s.submission_id, s.submission_no, tests.uuid_of('q3', 701), '{A,B,C}', 7
+                   FROM scoreledger_private.submissions s WHERE s.submission_id = tests.uuid_of('submission', 7002)$$,
                  'SL423', NULL, 'owner: adding an answer to a recorded submission raises SL423 (raw answers are immutable)');
+-- Stored under another submission's number, an answer would count for it.
+SELECT throws_ok($$INSERT INTO scoreledger_private.answers
+                     (tenant_id, submission_id, submission_no, question_version_id, selected, selected_mask)
+                   SELECT s.tenant_id, s.submission_id, other.submission_no, tests.uuid_of('q-unanswered', 701), '{A,B,C}', 7
+                   FROM scoreledger_private.submissions s, scoreledger_private.submissions other
+                   WHERE s.submission_id = tests.uuid_of('submission', 7002) AND other.submission_id <> s.submission_id
+                   LIMIT 1$$,
+                 'SL423', NULL, 'owner: an answer whose number names another submission than its id raises SL423');
+-- (An identity: only DEFAULT gets past PostgreSQL itself, and then the guard.)
+SELECT throws_ok($$UPDATE scoreledger_private.submissions SET submission_no = DEFAULT$$,
+                 'SL423', NULL, 'owner: changing a submission''s recording-order number raises SL423');
 SELECT tests.clear_context();
 
 SELECT * FROM finish();
