@@ -31,11 +31,19 @@ CREATE OR REPLACE FUNCTION scoreledger_private.tg_score_history__set_submission_
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
+DECLARE
+  dangling boolean;
 BEGIN
   -- The references a foreign key would check, once for the whole statement.
-  IF EXISTS (SELECT 1 FROM new_rows n
-             WHERE NOT EXISTS (SELECT 1 FROM scoreledger_private.submissions s
-                               WHERE s.tenant_id = n.tenant_id AND s.submission_id = n.submission_id)) THEN
+  -- EXECUTE: planned on each call, with the table's size now. A plan cached
+  -- while submissions were few (a fresh database) served this probe by
+  -- scanning another tenant-led index for the whole tenant: 11-49 s stalls
+  -- of an apply in the load test, every recorder waiting behind it.
+  EXECUTE 'SELECT EXISTS (SELECT 1 FROM new_rows n
+                          WHERE NOT EXISTS (SELECT 1 FROM scoreledger_private.submissions s
+                                            WHERE s.tenant_id = n.tenant_id AND s.submission_id = n.submission_id))'
+    INTO dangling;
+  IF dangling THEN
     PERFORM scoreledger_private.fail('SL404', 'score history must reference a recorded submission of the same tenant');
   END IF;
   IF EXISTS (SELECT 1 FROM (SELECT DISTINCT n.tenant_id, n.correction_batch_id FROM new_rows n
@@ -44,13 +52,14 @@ BEGIN
                                WHERE c.tenant_id = b.tenant_id AND c.batch_id = b.correction_batch_id)) THEN
     PERFORM scoreledger_private.fail('SL404', 'score history must reference a correction batch of the same tenant');
   END IF;
+  EXECUTE '
   UPDATE scoreledger_private.submissions s
      SET score = latest.score, max_score = latest.max_score
     FROM (SELECT DISTINCT ON (n.tenant_id, n.submission_id) n.tenant_id, n.submission_id, n.score, n.max_score
             FROM new_rows n
            ORDER BY n.tenant_id, n.submission_id, n.history_id DESC) latest
    WHERE s.tenant_id = latest.tenant_id AND s.submission_id = latest.submission_id
-     AND (s.score, s.max_score) IS DISTINCT FROM (latest.score, latest.max_score);
+     AND (s.score, s.max_score) IS DISTINCT FROM (latest.score, latest.max_score)';
   RETURN NULL;
 END
 $$;
