@@ -139,13 +139,18 @@ CREATE OR REPLACE FUNCTION scoreledger_private.tg_answers__complete_at_recording
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
+DECLARE
+  incomplete boolean;
 BEGIN
   -- LATERAL ... LIMIT 1: one index probe per submission touched. As a
   -- join, the planner would hash the tenant's every submission for a
-  -- statement that touched a few thousand.
+  -- statement that touched a few thousand. EXECUTE, as in the history
+  -- trigger: a plan cached on a nearly empty table may probe through
+  -- another tenant-led index (submissions' and answers' both have one).
   -- An answer names its submission twice (its id, and the recording-order
   -- number it is stored under): both must be that submission's.
-  IF EXISTS (
+  EXECUTE '
+    SELECT EXISTS (
       SELECT 1
       FROM (SELECT DISTINCT n.tenant_id, n.submission_id, n.submission_no FROM new_rows n) touched
       LEFT JOIN LATERAL (
@@ -155,7 +160,9 @@ BEGIN
       WHERE s.answer_count IS NULL
          OR s.submission_no <> touched.submission_no
          OR s.answer_count <> (SELECT count(*) FROM scoreledger_private.answers a
-                               WHERE a.tenant_id = touched.tenant_id AND a.submission_no = touched.submission_no)) THEN
+                               WHERE a.tenant_id = touched.tenant_id AND a.submission_no = touched.submission_no))'
+    INTO incomplete;
+  IF incomplete THEN
     PERFORM scoreledger_private.fail('SL423', 'raw answers are immutable: a submission''s answers are recorded with it, all at once, and belong to it');
   END IF;
   RETURN NULL;
