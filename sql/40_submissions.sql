@@ -227,7 +227,7 @@ $$;
 
 -- The first problem in a set of submission documents' top-level fields, or
 -- no row. Pure reads, no casts of unchecked values: errors name the entry.
--- (Their answers are checked by record_documents, once parsed.)
+-- (Their answers: submission_answer_errors.)
 CREATE OR REPLACE FUNCTION scoreledger_private.submission_document_errors(docs jsonb, path_prefix text)
 RETURNS TABLE (sqlstate text, message text)
 LANGUAGE sql STABLE
