@@ -115,28 +115,24 @@ COMMENT ON VIEW scoreledger.tenants IS
 GRANT SELECT ON scoreledger.tenants TO scoreledger_app;
 
 -- ---------------------------------------------------------------------
--- Row-level security: enabled AND forced on every table of the private
--- schema, so the owner (and every SECURITY DEFINER function) sees one
--- tenant at a time. With no context, current_tenant() is null and no row
--- matches: fail-closed.
+-- Row-level security: each domain file enables it, forced, on its own
+-- tables with this helper, right below its banner. Forced, so the owner
+-- (and every SECURITY DEFINER function) sees one tenant at a time. With no
+-- context, current_tenant() is null and no row matches: fail-closed.
+-- `check` reports any private table without it.
 -- ---------------------------------------------------------------------
-DO $$
-DECLARE
-  tbl regclass;
+CREATE OR REPLACE FUNCTION scoreledger_private.enable_tenant_rls(tbl regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
 BEGIN
-  FOR tbl IN
-    SELECT c.oid::regclass FROM pg_class c
-    WHERE c.relnamespace = 'scoreledger_private'::regnamespace AND c.relkind IN ('r', 'p')
-      AND c.relname NOT IN ('tenants', 'sql_definitions')
-  LOOP
-    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', tbl);
-    EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %s', tbl);
-    EXECUTE format($p$CREATE POLICY tenant_isolation ON %s
-                      USING (tenant_id = (SELECT scoreledger.current_tenant()))
-                      WITH CHECK (tenant_id = (SELECT scoreledger.current_tenant()))$p$, tbl);
-  END LOOP;
+  EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', tbl);
+  EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %s', tbl);
+  EXECUTE format($p$CREATE POLICY tenant_isolation ON %s
+                    USING (tenant_id = (SELECT scoreledger.current_tenant()))
+                    WITH CHECK (tenant_id = (SELECT scoreledger.current_tenant()))$p$, tbl);
 END
-$$;
+$fn$;
 
 -- The registry is readable by all (ids and names are needed before any
 -- context exists) but only writable by create_tenant and, for its own row,

@@ -3,31 +3,39 @@
 -- items, and assignments.
 -- =====================================================================
 
+-- Row-level security of this domain's tables (the helper: sql/10_tenancy.sql).
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.evaluations');
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.evaluation_versions');
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.question_versions');
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.items');
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.assignments');
+
 -- Published content never changes: a fix is a new version (or a
 -- correction batch), so the past stays explainable.
-CREATE OR REPLACE FUNCTION scoreledger_private.tg_content__immutable()
-RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-  PERFORM scoreledger_private.fail('SL423',
-    format('%s rows are immutable (%s refused)', TG_TABLE_NAME, lower(TG_OP)));
-  RETURN NULL;
-END
-$$;
-
-CREATE OR REPLACE TRIGGER content_immutable BEFORE UPDATE OR DELETE ON scoreledger_private.evaluation_versions
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_content__immutable();
-CREATE OR REPLACE TRIGGER content_immutable_truncate BEFORE TRUNCATE ON scoreledger_private.evaluation_versions
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_content__immutable();
-CREATE OR REPLACE TRIGGER content_immutable BEFORE UPDATE OR DELETE ON scoreledger_private.question_versions
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_content__immutable();
-CREATE OR REPLACE TRIGGER content_immutable_truncate BEFORE TRUNCATE ON scoreledger_private.question_versions
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_content__immutable();
-CREATE OR REPLACE TRIGGER content_immutable BEFORE UPDATE OR DELETE ON scoreledger_private.items
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_content__immutable();
-CREATE OR REPLACE TRIGGER content_immutable_truncate BEFORE TRUNCATE ON scoreledger_private.items
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_content__immutable();
+CREATE OR REPLACE TRIGGER evaluation_version_immutable BEFORE UPDATE OR DELETE ON scoreledger_private.evaluation_versions
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__immutable();
+SELECT scoreledger_private.declare_guard('scoreledger_private.evaluation_versions', 'evaluation_version_immutable',
+  'published evaluation versions never change');
+CREATE OR REPLACE TRIGGER evaluation_version_never_truncated BEFORE TRUNCATE ON scoreledger_private.evaluation_versions
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__immutable();
+SELECT scoreledger_private.declare_guard('scoreledger_private.evaluation_versions', 'evaluation_version_never_truncated',
+  'published evaluation versions are never truncated');
+CREATE OR REPLACE TRIGGER question_version_immutable BEFORE UPDATE OR DELETE ON scoreledger_private.question_versions
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__immutable();
+SELECT scoreledger_private.declare_guard('scoreledger_private.question_versions', 'question_version_immutable',
+  'published question versions never change');
+CREATE OR REPLACE TRIGGER question_version_never_truncated BEFORE TRUNCATE ON scoreledger_private.question_versions
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__immutable();
+SELECT scoreledger_private.declare_guard('scoreledger_private.question_versions', 'question_version_never_truncated',
+  'published question versions are never truncated');
+CREATE OR REPLACE TRIGGER item_immutable BEFORE UPDATE OR DELETE ON scoreledger_private.items
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__immutable();
+SELECT scoreledger_private.declare_guard('scoreledger_private.items', 'item_immutable',
+  'published items never change');
+CREATE OR REPLACE TRIGGER item_never_truncated BEFORE TRUNCATE ON scoreledger_private.items
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__immutable();
+SELECT scoreledger_private.declare_guard('scoreledger_private.items', 'item_never_truncated',
+  'published items are never truncated');
 
 -- Submissions name their assignment (checked per statement, not by a
 -- foreign key): an assignment is never deleted.
@@ -41,10 +49,14 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE TRIGGER never_deleted BEFORE DELETE ON scoreledger_private.assignments
+CREATE OR REPLACE TRIGGER assignment_never_deleted BEFORE DELETE ON scoreledger_private.assignments
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_assignments__never_deleted();
-CREATE OR REPLACE TRIGGER never_truncated BEFORE TRUNCATE ON scoreledger_private.assignments
+SELECT scoreledger_private.declare_guard('scoreledger_private.assignments', 'assignment_never_deleted',
+  'assignments are never deleted (submissions name them)');
+CREATE OR REPLACE TRIGGER assignment_never_truncated BEFORE TRUNCATE ON scoreledger_private.assignments
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_assignments__never_deleted();
+SELECT scoreledger_private.declare_guard('scoreledger_private.assignments', 'assignment_never_truncated',
+  'assignments are never truncated');
 
 -- A published version's items arrive with it, all at once: an item added
 -- later would change what learners were examined on.
@@ -67,9 +79,11 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE TRIGGER complete_at_publication AFTER INSERT ON scoreledger_private.items
+CREATE OR REPLACE TRIGGER items_complete_at_publication AFTER INSERT ON scoreledger_private.items
   REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_items__complete_at_publication();
+SELECT scoreledger_private.declare_guard('scoreledger_private.items', 'items_complete_at_publication',
+  'an evaluation version gets all its items at publication, none later');
 
 -- Bit i of the mask is options[i + 1]; null when a value is not an option.
 CREATE OR REPLACE FUNCTION scoreledger_private.option_mask(options text[], selected text[])

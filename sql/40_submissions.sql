@@ -6,24 +6,20 @@
 -- All guards are statement-level triggers so bulk paths stay set-based.
 -- =====================================================================
 
--- One guard for every append-only table (score history, batch events,
--- governance events): UPDATE, DELETE and TRUNCATE refused, for the owner too.
-CREATE OR REPLACE FUNCTION scoreledger_private.tg__append_only()
-RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-  PERFORM scoreledger_private.fail('SL423',
-    format('%s: append-only (%s refused)', replace(TG_TABLE_NAME, '_', ' '), lower(TG_OP)));
-  RETURN NULL;
-END
-$$;
+-- Row-level security of this domain's tables (the helper: sql/10_tenancy.sql).
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.attempt_counters');
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.submissions');
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.answers');
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.score_history');
 
-CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON scoreledger_private.score_history
+CREATE OR REPLACE TRIGGER history_append_only BEFORE UPDATE OR DELETE ON scoreledger_private.score_history
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__append_only();
-CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON scoreledger_private.score_history
+SELECT scoreledger_private.declare_guard('scoreledger_private.score_history', 'history_append_only',
+  'score history is append-only');
+CREATE OR REPLACE TRIGGER history_never_truncated BEFORE TRUNCATE ON scoreledger_private.score_history
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__append_only();
-DROP FUNCTION IF EXISTS scoreledger_private.tg_score_history__append_only();
+SELECT scoreledger_private.declare_guard('scoreledger_private.score_history', 'history_never_truncated',
+  'score history is never truncated');
 
 -- Writing history is the only way to change a score: the newest row of each
 -- submission written by the statement becomes its score.
@@ -64,9 +60,11 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE TRIGGER set_submission_score AFTER INSERT ON scoreledger_private.score_history
+CREATE OR REPLACE TRIGGER history_sets_submission_score AFTER INSERT ON scoreledger_private.score_history
   REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_score_history__set_submission_score();
+SELECT scoreledger_private.declare_guard('scoreledger_private.score_history', 'history_sets_submission_score',
+  'a new history row becomes its submission''s score');
 
 -- What a foreign key would check, once per statement. Versions never
 -- change, so reading them suffices; an assignment may still be re-pointed
@@ -103,9 +101,11 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE TRIGGER references_exist AFTER INSERT ON scoreledger_private.submissions
+CREATE OR REPLACE TRIGGER submission_references_exist AFTER INSERT ON scoreledger_private.submissions
   REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_submissions__references();
+SELECT scoreledger_private.declare_guard('scoreledger_private.submissions', 'submission_references_exist',
+  'a submission names an existing evaluation version and assignment');
 
 CREATE OR REPLACE FUNCTION scoreledger_private.tg_submissions__immutable()
 RETURNS trigger
@@ -119,19 +119,29 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE TRIGGER facts_immutable
+CREATE OR REPLACE TRIGGER submission_facts_immutable
   BEFORE UPDATE OF tenant_id, submission_id, submission_no, evaluation_version_id, evaluation_id, user_id, assignment_id,
                    attempt_no, submitted_at, answer_count, recorded_at
   ON scoreledger_private.submissions
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_submissions__immutable();
-CREATE OR REPLACE TRIGGER never_deleted BEFORE DELETE ON scoreledger_private.submissions
+SELECT scoreledger_private.declare_guard('scoreledger_private.submissions', 'submission_facts_immutable',
+  'a submission''s facts never change');
+CREATE OR REPLACE TRIGGER submission_never_deleted BEFORE DELETE ON scoreledger_private.submissions
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_submissions__immutable();
-CREATE OR REPLACE TRIGGER never_truncated BEFORE TRUNCATE ON scoreledger_private.submissions
+SELECT scoreledger_private.declare_guard('scoreledger_private.submissions', 'submission_never_deleted',
+  'submissions are never deleted');
+CREATE OR REPLACE TRIGGER submission_never_truncated BEFORE TRUNCATE ON scoreledger_private.submissions
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_submissions__immutable();
-CREATE OR REPLACE TRIGGER answers_immutable BEFORE UPDATE OR DELETE ON scoreledger_private.answers
+SELECT scoreledger_private.declare_guard('scoreledger_private.submissions', 'submission_never_truncated',
+  'submissions are never truncated');
+CREATE OR REPLACE TRIGGER answer_immutable BEFORE UPDATE OR DELETE ON scoreledger_private.answers
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_submissions__immutable();
-CREATE OR REPLACE TRIGGER answers_never_truncated BEFORE TRUNCATE ON scoreledger_private.answers
+SELECT scoreledger_private.declare_guard('scoreledger_private.answers', 'answer_immutable',
+  'raw answers never change');
+CREATE OR REPLACE TRIGGER answer_never_truncated BEFORE TRUNCATE ON scoreledger_private.answers
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_submissions__immutable();
+SELECT scoreledger_private.declare_guard('scoreledger_private.answers', 'answer_never_truncated',
+  'raw answers are never truncated');
 
 -- Raw answers arrive with their submission, all of them: an answer added
 -- afterwards (even by the owner) would rewrite what the learner submitted.
@@ -169,9 +179,11 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE TRIGGER complete_at_recording AFTER INSERT ON scoreledger_private.answers
+CREATE OR REPLACE TRIGGER answers_complete_at_recording AFTER INSERT ON scoreledger_private.answers
   REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_answers__complete_at_recording();
+SELECT scoreledger_private.declare_guard('scoreledger_private.answers', 'answers_complete_at_recording',
+  'a submission gets all its answers at recording, none later');
 
 CREATE OR REPLACE FUNCTION scoreledger_private.tg_submissions__score_from_history()
 RETURNS trigger
@@ -196,12 +208,16 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE TRIGGER score_from_history_insert AFTER INSERT ON scoreledger_private.submissions
+CREATE OR REPLACE TRIGGER submission_score_is_latest_history_on_insert AFTER INSERT ON scoreledger_private.submissions
   REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_submissions__score_from_history();
-CREATE OR REPLACE TRIGGER score_from_history_update AFTER UPDATE ON scoreledger_private.submissions
+SELECT scoreledger_private.declare_guard('scoreledger_private.submissions', 'submission_score_is_latest_history_on_insert',
+  'a recorded submission''s score is its latest history row');
+CREATE OR REPLACE TRIGGER submission_score_is_latest_history_on_update AFTER UPDATE ON scoreledger_private.submissions
   REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_submissions__score_from_history();
+SELECT scoreledger_private.declare_guard('scoreledger_private.submissions', 'submission_score_is_latest_history_on_update',
+  'a submission''s score changes only to its latest history row');
 
 -- ---------------------------------------------------------------------
 -- Recording

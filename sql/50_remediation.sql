@@ -8,6 +8,12 @@
 -- history row per submission. The history trigger moves the scores.
 -- =====================================================================
 
+-- Row-level security of this domain's tables (the helper: sql/10_tenancy.sql).
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.correction_batches');
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.corrections');
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.correction_submissions');
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.batch_events');
+
 -- ---------------------------------------------------------------------
 -- Guards next to the data
 -- ---------------------------------------------------------------------
@@ -71,13 +77,19 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE TRIGGER workflow BEFORE UPDATE OF status ON scoreledger_private.correction_batches
+CREATE OR REPLACE TRIGGER batch_workflow BEFORE UPDATE OF status ON scoreledger_private.correction_batches
   FOR EACH ROW EXECUTE FUNCTION scoreledger_private.tg_correction_batches__workflow();
+SELECT scoreledger_private.declare_guard('scoreledger_private.correction_batches', 'batch_workflow',
+  'a batch moves only along the state machine; dual control on approval');
 
-CREATE OR REPLACE TRIGGER guard BEFORE UPDATE OR DELETE ON scoreledger_private.correction_batches
+CREATE OR REPLACE TRIGGER batch_record_immutable BEFORE UPDATE OR DELETE ON scoreledger_private.correction_batches
   FOR EACH ROW EXECUTE FUNCTION scoreledger_private.tg_correction_batches__guard();
-CREATE OR REPLACE TRIGGER guard_truncate BEFORE TRUNCATE ON scoreledger_private.correction_batches
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_content__immutable();
+SELECT scoreledger_private.declare_guard('scoreledger_private.correction_batches', 'batch_record_immutable',
+  'a batch''s identity and an applied batch''s record never change; batches are never deleted');
+CREATE OR REPLACE TRIGGER batch_never_truncated BEFORE TRUNCATE ON scoreledger_private.correction_batches
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__immutable();
+SELECT scoreledger_private.declare_guard('scoreledger_private.correction_batches', 'batch_never_truncated',
+  'batches are never truncated');
 
 -- Corrections change only while their batch is still editable.
 CREATE OR REPLACE FUNCTION scoreledger_private.tg_corrections__editable_only()
@@ -96,20 +108,31 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE TRIGGER editable_only BEFORE UPDATE OR DELETE ON scoreledger_private.corrections
+CREATE OR REPLACE TRIGGER corrections_editable_only BEFORE UPDATE OR DELETE ON scoreledger_private.corrections
   FOR EACH ROW EXECUTE FUNCTION scoreledger_private.tg_corrections__editable_only();
-CREATE OR REPLACE TRIGGER editable_only_truncate BEFORE TRUNCATE ON scoreledger_private.corrections
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_content__immutable();
-CREATE OR REPLACE TRIGGER editable_only BEFORE UPDATE OR DELETE ON scoreledger_private.correction_submissions
+SELECT scoreledger_private.declare_guard('scoreledger_private.corrections', 'corrections_editable_only',
+  'corrections change only while their batch is editable');
+CREATE OR REPLACE TRIGGER corrections_never_truncated BEFORE TRUNCATE ON scoreledger_private.corrections
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__immutable();
+SELECT scoreledger_private.declare_guard('scoreledger_private.corrections', 'corrections_never_truncated',
+  'corrections are never truncated');
+CREATE OR REPLACE TRIGGER correction_submissions_editable_only BEFORE UPDATE OR DELETE ON scoreledger_private.correction_submissions
   FOR EACH ROW EXECUTE FUNCTION scoreledger_private.tg_corrections__editable_only();
-CREATE OR REPLACE TRIGGER editable_only_truncate BEFORE TRUNCATE ON scoreledger_private.correction_submissions
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_content__immutable();
+SELECT scoreledger_private.declare_guard('scoreledger_private.correction_submissions', 'correction_submissions_editable_only',
+  'scoped submissions change only while their batch is editable');
+CREATE OR REPLACE TRIGGER correction_submissions_never_truncated BEFORE TRUNCATE ON scoreledger_private.correction_submissions
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__immutable();
+SELECT scoreledger_private.declare_guard('scoreledger_private.correction_submissions', 'correction_submissions_never_truncated',
+  'scoped submissions are never truncated');
 
-CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON scoreledger_private.batch_events
+CREATE OR REPLACE TRIGGER batch_events_append_only BEFORE UPDATE OR DELETE ON scoreledger_private.batch_events
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__append_only();
-CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON scoreledger_private.batch_events
+SELECT scoreledger_private.declare_guard('scoreledger_private.batch_events', 'batch_events_append_only',
+  'batch events are append-only');
+CREATE OR REPLACE TRIGGER batch_events_never_truncated BEFORE TRUNCATE ON scoreledger_private.batch_events
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__append_only();
-DROP FUNCTION IF EXISTS scoreledger_private.tg_batch_events__append_only();
+SELECT scoreledger_private.declare_guard('scoreledger_private.batch_events', 'batch_events_never_truncated',
+  'batch events are never truncated');
 
 -- ---------------------------------------------------------------------
 -- Helpers
@@ -301,7 +324,6 @@ AS $$
   WHERE c.tenant_id = scoreledger.current_tenant() AND c.batch_id = batch_question_ids.batch_id
 $$;
 
-DROP FUNCTION IF EXISTS scoreledger_private.batch_changes(uuid, boolean);
 CREATE OR REPLACE FUNCTION scoreledger_private.batch_changes(batch_id uuid, reverting boolean, question_version_ids uuid[])
 RETURNS TABLE (submission_id uuid, evaluation_version_id uuid, user_id uuid, assignment_id uuid,
                old_score numeric, new_score numeric, old_max_score numeric, new_max_score numeric)

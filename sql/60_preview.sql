@@ -5,7 +5,6 @@
 -- =====================================================================
 
 -- Every submission the batch reaches, before and after, with pass/fail.
-DROP FUNCTION IF EXISTS scoreledger_private.preview_rows(uuid, boolean);
 CREATE OR REPLACE FUNCTION scoreledger_private.preview_rows(batch_id uuid, reverting boolean, question_version_ids uuid[])
 RETURNS TABLE (submission_id uuid, user_id uuid, assignment_id uuid, old_score numeric, new_score numeric,
                old_max_score numeric, new_max_score numeric, old_passed boolean, new_passed boolean)
@@ -21,7 +20,6 @@ $$;
 
 -- The preview document of contract §6 for the rows of a batch. Planned as
 -- a one-shot query with the batch's questions known (see batch_question_ids).
-DROP FUNCTION IF EXISTS scoreledger_private.preview_document(uuid, boolean);
 CREATE OR REPLACE FUNCTION scoreledger_private.preview_document(batch_id uuid, reverting boolean)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE

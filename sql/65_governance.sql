@@ -7,11 +7,18 @@
 -- change is a governance event. Both are append-only.
 -- =====================================================================
 
-CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON scoreledger_private.governance_events
+-- Row-level security of this domain's tables (the helper: sql/10_tenancy.sql).
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.capability_grants');
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.governance_events');
+
+CREATE OR REPLACE TRIGGER governance_events_append_only BEFORE UPDATE OR DELETE ON scoreledger_private.governance_events
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__append_only();
-CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON scoreledger_private.governance_events
+SELECT scoreledger_private.declare_guard('scoreledger_private.governance_events', 'governance_events_append_only',
+  'governance events are append-only');
+CREATE OR REPLACE TRIGGER governance_events_never_truncated BEFORE TRUNCATE ON scoreledger_private.governance_events
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__append_only();
-DROP FUNCTION IF EXISTS scoreledger_private.tg_governance_events__append_only();
+SELECT scoreledger_private.declare_guard('scoreledger_private.governance_events', 'governance_events_never_truncated',
+  'governance events are never truncated');
 
 CREATE OR REPLACE FUNCTION scoreledger_private.record_governance_event(
   kind text, user_id uuid, capability text, detail jsonb DEFAULT NULL)

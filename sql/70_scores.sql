@@ -23,6 +23,17 @@
 -- temporary schema first).
 -- =====================================================================
 
+-- Row-level security of this domain's tables (the helper: sql/10_tenancy.sql).
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.evaluators');
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.evaluation_results');
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.review_queues');
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.review_items');
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.annotations');
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.scores');
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.score_write_warnings');
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.score_write_failures');
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.score_backfill_cursors');
+
 -- ---------------------------------------------------------------------
 -- Declarations: output schemas of evaluators, form schemas of queues
 -- ---------------------------------------------------------------------
@@ -150,14 +161,18 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE TRIGGER references_insert AFTER INSERT ON scoreledger_private.evaluation_results
+CREATE OR REPLACE TRIGGER result_references_exist_on_insert AFTER INSERT ON scoreledger_private.evaluation_results
   REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_evaluation_results__references();
-CREATE OR REPLACE TRIGGER references_update AFTER UPDATE ON scoreledger_private.evaluation_results
+SELECT scoreledger_private.declare_guard('scoreledger_private.evaluation_results', 'result_references_exist_on_insert',
+  'a result names an existing evaluator and submission');
+CREATE OR REPLACE TRIGGER result_references_exist_on_update AFTER UPDATE ON scoreledger_private.evaluation_results
   REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_evaluation_results__references();
+SELECT scoreledger_private.declare_guard('scoreledger_private.evaluation_results', 'result_references_exist_on_update',
+  'a result keeps naming an existing evaluator and submission');
 
-CREATE OR REPLACE FUNCTION scoreledger_private.tg_producers__never_deleted()
+CREATE OR REPLACE FUNCTION scoreledger_private.tg_producers__immutable()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
@@ -171,14 +186,22 @@ $$;
 
 -- An evaluator's output schema and a queue's form schema decide how the
 -- scores already written were typed: both are fixed once registered.
-CREATE OR REPLACE TRIGGER never_changed BEFORE UPDATE OR DELETE ON scoreledger_private.evaluators
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_producers__never_deleted();
-CREATE OR REPLACE TRIGGER never_truncated BEFORE TRUNCATE ON scoreledger_private.evaluators
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_producers__never_deleted();
-CREATE OR REPLACE TRIGGER never_changed BEFORE UPDATE OR DELETE ON scoreledger_private.review_queues
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_producers__never_deleted();
-CREATE OR REPLACE TRIGGER never_truncated BEFORE TRUNCATE ON scoreledger_private.review_queues
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_producers__never_deleted();
+CREATE OR REPLACE TRIGGER evaluator_immutable BEFORE UPDATE OR DELETE ON scoreledger_private.evaluators
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_producers__immutable();
+SELECT scoreledger_private.declare_guard('scoreledger_private.evaluators', 'evaluator_immutable',
+  'an evaluator (and its output schema) never changes');
+CREATE OR REPLACE TRIGGER evaluator_never_truncated BEFORE TRUNCATE ON scoreledger_private.evaluators
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_producers__immutable();
+SELECT scoreledger_private.declare_guard('scoreledger_private.evaluators', 'evaluator_never_truncated',
+  'evaluators are never truncated');
+CREATE OR REPLACE TRIGGER review_queue_immutable BEFORE UPDATE OR DELETE ON scoreledger_private.review_queues
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_producers__immutable();
+SELECT scoreledger_private.declare_guard('scoreledger_private.review_queues', 'review_queue_immutable',
+  'a review queue (and its form schema) never changes');
+CREATE OR REPLACE TRIGGER review_queue_never_truncated BEFORE TRUNCATE ON scoreledger_private.review_queues
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_producers__immutable();
+SELECT scoreledger_private.declare_guard('scoreledger_private.review_queues', 'review_queue_never_truncated',
+  'review queues are never truncated');
 
 -- ---------------------------------------------------------------------
 -- The writers: replace the scores (and skip warnings) of a set of

@@ -94,18 +94,13 @@ BEGIN
   WHERE c.relnamespace IN ('scoreledger_private'::regnamespace, 'scoreledger'::regnamespace)
     AND c.relkind IN ('r', 'p', 'v')
     AND pg_catalog.has_table_privilege('scoreledger_app', c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE');
+  -- Every guard of the registry (sql/05_guards.sql): installed, enabled,
+  -- calling the function it was declared with, whose definition is still
+  -- the one loaded.
   RETURN QUERY
-  SELECT 'database', 'append-only and score guards installed and enabled',
-         (SELECT count(*) FROM unnest(ARRAY[
-            'score_history.append_only', 'score_history.append_only_truncate', 'score_history.set_submission_score',
-            'submissions.facts_immutable', 'submissions.score_from_history_insert', 'submissions.references_exist',
-            'answers.complete_at_recording', 'assignments.never_deleted',
-            'submissions.score_from_history_update', 'answers.answers_immutable']) AS g(name)
-          WHERE NOT EXISTS (
-            SELECT 1 FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
-            WHERE c.relnamespace = 'scoreledger_private'::regnamespace
-              AND c.relname || '.' || t.tgname = g.name AND t.tgenabled = 'O')),
-         NULL::text;
+  SELECT 'database', 'every registered guard installed, enabled and unchanged',
+         count(*), string_agg(format('%s.%s: %s', p.table_name, p.trigger_name, p.problem), '; ')
+  FROM scoreledger_private.guard_problems() p;
 
   -- Data invariants, tenant by tenant (RLS shows one tenant at a time).
   FOR tenant IN SELECT t.tenant_id, t.name FROM scoreledger_private.tenants t ORDER BY t.name LOOP

@@ -105,7 +105,8 @@ def migrate(dsn: str) -> MigrateReport:
 
     A session advisory lock makes concurrent migrators take turns; the sql/
     files load in one transaction, so a failing definition leaves the
-    previous ones in place.
+    previous ones in place, and whatever the files no longer define is
+    dropped in that same transaction.
     """
     created = ensure_database(dsn)
     get_backend, read_migrations = _yoyo()
@@ -149,6 +150,12 @@ def load_sql(dsn: str) -> list[str]:
             "DELETE FROM scoreledger_private.sql_definitions WHERE NOT (file_name = ANY(%s))",
             [[p.name for p in files]],
         )
+        try:
+            conn.execute("SELECT scoreledger_private.drop_stale_definitions()").fetchall()
+        except psycopg.Error as exc:
+            raise ScoreledgerError(
+                f"removing definitions that sql/ no longer makes failed: {exc.diag.message_primary or exc}"
+            ) from exc
     return [p.name for p in files]
 
 

@@ -265,7 +265,7 @@ SELECT is(tests.breaches('tenant history neighbour', '%'), 0::bigint, 'and the o
 -- a submission of a version that does not exist is reported too.
 SELECT tests.act_as_owner(tests.uuid_of('tenant', 701));
 SAVEPOINT unguarded;
-ALTER TABLE scoreledger_private.submissions DISABLE TRIGGER references_exist;
+ALTER TABLE scoreledger_private.submissions DISABLE TRIGGER submission_references_exist;
 INSERT INTO scoreledger_private.submissions
   (tenant_id, submission_id, evaluation_version_id, evaluation_id, user_id, attempt_no, submitted_at, answer_count)
 VALUES (tests.uuid_of('tenant', 701), tests.uuid_of('submission', 7011), tests.uuid_of('version', 799),
@@ -273,7 +273,7 @@ VALUES (tests.uuid_of('tenant', 701), tests.uuid_of('submission', 7011), tests.u
 SELECT tests.clear_context();
 SELECT is(tests.breaches('tenant history tenant', 'submissions reference%'), 1::bigint,
           'check_invariants() reports a submission whose evaluation version does not exist');
-SELECT is(tests.breaches('database', 'append-only and score guards%'), 1::bigint,
+SELECT is(tests.breaches('database', 'every registered guard%'), 1::bigint,
           'and the disabled guard');
 ROLLBACK TO SAVEPOINT unguarded;
 -- A submission inserted by hand under another's recording-order number.

@@ -318,3 +318,49 @@ def test_a_failing_definition_leaves_the_previous_ones_in_place(dsn, tmp_path, m
         assert meaning == "an invalid input document; the message names the entry"
         loaded = {r[0] for r in conn.execute("SELECT file_name FROM scoreledger_private.sql_definitions")}
         assert "99_broken.sql" not in loaded
+
+
+def test_the_loader_drops_what_sql_no_longer_defines(dsn, tmp_path, monkeypatch):
+    """A function, view and trigger that a file stopped defining are gone after
+    the next load, in its transaction; what the files define stays."""
+    import shutil
+
+    import psycopg
+    from scoreledger import db
+
+    extra = tmp_path / "sql"
+    shutil.copytree(db.SQL_DIR, extra)
+    (extra / "95_yesterday.sql").write_text(
+        """
+        CREATE OR REPLACE FUNCTION scoreledger_private.yesterdays_helper() RETURNS int LANGUAGE sql AS 'SELECT 1';
+        CREATE OR REPLACE VIEW scoreledger.yesterdays_view AS SELECT 1 AS one;
+        CREATE OR REPLACE FUNCTION scoreledger_private.tg_yesterday() RETURNS trigger LANGUAGE plpgsql
+          AS 'BEGIN RETURN NULL; END';
+        CREATE OR REPLACE TRIGGER yesterdays_trigger BEFORE TRUNCATE ON scoreledger_private.score_history
+          FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_yesterday();
+        SELECT scoreledger_private.declare_guard('scoreledger_private.score_history', 'yesterdays_trigger', 'gone tomorrow');
+        """
+    )
+    monkeypatch.setattr(db, "SQL_DIR", extra)
+    db.load_sql(dsn)
+
+    def present(conn):
+        return conn.execute(
+            """SELECT to_regprocedure('scoreledger_private.yesterdays_helper()') IS NOT NULL,
+                      to_regclass('scoreledger.yesterdays_view') IS NOT NULL,
+                      EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'yesterdays_trigger'),
+                      EXISTS (SELECT 1 FROM scoreledger_private.guards WHERE trigger_name = 'yesterdays_trigger'),
+                      to_regprocedure('scoreledger.apply_correction_batch(uuid)') IS NOT NULL"""
+        ).fetchone()
+
+    with psycopg.connect(dsn) as conn:
+        assert present(conn) == (True, True, True, True, True)
+
+    (extra / "95_yesterday.sql").unlink()
+    db.load_sql(dsn)
+    with psycopg.connect(dsn) as conn:
+        assert present(conn) == (False, False, False, False, True)
+        clean = conn.execute(
+            "SELECT count(*) FROM scoreledger.check_invariants() WHERE scope = 'database' AND breaches > 0"
+        ).fetchone()[0]
+        assert clean == 0
