@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 import psycopg
 import pytest
+from bad_input import world  # noqa: F401  (the bad-input properties' fixture: two populated tenants)
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pytest_postgresql import factories
 from scoreledger import db
