@@ -90,9 +90,9 @@ SELECT is((SELECT resume_after FROM scoreledger.score_backfill_pending(true) WHE
 SELECT is((SELECT count(*) FROM scoreledger.scores WHERE source = 'automated'), 50::bigint, 'still 50 automated scores: rewritten, not duplicated');
 
 -- Arguments.
-SELECT throws_ok($$SELECT * FROM scoreledger.backfill_scores('submission')$$, 'SL422', 'source_kind: must be evaluation_result or annotation',
+SELECT tests.throws_code_like($$SELECT * FROM scoreledger.backfill_scores('submission')$$, 'SL422', 'source\_kind: must be evaluation\_result or annotation',
                  'backfill_scores: an unknown source kind is SL422');
-SELECT throws_ok($$SELECT * FROM scoreledger.backfill_scores('annotation', NULL, 0)$$, 'SL422', 'batch_size: must be between 1 and 100000',
+SELECT tests.throws_code_like($$SELECT * FROM scoreledger.backfill_scores('annotation', NULL, 0)$$, 'SL422', 'batch\_size: must be between 1 and 100000',
                  'backfill_scores: batch_size out of range is SL422');
 SELECT tests.clear_context();
 
