@@ -4,10 +4,7 @@
 BEGIN;
 SELECT plan(40);
 
-SELECT scoreledger.create_tenant('scores writers', tests.uuid_of('tenant', 421));
-SELECT tests.authenticate_as(tests.uuid_of('tenant', 421), tests.uuid_of('actor', 421));
-SELECT tests.make_evaluation(421);
-SELECT tests.submit(421, 1, ARRAY['B'], ARRAY['A','B'], ARRAY['A'], 4211);
+SELECT tests.score_fixture('scores writers', 421);
 SELECT tests.submit(421, 2, ARRAY['C'], ARRAY['A'], ARRAY['A','B','C'], 4212);
 SELECT scoreledger.register_evaluator('judge', '{"tone": {"type": "choice"}}') AS judge \gset
 

@@ -5,10 +5,7 @@
 BEGIN;
 SELECT plan(26);
 
-SELECT scoreledger.create_tenant('scores backfill', tests.uuid_of('tenant', 471));
-SELECT tests.authenticate_as(tests.uuid_of('tenant', 471), tests.uuid_of('actor', 471));
-SELECT tests.make_evaluation(471);
-SELECT tests.submit(471, 1, ARRAY['B'], ARRAY['A','B'], ARRAY['A'], 4711);
+SELECT tests.score_fixture('scores backfill', 471);
 SELECT scoreledger.register_evaluator('judge') AS judge \gset
 SELECT scoreledger.create_review_queue('review') AS queue \gset
 SELECT scoreledger.add_review_item(:'queue', tests.uuid_of('submission', 4711)) AS item \gset
@@ -102,10 +99,7 @@ INSERT INTO scoreledger_private.evaluation_results (tenant_id, result_id, evalua
 SELECT tests.uuid_of('tenant', 471), tests.uuid_of('late result', g), :'judge', tests.uuid_of('submission', 4711), jsonb_build_object('late', g)
 FROM generate_series(1, 3) g;
 SELECT tests.clear_context();
-SELECT scoreledger.create_tenant('scores backfill 2', tests.uuid_of('tenant', 472));
-SELECT tests.authenticate_as(tests.uuid_of('tenant', 472), tests.uuid_of('actor', 472));
-SELECT tests.make_evaluation(472);
-SELECT tests.submit(472, 1, ARRAY['B'], ARRAY['A','B'], ARRAY['A'], 4721);
+SELECT tests.score_fixture('scores backfill 2', 472);
 SELECT scoreledger.register_evaluator('judge') AS judge2 \gset
 SELECT tests.act_as_owner(tests.uuid_of('tenant', 472));
 INSERT INTO scoreledger_private.evaluation_results (tenant_id, result_id, evaluator_id, submission_id, payload)
