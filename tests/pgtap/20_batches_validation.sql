@@ -9,8 +9,7 @@ SELECT plan(62);
 -- ---------------------------------------------------------------------
 -- Local helpers (session-temporary, gone with the connection)
 -- ---------------------------------------------------------------------
--- (The shared ones, tests.ev/qv/sub, tests.drop_item/replace_key/mark_correct,
--- tests.scores and tests.error_of, are in setup/.)
+-- (The ones the correction-batch files share are in setup/corrections.sql.)
 
 -- tests.mark_correct, but unscoped with submission_ids left out (the
 -- contract's own form; the other files send null).

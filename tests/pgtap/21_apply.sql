@@ -18,8 +18,7 @@ SELECT plan(78);
 -- ---------------------------------------------------------------------
 -- Local helpers
 -- ---------------------------------------------------------------------
--- (The shared ones, tests.ev/qv/sub, tests.drop_item/replace_key/mark_correct,
--- tests.scores and tests.error_of, are in setup/.)
+-- (The ones the correction-batch files share are in setup/corrections.sql.)
 CREATE FUNCTION pg_temp.batch(reason text, VARIADIC corrections jsonb[]) RETURNS uuid LANGUAGE sql AS $$
   SELECT scoreledger.create_correction_batch(reason, to_jsonb(corrections))
 $$;

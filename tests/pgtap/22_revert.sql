@@ -15,8 +15,7 @@ SELECT plan(65);
 -- ---------------------------------------------------------------------
 -- Local helpers
 -- ---------------------------------------------------------------------
--- (The shared ones, tests.ev/qv/sub, tests.drop_item/replace_key/mark_correct,
--- tests.scores and tests.error_of, are in setup/.)
+-- (The ones the correction-batch files share are in setup/corrections.sql.)
 CREATE FUNCTION pg_temp.applied(reason text, VARIADIC corrections jsonb[]) RETURNS uuid LANGUAGE plpgsql AS $$
 DECLARE
   batch uuid := scoreledger.create_correction_batch(reason, to_jsonb(corrections));

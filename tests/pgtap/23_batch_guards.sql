@@ -9,8 +9,7 @@ SELECT plan(35);
 -- ---------------------------------------------------------------------
 -- Local helpers
 -- ---------------------------------------------------------------------
--- (The shared ones, tests.ev/qv/sub, tests.drop_item/replace_key/mark_correct,
--- tests.scores and tests.error_of, are in setup/.)
+-- (The ones the correction-batch files share are in setup/corrections.sql.)
 -- Everything about one batch, to show it did not change.
 CREATE FUNCTION pg_temp.batch_state(batch uuid) RETURNS jsonb LANGUAGE sql AS $$
   SELECT scoreledger.get_correction_batch(batch)

@@ -31,8 +31,7 @@ SELECT plan(70);
 -- ---------------------------------------------------------------------
 -- Local helpers
 -- ---------------------------------------------------------------------
--- (The shared ones, tests.ev/qv/sub, tests.drop_item/replace_key/mark_correct,
--- tests.scores and tests.error_of, are in setup/.)
+-- (The ones the correction-batch files share are in setup/corrections.sql.)
 CREATE FUNCTION pg_temp.usr(n int) RETURNS uuid LANGUAGE sql AS $$ SELECT tests.uuid_of('user', n) $$;
 CREATE FUNCTION pg_temp.asg(n int) RETURNS uuid LANGUAGE sql AS $$ SELECT tests.uuid_of('assignment', n) $$;
 -- The number behind a test uuid (submission / user), for readable rows.
