@@ -11,9 +11,11 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 from bad_input import world  # noqa: F401  (the bad-input properties' fixture: two populated tenants)
+from click.testing import CliRunner
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pytest_postgresql import factories
 from scoreledger import db
+from scoreledger.cli import main
 
 _base = conninfo_to_dict(os.environ.get("DATABASE_URL", "")) if os.environ.get("DATABASE_URL") else {}
 PG_HOST = _base.get("host") or os.environ.get("PGHOST") or "127.0.0.1"
@@ -63,3 +65,20 @@ def acting(dsn, tenant, actor):
             yield conn
 
     return _acting
+
+
+@pytest.fixture
+def run(dsn):
+    """run(*args, tenant=, actor=, input=) -> the click result of one
+    `scoreledger --dsn <test database> ...` command."""
+    runner = CliRunner()
+
+    def _run(*args, tenant=None, actor=None, input=None):
+        base = ["--dsn", dsn]
+        if tenant:
+            base += ["--tenant", tenant]
+        if actor:
+            base += ["--actor", actor]
+        return runner.invoke(main, base + list(args), input=input, catch_exceptions=False)
+
+    return _run
