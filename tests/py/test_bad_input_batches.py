@@ -1,4 +1,5 @@
-"""Bad input: create_correction_batch and update_correction_batch (the property and the world: bad_input.py)."""
+"""Bad input: create_correction_batch and update_correction_batch (the
+property and the world: bad_input.py)."""
 
 from __future__ import annotations
 

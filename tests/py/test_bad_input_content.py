@@ -1,4 +1,5 @@
-"""Bad input: import_evaluation_version and upsert_assignment (the property and the world: bad_input.py)."""
+"""Bad input: import_evaluation_version and upsert_assignment, fed
+Hypothesis-generated documents (the property and the world: bad_input.py)."""
 
 from __future__ import annotations
 

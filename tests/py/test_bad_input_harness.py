@@ -1,4 +1,5 @@
-"""Bad input: the harness itself: a property that never fails is not vacuous (the property and the world: bad_input.py)."""
+"""Bad input: the harness itself, so that a property that never fails is
+not vacuous (the property and the world: bad_input.py)."""
 
 from __future__ import annotations
 

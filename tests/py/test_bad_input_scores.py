@@ -1,4 +1,5 @@
-"""Bad input: evaluators, review queues, evaluation results and annotations (the property and the world: bad_input.py)."""
+"""Bad input: evaluators, review queues, evaluation results and annotations
+(the property and the world: bad_input.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Bad input: record_submission and record_submissions, and the agreement of the bulk checks with the diagnosis (the property and the world: bad_input.py)."""
+"""Bad input: record_submission and record_submissions, and the agreement
+of the bulk checks with the diagnosis (the property and the world:
+bad_input.py)."""
 
 from __future__ import annotations
 
