@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 import pytest
-from helpers import connect, drop_item, evaluation_doc, replace_key, standard_items, submission_doc
+from helpers import connect, create_tenant, drop_item, evaluation_doc, replace_key, standard_items, submission_doc
 from hypothesis import HealthCheck, settings
 from hypothesis import note as _hypothesis_note
 from hypothesis.errors import InvalidArgument
@@ -482,11 +482,7 @@ def _fingerprint_query(conn: psycopg.Connection) -> sql.Composable:
 @pytest.fixture
 def world(dsn, tenant, actor):
     with db.acting(dsn) as conn:
-        other = str(
-            conn.execute("SELECT scoreledger.create_tenant(%s) AS id", [f"other-{uuid.uuid4().hex[:8]}"]).fetchone()[
-                "id"
-            ]
-        )
+        other = create_tenant(conn, f"other-{uuid.uuid4().hex[:8]}")
     a = populate(dsn, tenant, actor)
     b = populate(dsn, other, str(uuid.uuid4()))
     app = connect(dsn, "bad-input-app")

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from bad_input import world  # noqa: F401  (the bad-input properties' fixture: two populated tenants)
 from click.testing import CliRunner
+from helpers import create_tenant
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pytest_postgresql import factories
 from scoreledger import db
@@ -43,11 +44,7 @@ def dsn(postgresql: psycopg.Connection) -> str:
 @pytest.fixture
 def tenant(dsn) -> str:
     with db.acting(dsn) as conn:
-        return str(
-            conn.execute("SELECT scoreledger.create_tenant(%s) AS id", [f"tenant-{uuid.uuid4().hex[:8]}"]).fetchone()[
-                "id"
-            ]
-        )
+        return create_tenant(conn, f"tenant-{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture
