@@ -106,29 +106,29 @@ SELECT ok((SELECT count(*) FROM scoreledger.tenants
            WHERE tenant_id IN (tests.uuid_of('tenant', 201), tests.uuid_of('tenant', 202))) = 2,
           'no context: the tenant registry view still lists tenants (needed to pick one)');
 
-SELECT throws_ok($$SELECT scoreledger.import_evaluation_version(tests.evaluation_doc(203))$$,
-                 'SL401', NULL, 'no context: import_evaluation_version raises SL401');
-SELECT throws_ok($$SELECT scoreledger.upsert_assignment(jsonb_build_object('assignment_id', gen_random_uuid(),
+SELECT tests.throws_code_like($$SELECT scoreledger.import_evaluation_version(tests.evaluation_doc(203))$$,
+                 'SL401', '%', 'no context: import_evaluation_version raises SL401');
+SELECT tests.throws_code_like($$SELECT scoreledger.upsert_assignment(jsonb_build_object('assignment_id', gen_random_uuid(),
                    'title', 'x', 'evaluation_id', tests.uuid_of('evaluation', 201)))$$,
-                 'SL401', NULL, 'no context: upsert_assignment raises SL401');
-SELECT throws_ok($$SELECT tests.submit(201, 3, ARRAY['B'], NULL, NULL)$$,
-                 'SL401', NULL, 'no context: record_submission raises SL401');
-SELECT throws_ok($$SELECT scoreledger.record_submissions(jsonb_build_array(tests.submission_doc(201, 3, ARRAY['B'], NULL, NULL)))$$,
-                 'SL401', NULL, 'no context: record_submissions raises SL401');
-SELECT throws_ok($$SELECT * FROM scoreledger.submission_score_history(tests.uuid_of('submission', 201))$$,
-                 'SL401', NULL, 'no context: submission_score_history raises SL401');
-SELECT throws_ok($$SELECT * FROM scoreledger.list_correction_batches()$$,
-                 'SL401', NULL, 'no context: list_correction_batches raises SL401');
-SELECT throws_ok(format('SELECT scoreledger.get_correction_batch(%L)', :'a_batch'),
-                 'SL401', NULL, 'no context: get_correction_batch raises SL401');
-SELECT throws_ok(format('SELECT scoreledger.apply_correction_batch(%L)', :'a_batch'),
-                 'SL401', NULL, 'no context: apply_correction_batch raises SL401');
-SELECT throws_ok(format('SELECT scoreledger.revert_correction_batch(%L, %L)', :'a_batch', 'why'),
-                 'SL401', NULL, 'no context: revert_correction_batch raises SL401');
-SELECT throws_ok($$SELECT scoreledger.create_correction_batch('why', jsonb_build_array(jsonb_build_object(
+                 'SL401', '%', 'no context: upsert_assignment raises SL401');
+SELECT tests.throws_code_like($$SELECT tests.submit(201, 3, ARRAY['B'], NULL, NULL)$$,
+                 'SL401', '%', 'no context: record_submission raises SL401');
+SELECT tests.throws_code_like($$SELECT scoreledger.record_submissions(jsonb_build_array(tests.submission_doc(201, 3, ARRAY['B'], NULL, NULL)))$$,
+                 'SL401', '%', 'no context: record_submissions raises SL401');
+SELECT tests.throws_code_like($$SELECT * FROM scoreledger.submission_score_history(tests.uuid_of('submission', 201))$$,
+                 'SL401', '%', 'no context: submission_score_history raises SL401');
+SELECT tests.throws_code_like($$SELECT * FROM scoreledger.list_correction_batches()$$,
+                 'SL401', '%', 'no context: list_correction_batches raises SL401');
+SELECT tests.throws_code_like(format('SELECT scoreledger.get_correction_batch(%L)', :'a_batch'),
+                 'SL401', '%', 'no context: get_correction_batch raises SL401');
+SELECT tests.throws_code_like(format('SELECT scoreledger.apply_correction_batch(%L)', :'a_batch'),
+                 'SL401', '%', 'no context: apply_correction_batch raises SL401');
+SELECT tests.throws_code_like(format('SELECT scoreledger.revert_correction_batch(%L, %L)', :'a_batch', 'why'),
+                 'SL401', '%', 'no context: revert_correction_batch raises SL401');
+SELECT tests.throws_code_like($$SELECT scoreledger.create_correction_batch('why', jsonb_build_array(jsonb_build_object(
                    'type', 'drop_item', 'evaluation_version_id', tests.uuid_of('version', 201),
                    'question_version_id', tests.uuid_of('q1', 201))))$$,
-                 'SL401', NULL, 'no context: create_correction_batch raises SL401');
+                 'SL401', '%', 'no context: create_correction_batch raises SL401');
 
 -- A sweep over the whole API, so a function added later is held to it too:
 -- every function the app may call, except the context and registry ones,
@@ -159,11 +159,11 @@ SELECT is(current_user::text, 'scoreledger_app', 'the sweep ran as the applicati
 -- ---------------------------------------------------------------------
 -- set_context
 -- ---------------------------------------------------------------------
-SELECT throws_ok($$SELECT scoreledger.set_context(tests.uuid_of('tenant', 999))$$,
-                 'SL404', NULL, 'set_context on an unknown tenant raises SL404');
+SELECT tests.throws_code_like($$SELECT scoreledger.set_context(tests.uuid_of('tenant', 999))$$,
+                 'SL404', '%', 'set_context on an unknown tenant raises SL404');
 SELECT is(scoreledger.current_tenant(), NULL, 'a refused set_context leaves no context behind');
-SELECT throws_ok($$SELECT scoreledger.set_context(NULL)$$,
-                 'SL401', NULL, 'set_context without a tenant id raises SL401');
+SELECT tests.throws_code_like($$SELECT scoreledger.set_context(NULL)$$,
+                 'SL401', '%', 'set_context without a tenant id raises SL401');
 
 SELECT is((SELECT tenant FROM context_inside_transaction), tests.uuid_of('tenant', 299),
           'set_context: the context is set inside its transaction');
@@ -217,25 +217,25 @@ SELECT is_empty($$SELECT id FROM peeked_ids WHERE id = tests.uuid_of('submission
                 'and that function was never handed a row of tenant B');
 
 -- ... nor reach it, whatever ids it passes
-SELECT throws_ok($$SELECT * FROM scoreledger.submission_score_history(tests.uuid_of('submission', 202))$$,
-                 'SL404', NULL, 'A: submission_score_history of B''s submission raises SL404');
-SELECT throws_ok(format('SELECT scoreledger.get_correction_batch(%L)', :'b_batch'),
-                 'SL404', NULL, 'A: get_correction_batch of B''s batch raises SL404');
-SELECT throws_ok(format('SELECT scoreledger.apply_correction_batch(%L)', :'b_batch'),
-                 'SL404', NULL, 'A: apply_correction_batch of B''s batch raises SL404');
-SELECT throws_ok(format('SELECT scoreledger.revert_correction_batch(%L, %L)', :'b_batch', 'why'),
-                 'SL404', NULL, 'A: revert_correction_batch of B''s batch raises SL404');
-SELECT throws_ok($$SELECT tests.submit(202, 5, ARRAY['B'], NULL, NULL)$$,
-                 'SL404', NULL, 'A: recording a submission of B''s evaluation version raises SL404');
-SELECT throws_ok($$SELECT scoreledger.record_submission(jsonb_build_object(
+SELECT tests.throws_code_like($$SELECT * FROM scoreledger.submission_score_history(tests.uuid_of('submission', 202))$$,
+                 'SL404', '%', 'A: submission_score_history of B''s submission raises SL404');
+SELECT tests.throws_code_like(format('SELECT scoreledger.get_correction_batch(%L)', :'b_batch'),
+                 'SL404', '%', 'A: get_correction_batch of B''s batch raises SL404');
+SELECT tests.throws_code_like(format('SELECT scoreledger.apply_correction_batch(%L)', :'b_batch'),
+                 'SL404', '%', 'A: apply_correction_batch of B''s batch raises SL404');
+SELECT tests.throws_code_like(format('SELECT scoreledger.revert_correction_batch(%L, %L)', :'b_batch', 'why'),
+                 'SL404', '%', 'A: revert_correction_batch of B''s batch raises SL404');
+SELECT tests.throws_code_like($$SELECT tests.submit(202, 5, ARRAY['B'], NULL, NULL)$$,
+                 'SL404', '%', 'A: recording a submission of B''s evaluation version raises SL404');
+SELECT tests.throws_code_like($$SELECT scoreledger.record_submission(jsonb_build_object(
                    'evaluation_version_id', tests.uuid_of('version', 201), 'user_id', tests.uuid_of('user', 5),
                    'assignment_id', tests.uuid_of('assignment', 202), 'submitted_at', '2026-11-01T10:00:00Z',
                    'answers', jsonb_build_array(jsonb_build_object('question_version_id', tests.uuid_of('q1', 201),
                                                                    'selected', '["B"]'::jsonb))))$$,
-                 'SL404', NULL, 'A: recording a submission for B''s assignment raises SL404');
-SELECT throws_ok($$SELECT scoreledger.upsert_assignment(jsonb_build_object('assignment_id', gen_random_uuid(),
+                 'SL404', '%', 'A: recording a submission for B''s assignment raises SL404');
+SELECT tests.throws_code_like($$SELECT scoreledger.upsert_assignment(jsonb_build_object('assignment_id', gen_random_uuid(),
                    'title', 'x', 'evaluation_id', tests.uuid_of('evaluation', 202)))$$,
-                 'SL404', NULL, 'A: an assignment of B''s evaluation raises SL404');
+                 'SL404', '%', 'A: an assignment of B''s evaluation raises SL404');
 SELECT tests.throws_code_like($$SELECT scoreledger.create_correction_batch('why', jsonb_build_array(jsonb_build_object(
                    'type', 'drop_item', 'evaluation_version_id', tests.uuid_of('version', 202),
                    'question_version_id', tests.uuid_of('q1', 202))))$$,
@@ -277,11 +277,11 @@ SELECT is_empty($$SELECT table_name || ': ' || of_other_tenants FROM tests.priva
                 'owner with context A: no private table shows a row of another tenant');
 SELECT ok((SELECT sum(visible) FROM tests.private_table_rows(tests.uuid_of('tenant', 201))) > 0,
           'owner with context A: A''s own rows are visible (sanity)');
-SELECT throws_ok($$INSERT INTO scoreledger_private.evaluations (tenant_id, evaluation_id, title)
+SELECT tests.throws_code_like($$INSERT INTO scoreledger_private.evaluations (tenant_id, evaluation_id, title)
                    VALUES (tests.uuid_of('tenant', 202), gen_random_uuid(), 'planted')$$,
-                 '42501', NULL, 'owner with context A cannot write a row into tenant B (RLS WITH CHECK)');
-SELECT throws_ok($$UPDATE scoreledger_private.assignments SET tenant_id = tests.uuid_of('tenant', 202)$$,
-                 '42501', NULL, 'owner with context A cannot move a row into tenant B');
+                 '42501', '%', 'owner with context A cannot write a row into tenant B (RLS WITH CHECK)');
+SELECT tests.throws_code_like($$UPDATE scoreledger_private.assignments SET tenant_id = tests.uuid_of('tenant', 202)$$,
+                 '42501', '%', 'owner with context A cannot move a row into tenant B');
 UPDATE scoreledger_private.assignments SET title = 'hijacked' WHERE tenant_id = tests.uuid_of('tenant', 202);
 UPDATE scoreledger_private.tenants SET name = 'hijacked' WHERE tenant_id = tests.uuid_of('tenant', 202);
 DELETE FROM scoreledger_private.tenants WHERE tenant_id = tests.uuid_of('tenant', 202);
@@ -305,13 +305,13 @@ SELECT is(scoreledger.create_tenant('Tenancy A'), tests.uuid_of('tenant', 201),
           'create_tenant is idempotent on name (no context needed)');
 SELECT is(scoreledger.create_tenant('Tenancy A', tests.uuid_of('tenant', 201)), tests.uuid_of('tenant', 201),
           'create_tenant with the same name and the same id returns that id');
-SELECT throws_ok($$SELECT scoreledger.create_tenant('Tenancy A', tests.uuid_of('tenant', 203))$$,
-                 'SL409', NULL, 'create_tenant: an existing name with another id raises SL409');
-SELECT throws_ok($$SELECT scoreledger.create_tenant('Tenancy C', tests.uuid_of('tenant', 202))$$,
-                 'SL409', NULL, 'create_tenant: a new name with an id another tenant has raises SL409');
-SELECT throws_ok($$SELECT scoreledger.create_tenant('')$$, 'SL422', NULL, 'create_tenant: an empty name raises SL422');
-SELECT throws_ok($$SELECT scoreledger.create_tenant('   ')$$, 'SL422', NULL, 'create_tenant: a blank name raises SL422');
-SELECT throws_ok($$SELECT scoreledger.create_tenant(NULL)$$, 'SL422', NULL, 'create_tenant: a null name raises SL422');
+SELECT tests.throws_code_like($$SELECT scoreledger.create_tenant('Tenancy A', tests.uuid_of('tenant', 203))$$,
+                 'SL409', '%', 'create_tenant: an existing name with another id raises SL409');
+SELECT tests.throws_code_like($$SELECT scoreledger.create_tenant('Tenancy C', tests.uuid_of('tenant', 202))$$,
+                 'SL409', '%', 'create_tenant: a new name with an id another tenant has raises SL409');
+SELECT tests.throws_code_like($$SELECT scoreledger.create_tenant('')$$, 'SL422', '%', 'create_tenant: an empty name raises SL422');
+SELECT tests.throws_code_like($$SELECT scoreledger.create_tenant('   ')$$, 'SL422', '%', 'create_tenant: a blank name raises SL422');
+SELECT tests.throws_code_like($$SELECT scoreledger.create_tenant(NULL)$$, 'SL422', '%', 'create_tenant: a null name raises SL422');
 SELECT is((SELECT count(*) FROM scoreledger.tenants WHERE name IN ('Tenancy A', 'Tenancy B', 'Tenancy C')), 2::bigint,
           'no refused create_tenant wrote anything');
 SELECT isnt(scoreledger.create_tenant('Tenancy D'), NULL, 'create_tenant without an id generates one');

@@ -15,31 +15,7 @@ SELECT plan(65);
 -- ---------------------------------------------------------------------
 -- Local helpers
 -- ---------------------------------------------------------------------
-CREATE FUNCTION pg_temp.err(statement text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE statement;
-  RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-CREATE FUNCTION pg_temp.ev(seed int) RETURNS uuid LANGUAGE sql AS $$ SELECT tests.uuid_of('version', seed) $$;
-CREATE FUNCTION pg_temp.qv(seed int, n int) RETURNS uuid LANGUAGE sql AS $$ SELECT tests.uuid_of('q' || n, seed) $$;
-CREATE FUNCTION pg_temp.sub(n int) RETURNS uuid LANGUAGE sql AS $$ SELECT tests.uuid_of('submission', n) $$;
-CREATE FUNCTION pg_temp.drop_item(seed int, n int) RETURNS jsonb LANGUAGE sql AS $$
-  SELECT jsonb_build_object('type', 'drop_item', 'evaluation_version_id', pg_temp.ev(seed),
-                            'question_version_id', pg_temp.qv(seed, n))
-$$;
-CREATE FUNCTION pg_temp.replace_key(seed int, n int, correct text[]) RETURNS jsonb LANGUAGE sql AS $$
-  SELECT jsonb_build_object('type', 'replace_key', 'evaluation_version_id', pg_temp.ev(seed),
-                            'question_version_id', pg_temp.qv(seed, n), 'correct', to_jsonb(correct))
-$$;
--- Unscoped: "submission_ids": null (20_batches_validation tests the form
--- without the key on its own).
-CREATE FUNCTION pg_temp.mark_correct(seed int, n int, subs int[] DEFAULT NULL) RETURNS jsonb LANGUAGE sql AS $$
-  SELECT jsonb_build_object('type', 'mark_correct', 'evaluation_version_id', pg_temp.ev(seed),
-                            'question_version_id', pg_temp.qv(seed, n),
-                            'submission_ids', (SELECT jsonb_agg(pg_temp.sub(s)) FROM unnest(subs) s))
-$$;
+-- (The ones the correction-batch files share are in setup/corrections.sql.)
 CREATE FUNCTION pg_temp.applied(reason text, VARIADIC corrections jsonb[]) RETURNS uuid LANGUAGE plpgsql AS $$
 DECLARE
   batch uuid := scoreledger.create_correction_batch(reason, to_jsonb(corrections));
@@ -47,27 +23,14 @@ BEGIN
   PERFORM scoreledger.apply_correction_batch(batch);
   RETURN batch;
 END $$;
-CREATE FUNCTION pg_temp.scores(subs int[]) RETURNS text LANGUAGE sql AS $$
-  SELECT string_agg(coalesce(trim_scale(s.score)::text || '/' || trim_scale(s.max_score)::text, 'missing'), ' ' ORDER BY x.n)
-  FROM unnest(subs) WITH ORDINALITY x(sub_no, n)
-  LEFT JOIN scoreledger.submissions s ON s.submission_id = pg_temp.sub(x.sub_no)
-$$;
-CREATE FUNCTION pg_temp.history_rows(sub_no int) RETURNS bigint LANGUAGE sql AS $$
-  SELECT count(*) FROM scoreledger.score_history WHERE submission_id = pg_temp.sub(sub_no)
-$$;
-CREATE FUNCTION pg_temp.rescored(batch uuid, candidates int[]) RETURNS int[] LANGUAGE sql AS $$
-  SELECT coalesce(array_agg(x.sub_no ORDER BY x.sub_no), '{}')
-  FROM scoreledger.score_history h JOIN unnest(candidates) x(sub_no) ON h.submission_id = pg_temp.sub(x.sub_no)
-  WHERE h.correction_batch_id = batch
-$$;
 -- (score, max_score) of a submission's first history row: its initial scoring.
 CREATE FUNCTION pg_temp.initial(sub_no int) RETURNS text LANGUAGE sql AS $$
   SELECT h.score::text || '/' || h.max_score::text FROM scoreledger.score_history h
-  WHERE h.submission_id = pg_temp.sub(sub_no) ORDER BY h.id LIMIT 1
+  WHERE h.submission_id = tests.sub(sub_no) ORDER BY h.id LIMIT 1
 $$;
 -- (score, max_score) now, untrimmed: exact comparison with `initial`.
 CREATE FUNCTION pg_temp.current(sub_no int) RETURNS text LANGUAGE sql AS $$
-  SELECT s.score::text || '/' || s.max_score::text FROM scoreledger.submissions s WHERE s.submission_id = pg_temp.sub(sub_no)
+  SELECT s.score::text || '/' || s.max_score::text FROM scoreledger.submissions s WHERE s.submission_id = tests.sub(sub_no)
 $$;
 CREATE FUNCTION pg_temp.event_steps(batch uuid) RETURNS text LANGUAGE sql AS $$
   SELECT string_agg(coalesce(e->>'from', '-') || '>' || (e->>'to'), ' ' ORDER BY n)
@@ -88,15 +51,15 @@ SELECT tests.submit(5, 1, '{B}', '{A,B}', '{A,B,C}', 51) \gset
 SELECT tests.submit(5, 2, '{C}', '{A}', '{A,D}', 52) \gset
 -- 0 (q1 only)
 SELECT tests.submit(5, 3, '{A}', NULL, NULL, 53) \gset
-SELECT is(pg_temp.scores('{51,52,53}'), '6/6 0/6 0/1', 'R1: initial scores');
+SELECT is(tests.scores('{51,52,53}'), '6/6 0/6 0/1', 'R1: initial scores');
 
-SELECT pg_temp.applied('q1 looked ambiguous', pg_temp.drop_item(5, 1)) AS ra \gset
-SELECT is(pg_temp.scores('{51,52,53}'), '5/5 0/5 0/0', 'RA (drop q1) applied');
+SELECT pg_temp.applied('q1 looked ambiguous', tests.drop_item(5, 1)) AS ra \gset
+SELECT is(tests.scores('{51,52,53}'), '5/5 0/5 0/0', 'RA (drop q1) applied');
 -- Recorded while RA is in force: scored under it.
 SELECT tests.submit(5, 4, '{B}', '{A,B}', NULL, 54) \gset
-SELECT is(pg_temp.scores('{54}'), '2/2', 'submission 54, recorded after RA, is scored with q1 dropped');
-SELECT pg_temp.applied('q2 key is A', pg_temp.replace_key(5, 2, '{A}')) AS rb \gset
-SELECT is(pg_temp.scores('{51,52,53,54}'), '3/5 2/5 0/0 0/2', 'RB (q2 key A) applied on top');
+SELECT is(tests.scores('{54}'), '2/2', 'submission 54, recorded after RA, is scored with q1 dropped');
+SELECT pg_temp.applied('q2 key is A', tests.replace_key(5, 2, '{A}')) AS rb \gset
+SELECT is(tests.scores('{51,52,53,54}'), '3/5 2/5 0/0 0/2', 'RB (q2 key A) applied on top');
 
 CREATE TEMP TABLE history_before AS SELECT * FROM scoreledger.score_history;
 SELECT count(*) AS batches_before FROM scoreledger.correction_batches \gset
@@ -112,23 +75,23 @@ SELECT results_eq(format($$SELECT status, reverts_batch_id, reverted_by_batch_id
                   format($$VALUES ('applied', %L::uuid, NULL::uuid, 'q1 was fine after all', %L::uuid, 4, true)$$, :'ra', tests.uuid_of('actor', 1)),
                   'the compensating batch is applied, reverts the original, carries the reason and the actor, rescored 4');
 SELECT is(scoreledger.get_correction_batch(:'ca')->>'applied_by', tests.uuid_of('actor', 1)::text, 'the compensating batch''s applied_by is the actor');
-SELECT is(pg_temp.scores('{51,52,53,54}'), '4/6 2/6 0/1 1/3', 'after the revert: q1 counts again, RB''s key for q2 stays');
-SELECT is(pg_temp.rescored(:'ca', '{51,52,53,54}'), '{51,52,53,54}',
+SELECT is(tests.scores('{51,52,53,54}'), '4/6 2/6 0/1 1/3', 'after the revert: q1 counts again, RB''s key for q2 stays');
+SELECT is(tests.rescored(:'ca', '{51,52,53,54}'), '{51,52,53,54}',
           'one history row per submission containing q1, including 54 (recorded after RA)');
 SELECT is(pg_temp.current(53), pg_temp.initial(53), 'submission 53 (no later batch touched it) is exactly its pre-RA score and max_score');
 SELECT results_eq(format($$SELECT correction_batch_id, trim_scale(score), trim_scale(max_score)
-                           FROM scoreledger.submission_score_history(%L)$$, pg_temp.sub(53)),
+                           FROM scoreledger.submission_score_history(%L)$$, tests.sub(53)),
                   format($$VALUES (NULL::uuid, 0::numeric, 1::numeric), (%L::uuid, 0, 0), (%L::uuid, 0, 1)$$, :'ra', :'ca'),
                   'submission_score_history(53), oldest first: initial 0/1, RA 0/0, the revert 0/1');
 SELECT is((SELECT array_agg(coalesce(correction_batch_id::text, 'initial') || '=' || trim_scale(score) || '/' || trim_scale(max_score) ORDER BY id)
-           FROM scoreledger.score_history WHERE submission_id = pg_temp.sub(54)),
+           FROM scoreledger.score_history WHERE submission_id = tests.sub(54)),
           ARRAY['initial=2/2', :'rb' || '=0/2', :'ca' || '=1/3'], 'submission 54''s history: recorded under RA, RB, then the revert');
 SELECT is((SELECT count(*) FROM history_before h WHERE NOT EXISTS (
              SELECT 1 FROM scoreledger.score_history n WHERE (n.*) IS NOT DISTINCT FROM (h.*))), 0::bigint,
           'every earlier history row is still there, unchanged');
 SELECT is((SELECT count(*) FROM scoreledger.score_history), (SELECT count(*) FROM history_before) + 4,
           'history grew by exactly the four rescored submissions');
-SELECT is(scoreledger.get_correction_batch(:'ra')->'corrections', jsonb_build_array(pg_temp.drop_item(5, 1)),
+SELECT is(scoreledger.get_correction_batch(:'ra')->'corrections', jsonb_build_array(tests.drop_item(5, 1)),
           'the original''s payload is unchanged');
 SELECT is(pg_temp.event_steps(:'ra'), '->draft draft>applied applied>reverted', 'the original''s events: created, applied, reverted');
 SELECT is(pg_temp.event_steps(:'ca'), '->applied', 'the compensating batch''s event: applied');
@@ -138,26 +101,26 @@ SELECT is((SELECT count(*) FROM scoreledger.list_correction_batches('reverted'))
 
 -- Recorded after the revert: scored without RA, with RB.
 SELECT tests.submit(5, 5, '{B}', '{A,B}', NULL, 55) \gset
-SELECT is(pg_temp.scores('{55}'), '1/3', 'a submission recorded after the revert is scored without RA');
+SELECT is(tests.scores('{55}'), '1/3', 'a submission recorded after the revert is scored without RA');
 
 -- Wrong states.
 SELECT count(*) AS batches_before FROM scoreledger.correction_batches \gset
 SELECT count(*) AS history_count FROM scoreledger.score_history \gset
-SELECT matches(pg_temp.err(format($$SELECT scoreledger.revert_correction_batch(%L, 'again')$$, :'ra')), '^SL409: ', 'reverting twice is SL409');
-SELECT matches(pg_temp.err(format($$SELECT scoreledger.revert_correction_batch(%L, 'undo the undo')$$, :'ca')), '^SL409: ',
+SELECT tests.throws_code_like(format($$SELECT scoreledger.revert_correction_batch(%L, 'again')$$, :'ra'), 'SL409', '%', 'reverting twice is SL409');
+SELECT tests.throws_code_like(format($$SELECT scoreledger.revert_correction_batch(%L, 'undo the undo')$$, :'ca'), 'SL409', '%',
                'reverting a compensating batch is SL409');
-SELECT scoreledger.create_correction_batch('a draft', jsonb_build_array(pg_temp.drop_item(5, 3))) AS draft \gset
-SELECT matches(pg_temp.err(format($$SELECT scoreledger.revert_correction_batch(%L, 'not yet')$$, :'draft')), '^SL409: ',
+SELECT scoreledger.create_correction_batch('a draft', jsonb_build_array(tests.drop_item(5, 3))) AS draft \gset
+SELECT tests.throws_code_like(format($$SELECT scoreledger.revert_correction_batch(%L, 'not yet')$$, :'draft'), 'SL409', '%',
                'reverting a draft is SL409');
-SELECT matches(pg_temp.err(format($$SELECT scoreledger.revert_correction_batch(%L, 'who?')$$, tests.uuid_of('nowhere', 1))), '^SL404: ',
+SELECT tests.throws_code_like(format($$SELECT scoreledger.revert_correction_batch(%L, 'who?')$$, tests.uuid_of('nowhere', 1)), 'SL404', '%',
                'reverting an unknown batch is SL404');
-SELECT matches(pg_temp.err(format($$SELECT scoreledger.revert_correction_batch(%L, '')$$, :'rb')), '^SL422: reason',
+SELECT tests.throws_code_like(format($$SELECT scoreledger.revert_correction_batch(%L, '')$$, :'rb'), 'SL422', 'reason%',
                'reverting with an empty reason is SL422 naming reason');
-SELECT matches(pg_temp.err(format($$SELECT scoreledger.revert_correction_batch(%L, '   ')$$, :'rb')), '^SL422: reason',
+SELECT tests.throws_code_like(format($$SELECT scoreledger.revert_correction_batch(%L, '   ')$$, :'rb'), 'SL422', 'reason%',
                'reverting with a blank reason is SL422 naming reason');
-SELECT matches(pg_temp.err(format($$SELECT scoreledger.revert_correction_batch(%L, NULL)$$, :'rb')), '^SL422: reason',
+SELECT tests.throws_code_like(format($$SELECT scoreledger.revert_correction_batch(%L, NULL)$$, :'rb'), 'SL422', 'reason%',
                'reverting with a null reason is SL422 naming reason');
-SELECT matches(pg_temp.err(format($$SELECT scoreledger.apply_correction_batch(%L)$$, :'ra')), '^SL409: ',
+SELECT tests.throws_code_like(format($$SELECT scoreledger.apply_correction_batch(%L)$$, :'ra'), 'SL409', '%',
                'applying a reverted batch is SL409');
 SELECT is((SELECT count(*) FROM scoreledger.correction_batches), :'batches_before'::bigint + 1,
           'the failures created nothing (only the draft is new)');
@@ -170,7 +133,7 @@ SELECT is((SELECT count(*) FROM scoreledger.score_history), :'history_count'::bi
 SELECT is(((scoreledger.apply_correction_batch(:'ca'))->>'submissions_rescored')::int, 4, '... its result counts the revert''s rescoring');
 
 SELECT tests.authenticate_as(tests.uuid_of('tenant', 1), NULL) \gset
-SELECT matches(pg_temp.err(format($$SELECT scoreledger.revert_correction_batch(%L, 'no actor')$$, :'rb')), '^SL401: ',
+SELECT tests.throws_code_like(format($$SELECT scoreledger.revert_correction_batch(%L, 'no actor')$$, :'rb'), 'SL401', '%',
                'reverting without an actor is SL401');
 SELECT tests.authenticate_as(tests.uuid_of('tenant', 1), tests.uuid_of('actor', 1)) \gset
 
@@ -180,29 +143,29 @@ SELECT tests.authenticate_as(tests.uuid_of('tenant', 1), tests.uuid_of('actor', 
 --   q72 single_choice A,B, key A, 1 pt
 -- =====================================================================
 SELECT scoreledger.import_evaluation_version(jsonb_build_object(
-  'evaluation_id', tests.uuid_of('evaluation', 7), 'evaluation_version_id', pg_temp.ev(7),
+  'evaluation_id', tests.uuid_of('evaluation', 7), 'evaluation_version_id', tests.ev(7),
   'evaluation_title', 'Thirds', 'version_no', 1, 'pass_mark', 0.5,
   'items', jsonb_build_array(
-    jsonb_build_object('question_id', tests.uuid_of('question71', 7), 'question_version_id', pg_temp.qv(7, 1),
+    jsonb_build_object('question_id', tests.uuid_of('question71', 7), 'question_version_id', tests.qv(7, 1),
       'kind', 'multiple_choice', 'prompt', 'Thirds?', 'options', '["A","B","C","D"]'::jsonb, 'correct', '["A","B","C"]'::jsonb,
       'points', 2, 'scoring', 'partial'),
-    jsonb_build_object('question_id', tests.uuid_of('question72', 7), 'question_version_id', pg_temp.qv(7, 2),
+    jsonb_build_object('question_id', tests.uuid_of('question72', 7), 'question_version_id', tests.qv(7, 2),
       'kind', 'single_choice', 'prompt', 'A?', 'options', '["A","B"]'::jsonb, 'correct', '["A"]'::jsonb, 'points', 1)))) \gset
 -- 2·2/3 + 1
 SELECT tests.submit(7, 1, '{A,B}', '{A}', NULL, 71) \gset
 -- 2·(2−1)/3 + 0
 SELECT tests.submit(7, 2, '{A,B,D}', '{B}', NULL, 72) \gset
-SELECT ok(abs((SELECT score FROM scoreledger.submissions WHERE submission_id = pg_temp.sub(71)) - 7/3.0) < 1e-9
-          AND abs((SELECT score FROM scoreledger.submissions WHERE submission_id = pg_temp.sub(72)) - 2/3.0) < 1e-9,
+SELECT ok(abs((SELECT score FROM scoreledger.submissions WHERE submission_id = tests.sub(71)) - 7/3.0) < 1e-9
+          AND abs((SELECT score FROM scoreledger.submissions WHERE submission_id = tests.sub(72)) - 2/3.0) < 1e-9,
           'R2: initial scores are 7/3 and 2/3');
-SELECT pg_temp.applied('q71 key is A,B', pg_temp.replace_key(7, 1, '{A,B}')) AS rx \gset
-SELECT is(pg_temp.scores('{71,72}'), '3/3 1/3', 'RX (q71 key A,B) applied');
-SELECT pg_temp.applied('q72 right for 72', pg_temp.mark_correct(7, 2, '{72}')) AS ry \gset
-SELECT is(pg_temp.scores('{71,72}'), '3/3 2/3', 'RY (q72 scoped to 72) applied');
+SELECT pg_temp.applied('q71 key is A,B', tests.replace_key(7, 1, '{A,B}')) AS rx \gset
+SELECT is(tests.scores('{71,72}'), '3/3 1/3', 'RX (q71 key A,B) applied');
+SELECT pg_temp.applied('q72 right for 72', tests.mark_correct(7, 2, '{72}')) AS ry \gset
+SELECT is(tests.scores('{71,72}'), '3/3 2/3', 'RY (q72 scoped to 72) applied');
 SELECT scoreledger.revert_correction_batch(:'rx', 'key was right') AS cx \gset
 SELECT is(pg_temp.current(71), pg_temp.initial(71), 'after reverting RX, 71 (untouched since) has exactly its initial score and max_score');
-SELECT is((SELECT score FROM scoreledger.submissions WHERE submission_id = pg_temp.sub(72)),
-          (SELECT score + 1 FROM scoreledger.score_history WHERE submission_id = pg_temp.sub(72) ORDER BY id LIMIT 1),
+SELECT is((SELECT score FROM scoreledger.submissions WHERE submission_id = tests.sub(72)),
+          (SELECT score + 1 FROM scoreledger.score_history WHERE submission_id = tests.sub(72) ORDER BY id LIMIT 1),
           '72 keeps RY''s credit on q72 on top of its initial q71 points, exactly');
 
 -- =====================================================================
@@ -216,32 +179,32 @@ SELECT tests.submit(8, 1, '{C}', '{A,B}', NULL, 81) \gset
 SELECT tests.submit(8, 2, '{D}', '{A}', NULL, 82) \gset
 -- 1+0
 SELECT tests.submit(8, 3, '{B}', '{}', NULL, 83) \gset
-SELECT is(pg_temp.scores('{81,82,83}'), '2/3 0/3 1/3', 'R3: initial scores');
-SELECT pg_temp.applied('q1 key C', pg_temp.replace_key(8, 1, '{C}')) AS ka \gset
-SELECT pg_temp.applied('q1 key D', pg_temp.replace_key(8, 1, '{D}')) AS kb \gset
-SELECT is(pg_temp.scores('{81,82,83}'), '2/3 1/3 0/3', 'KA (key C) then KB (key D): D wins');
+SELECT is(tests.scores('{81,82,83}'), '2/3 0/3 1/3', 'R3: initial scores');
+SELECT pg_temp.applied('q1 key C', tests.replace_key(8, 1, '{C}')) AS ka \gset
+SELECT pg_temp.applied('q1 key D', tests.replace_key(8, 1, '{D}')) AS kb \gset
+SELECT is(tests.scores('{81,82,83}'), '2/3 1/3 0/3', 'KA (key C) then KB (key D): D wins');
 SELECT scoreledger.revert_correction_batch(:'ka', 'C was wrong') AS cka \gset
-SELECT is(pg_temp.scores('{81,82,83}'), '2/3 1/3 0/3', 'reverting KA leaves KB''s key D in effect');
-SELECT is(pg_temp.rescored(:'cka', '{81,82,83}'), '{81,82,83}', 'reverting KA still writes one row per submission it reaches');
+SELECT is(tests.scores('{81,82,83}'), '2/3 1/3 0/3', 'reverting KA leaves KB''s key D in effect');
+SELECT is(tests.rescored(:'cka', '{81,82,83}'), '{81,82,83}', 'reverting KA still writes one row per submission it reaches');
 SELECT is((scoreledger.get_correction_batch(:'cka')->'apply_result'->>'scores_changed')::int, 0, '... and counts no score changed');
-SELECT pg_temp.applied('q1 key C again', pg_temp.replace_key(8, 1, '{C}')) AS kc \gset
-SELECT is(pg_temp.scores('{81,82,83}'), '3/3 0/3 0/3', 'KC (key C) applied last wins');
+SELECT pg_temp.applied('q1 key C again', tests.replace_key(8, 1, '{C}')) AS kc \gset
+SELECT is(tests.scores('{81,82,83}'), '3/3 0/3 0/3', 'KC (key C) applied last wins');
 SELECT scoreledger.revert_correction_batch(:'kc', 'no, D') AS ckc \gset
-SELECT is(pg_temp.scores('{81,82,83}'), '2/3 1/3 0/3', 'reverting KC brings back KB (the most recent still active)');
+SELECT is(tests.scores('{81,82,83}'), '2/3 1/3 0/3', 'reverting KC brings back KB (the most recent still active)');
 SELECT scoreledger.revert_correction_batch(:'kb', 'B after all') AS ckb \gset
-SELECT is(pg_temp.scores('{81,82,83}'), '2/3 0/3 1/3', 'reverting KB too brings back the original key B');
+SELECT is(tests.scores('{81,82,83}'), '2/3 0/3 1/3', 'reverting KB too brings back the original key B');
 SELECT ok(pg_temp.current(81) = pg_temp.initial(81) AND pg_temp.current(82) = pg_temp.initial(82)
           AND pg_temp.current(83) = pg_temp.initial(83), 'every key batch reverted: exactly the initial scores');
 
-SELECT pg_temp.applied('q2 dropped', pg_temp.drop_item(8, 2)) AS da \gset
-SELECT is(pg_temp.scores('{81,82,83}'), '0/1 0/1 1/1', 'DA (drop q2)');
-SELECT pg_temp.applied('q2 full marks', pg_temp.mark_correct(8, 2)) AS mb \gset
-SELECT is(pg_temp.scores('{81,82,83}'), '0/1 0/1 1/1', 'MB (mark q2) while dropped: no change');
+SELECT pg_temp.applied('q2 dropped', tests.drop_item(8, 2)) AS da \gset
+SELECT is(tests.scores('{81,82,83}'), '0/1 0/1 1/1', 'DA (drop q2)');
+SELECT pg_temp.applied('q2 full marks', tests.mark_correct(8, 2)) AS mb \gset
+SELECT is(tests.scores('{81,82,83}'), '0/1 0/1 1/1', 'MB (mark q2) while dropped: no change');
 SELECT scoreledger.revert_correction_batch(:'da', 'keep q2') AS cda \gset
-SELECT is(pg_temp.scores('{81,82,83}'), '2/3 2/3 3/3', 'reverting DA: MB''s full marks on q2 take effect');
+SELECT is(tests.scores('{81,82,83}'), '2/3 2/3 3/3', 'reverting DA: MB''s full marks on q2 take effect');
 SELECT scoreledger.revert_correction_batch(:'mb', 'no full marks') AS cmb \gset
-SELECT is(pg_temp.scores('{81,82,83}'), '2/3 0/3 1/3', 'reverting MB: back to the initial scores');
-SELECT is(pg_temp.history_rows(81), 11::bigint, 'submission 81 has one row per apply and revert that reached it (1 + 10)');
+SELECT is(tests.scores('{81,82,83}'), '2/3 0/3 1/3', 'reverting MB: back to the initial scores');
+SELECT is(tests.history_rows(81), 11::bigint, 'submission 81 has one row per apply and revert that reached it (1 + 10)');
 
 -- =====================================================================
 -- R4 (evaluation 9): reverting a scoped mark_correct reaches only the
@@ -251,12 +214,12 @@ SELECT tests.make_evaluation(9) \gset
 SELECT tests.submit(9, 1, '{A}', '{A,B}', NULL, 91) \gset
 SELECT tests.submit(9, 2, '{A}', '{A}', NULL, 92) \gset
 SELECT tests.submit(9, 3, '{A}', '{C}', NULL, 93) \gset
-SELECT pg_temp.applied('q1 right for 91 and 92', pg_temp.mark_correct(9, 1, '{91,92}')) AS sm \gset
-SELECT is(pg_temp.scores('{91,92,93}'), '3/3 1/3 0/3', 'SM (q1 scoped to 91, 92) applied');
+SELECT pg_temp.applied('q1 right for 91 and 92', tests.mark_correct(9, 1, '{91,92}')) AS sm \gset
+SELECT is(tests.scores('{91,92,93}'), '3/3 1/3 0/3', 'SM (q1 scoped to 91, 92) applied');
 SELECT scoreledger.revert_correction_batch(:'sm', 'not for them') AS csm \gset
-SELECT is(pg_temp.scores('{91,92,93}'), '2/3 0/3 0/3', 'reverting SM: 91 and 92 lose the credit');
-SELECT is(pg_temp.rescored(:'csm', '{91,92,93}'), '{91,92}', 'the revert rescored only the listed submissions');
-SELECT is(pg_temp.history_rows(93), 1::bigint, 'submission 93 was never rescored');
+SELECT is(tests.scores('{91,92,93}'), '2/3 0/3 0/3', 'reverting SM: 91 and 92 lose the credit');
+SELECT is(tests.rescored(:'csm', '{91,92,93}'), '{91,92}', 'the revert rescored only the listed submissions');
+SELECT is(tests.history_rows(93), 1::bigint, 'submission 93 was never rescored');
 SELECT is((SELECT submissions_affected FROM scoreledger.correction_batches WHERE id = :'csm'), 2, 'the compensating batch counts 2');
 
 -- =====================================================================
@@ -266,17 +229,17 @@ SELECT tests.make_evaluation(10) \gset
 SELECT tests.submit(10, 1, '{B}', NULL, NULL, 101) \gset
 SELECT tests.submit(10, 2, '{A}', NULL, NULL, 102) \gset
 SELECT tests.submit(10, 3, '{C}', NULL, NULL, 103) \gset
-SELECT pg_temp.applied('q1 key A', pg_temp.replace_key(10, 1, '{A}')) AS ta \gset
+SELECT pg_temp.applied('q1 key A', tests.replace_key(10, 1, '{A}')) AS ta \gset
 SELECT scoreledger.revert_correction_batch(:'ta', 'B was right') AS cta \gset
 SELECT is(scoreledger.get_correction_batch(:'cta')->'apply_result',
           jsonb_build_object('batch_id', :'cta'::uuid, 'status', 'applied', 'submissions_rescored', 3, 'scores_changed', 2,
                              'already_applied', false),
           'the compensating batch''s result: 3 rescored, 2 changed');
-SELECT is(pg_temp.scores('{101,102,103}'), '1/1 0/1 0/1', 'R5: back to key B');
+SELECT is(tests.scores('{101,102,103}'), '1/1 0/1 0/1', 'R5: back to key B');
 
 -- Whitespace other than spaces says no more than spaces do.
-SELECT pg_temp.applied('q1 key C', pg_temp.replace_key(10, 1, '{C}')) AS tb \gset
-SELECT matches(pg_temp.err(format($$SELECT scoreledger.revert_correction_batch(%L, E'\t\n')$$, :'tb')), '^SL422: reason',
+SELECT pg_temp.applied('q1 key C', tests.replace_key(10, 1, '{C}')) AS tb \gset
+SELECT tests.throws_code_like(format($$SELECT scoreledger.revert_correction_batch(%L, E'\t\n')$$, :'tb'), 'SL422', 'reason%',
                'reverting with a reason of tabs and newlines is SL422 naming reason');
 
 -- =====================================================================

@@ -31,22 +31,12 @@ SELECT plan(70);
 -- ---------------------------------------------------------------------
 -- Local helpers
 -- ---------------------------------------------------------------------
-CREATE FUNCTION pg_temp.ev(seed int) RETURNS uuid LANGUAGE sql AS $$ SELECT tests.uuid_of('version', seed) $$;
-CREATE FUNCTION pg_temp.qv(seed int, n int) RETURNS uuid LANGUAGE sql AS $$ SELECT tests.uuid_of('q' || n, seed) $$;
-CREATE FUNCTION pg_temp.sub(n int) RETURNS uuid LANGUAGE sql AS $$ SELECT tests.uuid_of('submission', n) $$;
+-- (The ones the correction-batch files share are in setup/corrections.sql.)
 CREATE FUNCTION pg_temp.usr(n int) RETURNS uuid LANGUAGE sql AS $$ SELECT tests.uuid_of('user', n) $$;
 CREATE FUNCTION pg_temp.asg(n int) RETURNS uuid LANGUAGE sql AS $$ SELECT tests.uuid_of('assignment', n) $$;
 -- The number behind a test uuid (submission / user), for readable rows.
 CREATE FUNCTION pg_temp.no_of(label text, id uuid) RETURNS text LANGUAGE sql AS $$
   SELECT coalesce((SELECT n::text FROM generate_series(0, 300) n WHERE tests.uuid_of(label, n) = id), '?' || id)
-$$;
-CREATE FUNCTION pg_temp.drop_item(seed int, n int) RETURNS jsonb LANGUAGE sql AS $$
-  SELECT jsonb_build_object('type', 'drop_item', 'evaluation_version_id', pg_temp.ev(seed),
-                            'question_version_id', pg_temp.qv(seed, n))
-$$;
-CREATE FUNCTION pg_temp.replace_key(seed int, n int, correct text[]) RETURNS jsonb LANGUAGE sql AS $$
-  SELECT jsonb_build_object('type', 'replace_key', 'evaluation_version_id', pg_temp.ev(seed),
-                            'question_version_id', pg_temp.qv(seed, n), 'correct', to_jsonb(correct))
 $$;
 -- Records a submission of evaluation 1 (version `version` of it) at a
 -- given time, optionally for an assignment.
@@ -56,7 +46,7 @@ CREATE FUNCTION pg_temp.rec(user_no int, q1 text[], q2 text[], q3 text[], sub_no
     tests.submission_doc(1, user_no, q1, q2, q3, sub_no,
                          CASE WHEN assignment_no IS NOT NULL THEN pg_temp.asg(assignment_no) END,
                          '2026-11-01T' || at || ':00Z')
-    || jsonb_build_object('evaluation_version_id', pg_temp.ev(version)))
+    || jsonb_build_object('evaluation_version_id', tests.ev(version)))
 $$;
 -- Sorted json array of users (by uuid, as the document lists them).
 CREATE FUNCTION pg_temp.users(nos int[]) RETURNS jsonb LANGUAGE sql AS $$
@@ -96,11 +86,6 @@ CREATE FUNCTION pg_temp.mirror(doc jsonb) RETURNS jsonb LANGUAGE sql AS $$
                                               ORDER BY x.n), '[]')
                     FROM jsonb_array_elements(doc->'assignments') WITH ORDINALITY x(a, n)))
 $$;
-CREATE FUNCTION pg_temp.scores(subs int[]) RETURNS text LANGUAGE sql AS $$
-  SELECT string_agg(coalesce(trim_scale(s.score)::text || '/' || trim_scale(s.max_score)::text, 'missing'), ' ' ORDER BY x.n)
-  FROM unnest(subs) WITH ORDINALITY x(sub_no, n)
-  LEFT JOIN scoreledger.submissions s ON s.submission_id = pg_temp.sub(x.sub_no)
-$$;
 -- Everything stored in the private schema, as the superuser sees it (no
 -- RLS): per table its row count and an md5 of every row's text together
 -- with its ctid and xmin (so even an update to the same values shows),
@@ -137,14 +122,14 @@ SELECT scoreledger.create_tenant('preview tenant 1', tests.uuid_of('tenant', 1))
 SELECT scoreledger.create_tenant('preview tenant 2', tests.uuid_of('tenant', 2)) \gset
 SELECT tests.authenticate_as(tests.uuid_of('tenant', 2), tests.uuid_of('actor', 2)) \gset
 SELECT tests.make_evaluation(3) \gset
-SELECT scoreledger.create_correction_batch('tenant 2 draft', jsonb_build_array(pg_temp.drop_item(3, 1))) AS other_draft \gset
+SELECT scoreledger.create_correction_batch('tenant 2 draft', jsonb_build_array(tests.drop_item(3, 1))) AS other_draft \gset
 
 SELECT tests.authenticate_as(tests.uuid_of('tenant', 1), tests.uuid_of('actor', 1)) \gset
 -- Evaluation 1, version 1 (pass mark 0.5) and version 2 (pass mark 0.9,
 -- the same three question versions).
 SELECT tests.make_evaluation(1, 0.5) \gset
 SELECT scoreledger.import_evaluation_version(tests.evaluation_doc(1, 0.9)
-         || jsonb_build_object('evaluation_version_id', pg_temp.ev(101), 'version_no', 2)) \gset
+         || jsonb_build_object('evaluation_version_id', tests.ev(101), 'version_no', 2)) \gset
 SELECT scoreledger.upsert_assignment(jsonb_build_object('assignment_id', pg_temp.asg(1), 'title', 'Alpha',
          'evaluation_id', tests.uuid_of('evaluation', 1), 'programme', 'Programme 1', 'attempt_policy', 'highest')) \gset
 SELECT scoreledger.upsert_assignment(jsonb_build_object('assignment_id', pg_temp.asg(2), 'title', 'Beta',
@@ -219,22 +204,22 @@ SELECT tests.submit(2, 25, NULL, NULL, '{A,B,C}', 205) \gset
 SELECT tests.submit(2, 26, '{A}', NULL, '{A,D}', 206) \gset
 SELECT tests.submit(2, 27, '{B}', '{}', '{}', 207) \gset
 
-SELECT scoreledger.create_correction_batch('q1 key is C', jsonb_build_array(pg_temp.replace_key(1, 1, '{C}'))) AS p \gset
-SELECT scoreledger.create_correction_batch('drop q3', jsonb_build_array(pg_temp.drop_item(2, 3))) AS d \gset
+SELECT scoreledger.create_correction_batch('q1 key is C', jsonb_build_array(tests.replace_key(1, 1, '{C}'))) AS p \gset
+SELECT scoreledger.create_correction_batch('drop q3', jsonb_build_array(tests.drop_item(2, 3))) AS d \gset
 
 -- Preconditions the expectations rest on.
 SELECT is((SELECT array_agg(pg_temp.no_of('submission', s.submission_id) || ':' || s.attempt_no
                             ORDER BY pg_temp.no_of('submission', s.submission_id)::int)
            FROM scoreledger.submissions s
-           WHERE s.submission_id IN (SELECT pg_temp.sub(n) FROM unnest('{51,52,81,82,91,92,121,122,131,132}'::int[]) n)),
+           WHERE s.submission_id IN (SELECT tests.sub(n) FROM unnest('{51,52,81,82,91,92,121,122,131,132}'::int[]) n)),
           '{51:1,52:2,81:1,82:2,91:1,92:2,121:1,122:2,131:1,132:2}'::text[],
           'fixture: attempt numbers follow recording order, not submitted_at');
-SELECT is(pg_temp.scores('{11,12,21,31,32,91,92,41,42,51,52,61,62,71,72,81,82,121,122,111,101,131,132}'),
+SELECT is(tests.scores('{11,12,21,31,32,91,92,41,42,51,52,61,62,71,72,81,82,121,122,111,101,131,132}'),
           '3/6 1/6 2/6 3/6 5/5 3/6 3/6 3/6 3/6 2/6 6/6 3/6 5/6 2/6 5/6 3/6 2/6 3/6 5/6 2/5 3/6 2/6 3/6',
           'fixture: scores of evaluation 1 before the batch');
-SELECT is((SELECT passed FROM scoreledger.submissions WHERE submission_id = pg_temp.sub(91)), false,
+SELECT is((SELECT passed FROM scoreledger.submissions WHERE submission_id = tests.sub(91)), false,
           'fixture: s91 (3/6 on version 2, pass mark 0.9) fails');
-SELECT is(pg_temp.scores('{201,202,203,204,205,206,207}'), '3/6 4/6 0/6 5/6 3/3 0/4 1/6',
+SELECT is(tests.scores('{201,202,203,204,205,206,207}'), '3/6 4/6 0/6 5/6 3/3 0/4 1/6',
           'fixture: scores of evaluation 2 before the batch');
 
 -- =====================================================================
@@ -331,7 +316,7 @@ SELECT is(scoreledger.apply_correction_batch(:'d') - 'batch_id' - 'status' - 'al
           jsonb_build_object('submissions_rescored', (:'d_draft_preview'::jsonb->>'submissionsAffected')::int,
                              'scores_changed', 7),
           'D: apply rescores submissionsAffected submissions and changes as many as the preview rows said');
-SELECT is(pg_temp.scores('{201,202,203,204,205,206,207}'), '3/3 1/3 0/3 3/3 0/0 0/1 1/3', 'D applied: the previewed scores');
+SELECT is(tests.scores('{201,202,203,204,205,206,207}'), '3/3 1/3 0/3 3/3 0/0 0/1 1/3', 'D applied: the previewed scores');
 SELECT is(scoreledger.preview_revert(:'d'), pg_temp.mirror(:'d_draft_preview'::jsonb),
           'D: preview_revert after apply mirrors the preview (0/0 -> 3/3 counts as up)');
 
@@ -356,7 +341,7 @@ SELECT ok(:'before_previews' LIKE '%scoreledger_private.apply_seq last_value=%'
           'the fingerprint covers apply_seq, score history and batches');
 SELECT tests.authenticate_as(tests.uuid_of('tenant', 1), tests.uuid_of('actor', 1)) \gset
 SELECT is((SELECT status FROM scoreledger.correction_batches WHERE id = :'p'), 'draft', 'P is still a draft after its previews');
-SELECT is(pg_temp.scores('{11,12,21,31,32,91,92,41,42,51,52,61,62,71,72,81,82,121,122,111,101,131,132}'),
+SELECT is(tests.scores('{11,12,21,31,32,91,92,41,42,51,52,61,62,71,72,81,82,121,122,111,101,131,132}'),
           '3/6 1/6 2/6 3/6 5/5 3/6 3/6 3/6 3/6 2/6 6/6 3/6 5/6 2/6 5/6 3/6 2/6 3/6 5/6 2/5 3/6 2/6 3/6',
           'scores unchanged by the previews');
 
@@ -373,11 +358,11 @@ SELECT is((:'p_result'::jsonb->>'scores_changed')::int, :'p_changed'::int,
 SELECT is(:'p_changed'::int, 16, 'P: 16 of the 20 rows change');
 SELECT is((SELECT count(*)::int FROM scoreledger.score_history WHERE correction_batch_id = :'p'), 20,
           'P: one history row per previewed submission');
-SELECT is(pg_temp.scores('{11,12,21,31,41,42,51,52,61,62,71,72,81,82,92,101,121,122,131,132}'),
+SELECT is(tests.scores('{11,12,21,31,41,42,51,52,61,62,71,72,81,82,92,101,121,122,131,132}'),
           '2/6 1/6 3/6 2/6 4/6 2/6 3/6 5/6 2/6 5/6 3/6 5/6 2/6 3/6 4/6 2/6 2/6 5/6 3/6 2/6',
           'P applied: every previewed submission has its previewed new score');
 SELECT is((SELECT array_agg(pg_temp.no_of('submission', s.submission_id)::int ORDER BY pg_temp.no_of('submission', s.submission_id)::int)
-           FROM scoreledger.submissions s WHERE s.evaluation_version_id = pg_temp.ev(1) AND s.passed),
+           FROM scoreledger.submissions s WHERE s.evaluation_version_id = tests.ev(1) AND s.passed),
           '{21,32,41,51,52,62,71,72,82,92,122,131}'::int[],
           'P applied: exactly the previewed submissions pass');
 
@@ -394,7 +379,7 @@ SELECT is((scoreledger.get_correction_batch(:'p_comp')->'apply_result'->>'submis
           (:'p_revert_preview'::jsonb->>'submissionsAffected')::int, 'P reverted: submissions_rescored = preview_revert''s submissionsAffected');
 SELECT is((scoreledger.get_correction_batch(:'p_comp')->'apply_result'->>'scores_changed')::int, 16,
           'P reverted: scores_changed as the preview rows said');
-SELECT is(pg_temp.scores('{11,12,21,31,32,91,92,41,42,51,52,61,62,71,72,81,82,121,122,111,101,131,132}'),
+SELECT is(tests.scores('{11,12,21,31,32,91,92,41,42,51,52,61,62,71,72,81,82,121,122,111,101,131,132}'),
           '3/6 1/6 2/6 3/6 5/5 3/6 3/6 3/6 3/6 2/6 6/6 3/6 5/6 2/6 5/6 3/6 2/6 3/6 5/6 2/5 3/6 2/6 3/6',
           'P reverted: the scores preview_revert announced (the originals)');
 
@@ -415,12 +400,12 @@ SELECT tests.throws_code_like(format('SELECT scoreledger.preview_correction_batc
                               'preview_correction_batch of an applied batch is SL409');
 SELECT tests.throws_code_like(format('SELECT * FROM scoreledger.preview_correction_batch_changes(%L)', :'d'), 'SL409', '%applied%',
                               'preview_correction_batch_changes of an applied batch is SL409');
-SELECT scoreledger.create_correction_batch('another draft', jsonb_build_array(pg_temp.drop_item(1, 2))) AS draft \gset
+SELECT scoreledger.create_correction_batch('another draft', jsonb_build_array(tests.drop_item(1, 2))) AS draft \gset
 SELECT tests.throws_code_like(format('SELECT scoreledger.preview_revert(%L)', :'draft'), 'SL409', '%draft%',
                               'preview_revert of a draft is SL409');
-SELECT scoreledger.create_correction_batch('pending', jsonb_build_array(pg_temp.drop_item(1, 2))) AS pending \gset
-SELECT scoreledger.create_correction_batch('rejected', jsonb_build_array(pg_temp.drop_item(1, 2))) AS rejected \gset
-SELECT scoreledger.create_correction_batch('discarded', jsonb_build_array(pg_temp.drop_item(1, 2))) AS discarded \gset
+SELECT scoreledger.create_correction_batch('pending', jsonb_build_array(tests.drop_item(1, 2))) AS pending \gset
+SELECT scoreledger.create_correction_batch('rejected', jsonb_build_array(tests.drop_item(1, 2))) AS rejected \gset
+SELECT scoreledger.create_correction_batch('discarded', jsonb_build_array(tests.drop_item(1, 2))) AS discarded \gset
 SELECT scoreledger.submit_correction_batch(:'pending') \gset
 SELECT scoreledger.submit_correction_batch(:'rejected') \gset
 SELECT scoreledger.discard_correction_batch(:'discarded') \gset
@@ -487,10 +472,10 @@ SELECT tests.throws_code_like(format('SELECT scoreledger.preview_revert(%L)', :'
 -- against 1/2) keeps attempt 2 highest: the outcome stays pass.
 SELECT tests.authenticate_as(tests.uuid_of('tenant', 1), tests.uuid_of('actor', 1)) \gset
 SELECT scoreledger.import_evaluation_version(jsonb_build_object(
-  'evaluation_id', tests.uuid_of('evaluation', 5), 'evaluation_version_id', pg_temp.ev(5),
+  'evaluation_id', tests.uuid_of('evaluation', 5), 'evaluation_version_id', tests.ev(5),
   'evaluation_title', 'Evaluation 5', 'version_no', 1, 'pass_mark', 0.3333333333333333333333,
   'items', (SELECT jsonb_agg(jsonb_build_object('question_id', tests.uuid_of('question' || n, 5),
-                               'question_version_id', pg_temp.qv(5, n), 'kind', 'multiple_choice', 'prompt', 'Q' || n,
+                               'question_version_id', tests.qv(5, n), 'kind', 'multiple_choice', 'prompt', 'Q' || n,
                                'options', '["A","B","C","D"]'::jsonb, 'correct', '["A","B","C"]'::jsonb, 'points', 1,
                                'scoring', 'partial') ORDER BY n)
             FROM generate_series(1, 3) n))) \gset
@@ -499,10 +484,10 @@ SELECT scoreledger.upsert_assignment(jsonb_build_object('assignment_id', pg_temp
 SELECT scoreledger.record_submission(tests.submission_doc(5, 51, '{A}', '{A}', '{A}', 501, pg_temp.asg(5))) \gset
 SELECT scoreledger.record_submission(tests.submission_doc(5, 51, '{A,B,C}', '{}', '{}', 502, pg_temp.asg(5))) \gset
 SELECT is((SELECT array_agg(trim_scale(score) || '/' || trim_scale(max_score) || ' ' || passed ORDER BY attempt_no)
-           FROM scoreledger.submissions WHERE evaluation_version_id = pg_temp.ev(5)),
+           FROM scoreledger.submissions WHERE evaluation_version_id = tests.ev(5)),
           '{"0.99999999999999999999/3 false","1/3 true"}'::text[],
           'evaluation 5 fixture: attempt 1 fails at 0.99999999999999999999/3, attempt 2 passes at 1/3');
-SELECT scoreledger.create_correction_batch('drop item 3 of evaluation 5', jsonb_build_array(pg_temp.drop_item(5, 3))) AS e \gset
+SELECT scoreledger.create_correction_batch('drop item 3 of evaluation 5', jsonb_build_array(tests.drop_item(5, 3))) AS e \gset
 SELECT is(scoreledger.preview_correction_batch(:'e')->'assignments',
           jsonb_build_array(pg_temp.assignment_entry(5, 'Epsilon', NULL, 'highest', '{}', '{}', 1)),
           'highest picks by exact score/max_score: 1/3 beats 0.99999999999999999999/3 (equal once divided and rounded)');

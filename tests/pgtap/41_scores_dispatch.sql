@@ -4,10 +4,7 @@
 BEGIN;
 SELECT plan(29);
 
-SELECT scoreledger.create_tenant('scores dispatch', tests.uuid_of('tenant', 411));
-SELECT tests.authenticate_as(tests.uuid_of('tenant', 411), tests.uuid_of('actor', 411));
-SELECT tests.make_evaluation(411);
-SELECT tests.submit(411, 1, ARRAY['B'], ARRAY['A','B'], ARRAY['A'], 4111);
+SELECT tests.score_fixture('scores dispatch', 411);
 SELECT scoreledger.register_evaluator('plain');
 SELECT scoreledger.register_evaluator('typed', '{"verdict": {"type": "choice", "choices": ["0", "1"]},
                                                   "flag": {"type": "choice"}, "mood": {"type": "choice"},

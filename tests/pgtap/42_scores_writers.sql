@@ -4,10 +4,7 @@
 BEGIN;
 SELECT plan(40);
 
-SELECT scoreledger.create_tenant('scores writers', tests.uuid_of('tenant', 421));
-SELECT tests.authenticate_as(tests.uuid_of('tenant', 421), tests.uuid_of('actor', 421));
-SELECT tests.make_evaluation(421);
-SELECT tests.submit(421, 1, ARRAY['B'], ARRAY['A','B'], ARRAY['A'], 4211);
+SELECT tests.score_fixture('scores writers', 421);
 SELECT tests.submit(421, 2, ARRAY['C'], ARRAY['A'], ARRAY['A','B','C'], 4212);
 SELECT scoreledger.register_evaluator('judge', '{"tone": {"type": "choice"}}') AS judge \gset
 
@@ -39,23 +36,23 @@ SELECT is((SELECT count(*) FROM scoreledger.scores WHERE evaluation_result_id = 
           'and never duplicates');
 
 SELECT tests.act_as_owner(tests.uuid_of('tenant', 421));
-SELECT throws_ok(format($$INSERT INTO scoreledger_private.scores (tenant_id, submission_id, name, data_type, value_numeric, evaluation_result_id)
+SELECT tests.throws_code_like(format($$INSERT INTO scoreledger_private.scores (tenant_id, submission_id, name, data_type, value_numeric, evaluation_result_id)
                           VALUES (%L, %L, 'ok', 'BOOLEAN', 0, %L)$$,
                         tests.uuid_of('tenant', 421), tests.uuid_of('submission', 4211), tests.uuid_of('result', 1)),
-                 '23505', NULL, 'the database refuses a second score of one result under one name (partial unique index)');
-SELECT throws_ok(format($$INSERT INTO scoreledger_private.scores (tenant_id, submission_id, name, data_type, value_numeric,
+                 '23505', '%', 'the database refuses a second score of one result under one name (partial unique index)');
+SELECT tests.throws_code_like(format($$INSERT INTO scoreledger_private.scores (tenant_id, submission_id, name, data_type, value_numeric,
                                                                    evaluation_result_id, annotation_id)
                           VALUES (%L, %L, 'x', 'NUMERIC', 1, %L, gen_random_uuid())$$,
                         tests.uuid_of('tenant', 421), tests.uuid_of('submission', 4211), tests.uuid_of('result', 1)),
-                 '23514', NULL, 'a score comes from exactly one artefact (CHECK)');
-SELECT throws_ok(format($$INSERT INTO scoreledger_private.scores (tenant_id, submission_id, name, data_type, value_numeric, evaluation_result_id)
+                 '23514', '%', 'a score comes from exactly one artefact (CHECK)');
+SELECT tests.throws_code_like(format($$INSERT INTO scoreledger_private.scores (tenant_id, submission_id, name, data_type, value_numeric, evaluation_result_id)
                           VALUES (%L, %L, 'b', 'BOOLEAN', 2, %L)$$,
                         tests.uuid_of('tenant', 421), tests.uuid_of('submission', 4211), tests.uuid_of('result', 1)),
-                 '23514', NULL, 'a BOOLEAN score is 0 or 1 (CHECK)');
-SELECT throws_ok(format($$INSERT INTO scoreledger_private.scores (tenant_id, submission_id, name, data_type, value_numeric, evaluation_result_id)
+                 '23514', '%', 'a BOOLEAN score is 0 or 1 (CHECK)');
+SELECT tests.throws_code_like(format($$INSERT INTO scoreledger_private.scores (tenant_id, submission_id, name, data_type, value_numeric, evaluation_result_id)
                           VALUES (%L, %L, 'c', 'CATEGORICAL', 2, %L)$$,
                         tests.uuid_of('tenant', 421), tests.uuid_of('submission', 4211), tests.uuid_of('result', 1)),
-                 '23514', NULL, 'a CATEGORICAL score has a value_string and no value_numeric (CHECK)');
+                 '23514', '%', 'a CATEGORICAL score has a value_string and no value_numeric (CHECK)');
 SELECT tests.authenticate_as(tests.uuid_of('tenant', 421), tests.uuid_of('actor', 421));
 
 -- ---------------------------------------------------------------------
@@ -146,8 +143,8 @@ SELECT is(scoreledger.save_annotation(:'item', '{"x": 1}', 'submitted', false, t
 -- Another reviewer cannot edit it; a second reviewer annotates on their own.
 SELECT tests.clear_context();
 SELECT tests.authenticate_as(tests.uuid_of('tenant', 421), tests.uuid_of('actor', 422));
-SELECT throws_ok(format($$SELECT scoreledger.save_annotation(%L, '{"ok": true}', 'submitted', false, %L)$$, :'item', :'annotation'),
-                 'SL403', NULL, 'only its reviewer edits an annotation (SL403)');
+SELECT tests.throws_code_like(format($$SELECT scoreledger.save_annotation(%L, '{"ok": true}', 'submitted', false, %L)$$, :'item', :'annotation'),
+                 'SL403', '%', 'only its reviewer edits an annotation (SL403)');
 SELECT scoreledger.save_annotation(:'item', '{"ok": true}', 'submitted', false) AS second \gset
 SELECT is((SELECT count(*) FROM scoreledger.scores WHERE annotation_id = :'second'), 1::bigint,
           'a second reviewer''s submitted annotation writes its own scores');
@@ -155,9 +152,9 @@ SELECT tests.clear_context();
 
 -- Unknown artefacts.
 SELECT tests.authenticate_as(tests.uuid_of('tenant', 421), tests.uuid_of('actor', 421));
-SELECT throws_ok($$SELECT scoreledger.write_evaluation_result_scores(gen_random_uuid())$$, 'SL404', NULL,
+SELECT tests.throws_code_like($$SELECT scoreledger.write_evaluation_result_scores(gen_random_uuid())$$, 'SL404', '%',
                  'write_evaluation_result_scores of an unknown result raises SL404');
-SELECT throws_ok($$SELECT scoreledger.write_annotation_scores(gen_random_uuid())$$, 'SL404', NULL,
+SELECT tests.throws_code_like($$SELECT scoreledger.write_annotation_scores(gen_random_uuid())$$, 'SL404', '%',
                  'write_annotation_scores of an unknown annotation raises SL404');
 SELECT tests.clear_context();
 

@@ -3,10 +3,7 @@
 BEGIN;
 SELECT plan(16);
 
-SELECT scoreledger.create_tenant('scores read side', tests.uuid_of('tenant', 441));
-SELECT tests.authenticate_as(tests.uuid_of('tenant', 441), tests.uuid_of('actor', 441));
-SELECT tests.make_evaluation(441);
-SELECT tests.submit(441, 1, ARRAY['B'], ARRAY['A','B'], ARRAY['A'], 4411);
+SELECT tests.score_fixture('scores read side', 441);
 SELECT tests.submit(441, 2, ARRAY['B'], ARRAY['A','B'], ARRAY['A'], 4412);
 SELECT scoreledger.register_evaluator('judge', '{"tone": {"type": "choice"}}');
 SELECT scoreledger.create_review_queue('review', '{"tone": {"type": "choice"}}') AS queue \gset

@@ -3,10 +3,7 @@
 BEGIN;
 SELECT plan(38);
 
-SELECT scoreledger.create_tenant('scores validation', tests.uuid_of('tenant', 451));
-SELECT tests.authenticate_as(tests.uuid_of('tenant', 451), tests.uuid_of('actor', 451));
-SELECT tests.make_evaluation(451);
-SELECT tests.submit(451, 1, ARRAY['B'], ARRAY['A','B'], ARRAY['A'], 4511);
+SELECT tests.score_fixture('scores validation', 451);
 SELECT scoreledger.register_evaluator('judge');
 
 CREATE FUNCTION pg_temp.doc(overrides jsonb) RETURNS jsonb LANGUAGE sql AS $$

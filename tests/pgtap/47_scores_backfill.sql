@@ -5,10 +5,7 @@
 BEGIN;
 SELECT plan(26);
 
-SELECT scoreledger.create_tenant('scores backfill', tests.uuid_of('tenant', 471));
-SELECT tests.authenticate_as(tests.uuid_of('tenant', 471), tests.uuid_of('actor', 471));
-SELECT tests.make_evaluation(471);
-SELECT tests.submit(471, 1, ARRAY['B'], ARRAY['A','B'], ARRAY['A'], 4711);
+SELECT tests.score_fixture('scores backfill', 471);
 SELECT scoreledger.register_evaluator('judge') AS judge \gset
 SELECT scoreledger.create_review_queue('review') AS queue \gset
 SELECT scoreledger.add_review_item(:'queue', tests.uuid_of('submission', 4711)) AS item \gset
@@ -90,9 +87,9 @@ SELECT is((SELECT resume_after FROM scoreledger.score_backfill_pending(true) WHE
 SELECT is((SELECT count(*) FROM scoreledger.scores WHERE source = 'automated'), 50::bigint, 'still 50 automated scores: rewritten, not duplicated');
 
 -- Arguments.
-SELECT throws_ok($$SELECT * FROM scoreledger.backfill_scores('submission')$$, 'SL422', 'source_kind: must be evaluation_result or annotation',
+SELECT tests.throws_code_like($$SELECT * FROM scoreledger.backfill_scores('submission')$$, 'SL422', 'source\_kind: must be evaluation\_result or annotation',
                  'backfill_scores: an unknown source kind is SL422');
-SELECT throws_ok($$SELECT * FROM scoreledger.backfill_scores('annotation', NULL, 0)$$, 'SL422', 'batch_size: must be between 1 and 100000',
+SELECT tests.throws_code_like($$SELECT * FROM scoreledger.backfill_scores('annotation', NULL, 0)$$, 'SL422', 'batch\_size: must be between 1 and 100000',
                  'backfill_scores: batch_size out of range is SL422');
 SELECT tests.clear_context();
 
@@ -102,10 +99,7 @@ INSERT INTO scoreledger_private.evaluation_results (tenant_id, result_id, evalua
 SELECT tests.uuid_of('tenant', 471), tests.uuid_of('late result', g), :'judge', tests.uuid_of('submission', 4711), jsonb_build_object('late', g)
 FROM generate_series(1, 3) g;
 SELECT tests.clear_context();
-SELECT scoreledger.create_tenant('scores backfill 2', tests.uuid_of('tenant', 472));
-SELECT tests.authenticate_as(tests.uuid_of('tenant', 472), tests.uuid_of('actor', 472));
-SELECT tests.make_evaluation(472);
-SELECT tests.submit(472, 1, ARRAY['B'], ARRAY['A','B'], ARRAY['A'], 4721);
+SELECT tests.score_fixture('scores backfill 2', 472);
 SELECT scoreledger.register_evaluator('judge') AS judge2 \gset
 SELECT tests.act_as_owner(tests.uuid_of('tenant', 472));
 INSERT INTO scoreledger_private.evaluation_results (tenant_id, result_id, evaluator_id, submission_id, payload)

@@ -3,10 +3,7 @@
 BEGIN;
 SELECT plan(10);
 
-SELECT scoreledger.create_tenant('scores invariants', tests.uuid_of('tenant', 481));
-SELECT tests.authenticate_as(tests.uuid_of('tenant', 481), tests.uuid_of('actor', 481));
-SELECT tests.make_evaluation(481);
-SELECT tests.submit(481, 1, ARRAY['B'], ARRAY['A','B'], ARRAY['A'], 4811);
+SELECT tests.score_fixture('scores invariants', 481);
 SELECT tests.submit(481, 2, ARRAY['B'], ARRAY['A','B'], ARRAY['A'], 4812);
 SELECT scoreledger.register_evaluator('judge', '{"tone": {"type": "choice"}}');
 SELECT scoreledger.record_evaluation_result('judge', tests.uuid_of('submission', 4811), '{"ok": true, "tone": 1, "n": 2.5}',

@@ -488,23 +488,23 @@ $$, 'the tenant registry shows tenant A the id and name of another tenant, never
 
 -- Score layer functions: A cannot reach B's objects, whatever ids it passes.
 SELECT tests.authenticate_as(tests.uuid_of('tenant', 611), tests.uuid_of('actor', 611));
-SELECT throws_ok(format('SELECT scoreledger.record_evaluation_result(%L, %L, %L)', 'judge 611',
+SELECT tests.throws_code_like(format('SELECT scoreledger.record_evaluation_result(%L, %L, %L)', 'judge 611',
                         tests.uuid_of('submission', 612), '{"x": 1}'),
-                 'SL404', NULL, 'A: an evaluation result about B''s submission raises SL404');
-SELECT throws_ok(format('SELECT scoreledger.add_review_item(%L, %L)',
+                 'SL404', '%', 'A: an evaluation result about B''s submission raises SL404');
+SELECT tests.throws_code_like(format('SELECT scoreledger.add_review_item(%L, %L)',
                         (SELECT row_json->>'queue_id' FROM view_rows WHERE phase = 'B' AND view_name = 'scoreledger.review_queues' LIMIT 1),
                         tests.uuid_of('submission', 611)),
-                 'SL404', NULL, 'A: adding an item to B''s review queue raises SL404');
-SELECT throws_ok(format('SELECT scoreledger.save_annotation(%L, %L)',
+                 'SL404', '%', 'A: adding an item to B''s review queue raises SL404');
+SELECT tests.throws_code_like(format('SELECT scoreledger.save_annotation(%L, %L)',
                         (SELECT row_json->>'item_id' FROM view_rows WHERE phase = 'B' AND view_name = 'scoreledger.review_items' LIMIT 1),
                         '{"x": 1}'),
-                 'SL404', NULL, 'A: annotating B''s review item raises SL404');
-SELECT throws_ok(format('SELECT scoreledger.write_evaluation_result_scores(%L)',
+                 'SL404', '%', 'A: annotating B''s review item raises SL404');
+SELECT tests.throws_code_like(format('SELECT scoreledger.write_evaluation_result_scores(%L)',
                         (SELECT row_json->>'result_id' FROM view_rows WHERE phase = 'B' AND view_name = 'scoreledger.evaluation_results' LIMIT 1)),
-                 'SL404', NULL, 'A: rewriting the scores of B''s evaluation result raises SL404');
-SELECT throws_ok(format('SELECT scoreledger.write_annotation_scores(%L)',
+                 'SL404', '%', 'A: rewriting the scores of B''s evaluation result raises SL404');
+SELECT tests.throws_code_like(format('SELECT scoreledger.write_annotation_scores(%L)',
                         (SELECT row_json->>'annotation_id' FROM view_rows WHERE phase = 'B' AND view_name = 'scoreledger.annotations' LIMIT 1)),
-                 'SL404', NULL, 'A: rewriting the scores of B''s annotation raises SL404');
+                 'SL404', '%', 'A: rewriting the scores of B''s annotation raises SL404');
 -- Overwriting by id: the id names A's own (new) row, never B's.
 SELECT lives_ok(format('SELECT scoreledger.record_evaluation_result(%L, %L, %L, NULL, %L)', 'judge 611',
                        tests.uuid_of('submission', 611), '{"overwritten": 1}',

@@ -10,9 +10,13 @@ from contextlib import contextmanager
 
 import psycopg
 import pytest
+from bad_input import world  # noqa: F401  (the bad-input properties' fixture: two populated tenants)
+from click.testing import CliRunner
+from helpers import create_tenant
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pytest_postgresql import factories
 from scoreledger import db
+from scoreledger.cli import main
 
 _base = conninfo_to_dict(os.environ.get("DATABASE_URL", "")) if os.environ.get("DATABASE_URL") else {}
 PG_HOST = _base.get("host") or os.environ.get("PGHOST") or "127.0.0.1"
@@ -40,11 +44,7 @@ def dsn(postgresql: psycopg.Connection) -> str:
 @pytest.fixture
 def tenant(dsn) -> str:
     with db.acting(dsn) as conn:
-        return str(
-            conn.execute("SELECT scoreledger.create_tenant(%s) AS id", [f"tenant-{uuid.uuid4().hex[:8]}"]).fetchone()[
-                "id"
-            ]
-        )
+        return create_tenant(conn, f"tenant-{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture
@@ -62,3 +62,20 @@ def acting(dsn, tenant, actor):
             yield conn
 
     return _acting
+
+
+@pytest.fixture
+def run(dsn):
+    """run(*args, tenant=, actor=, input=) -> the click result of one
+    `scoreledger --dsn <test database> ...` command."""
+    runner = CliRunner()
+
+    def _run(*args, tenant=None, actor=None, input=None):
+        base = ["--dsn", dsn]
+        if tenant:
+            base += ["--tenant", tenant]
+        if actor:
+            base += ["--actor", actor]
+        return runner.invoke(main, base + list(args), input=input, catch_exceptions=False)
+
+    return _run

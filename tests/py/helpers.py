@@ -17,6 +17,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import psycopg
+from hypothesis import strategies as st
 from scoreledger import db
 
 # ---------------------------------------------------------------------------
@@ -32,6 +33,11 @@ def connect(dsn: str, name: str = "scoreledger-test") -> psycopg.Connection:
     conn.execute("SET statement_timeout = '30s'")
     conn.commit()
     return conn
+
+
+def create_tenant(conn: psycopg.Connection, name: str) -> str:
+    """Creates a tenant named `name`; returns its id."""
+    return str(conn.execute("SELECT scoreledger.create_tenant(%s) AS id", [name]).fetchone()["id"])
 
 
 def begin_acting(conn: psycopg.Connection, tenant: str, actor: str | None) -> None:
@@ -95,6 +101,23 @@ class Item:
             "points": points,
             "scoring": self.scoring,
         }
+
+
+@st.composite
+def generated_items(draw, count: int, points: list[Fraction]) -> list[Item]:
+    """`count` random items (kind, scoring, 2-5 options named A-E, a key,
+    points drawn from `points`), each with a fresh question version id."""
+    result = []
+    for _ in range(count):
+        kind = draw(st.sampled_from(["single_choice", "multiple_choice"]))
+        scoring = draw(st.sampled_from(["exact", "partial"])) if kind == "multiple_choice" else "exact"
+        options = tuple("ABCDE"[: draw(st.integers(2, 5))])
+        if kind == "single_choice":
+            correct = frozenset([draw(st.sampled_from(options))])
+        else:
+            correct = frozenset(draw(st.sets(st.sampled_from(options), min_size=1)))
+        result.append(Item(str(uuid.uuid4()), kind, scoring, draw(st.sampled_from(points)), options, correct))
+    return result
 
 
 def evaluation_doc(evaluation_id: str, version_id: str, items: list[Item], version_no: int = 1, pass_mark=0.5) -> dict:

@@ -10,21 +10,6 @@ from click.testing import CliRunner
 from scoreledger.cli import main
 
 
-@pytest.fixture
-def run(dsn):
-    runner = CliRunner()
-
-    def _run(*args, tenant=None, actor=None, input=None):
-        base = ["--dsn", dsn]
-        if tenant:
-            base += ["--tenant", tenant]
-        if actor:
-            base += ["--actor", actor]
-        return runner.invoke(main, base + list(args), input=input, catch_exceptions=False)
-
-    return _run
-
-
 def evaluation_doc(version_no=1):
     return {
         "evaluation_id": "11111111-0000-4000-8000-000000000001",

@@ -17,7 +17,6 @@ import uuid
 
 import psycopg
 import pytest
-from click.testing import CliRunner
 from helpers import (
     begin_acting,
     connect,
@@ -30,7 +29,6 @@ from helpers import (
 )
 from psycopg.types.json import Jsonb
 from scoreledger import db
-from scoreledger.cli import main
 
 WAIT_TIMEOUT = 10.0
 # Errors no caller may ever see from these functions.
@@ -298,21 +296,6 @@ def test_approval_racing_an_edit_never_approves_content_it_did_not_see(dsn, tena
 # ---------------------------------------------------------------------------
 # (c) The CLI path end to end
 # ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def run(dsn):
-    runner = CliRunner()
-
-    def _run(*args, tenant=None, actor=None, input=None):
-        base = ["--dsn", dsn]
-        if tenant:
-            base += ["--tenant", tenant]
-        if actor:
-            base += ["--actor", actor]
-        return runner.invoke(main, base + list(args), input=input, catch_exceptions=False)
-
-    return _run
 
 
 def one_line_error(result, code: str) -> str:

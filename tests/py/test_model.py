@@ -29,7 +29,9 @@ from helpers import (
     Submission,
     acting_on,
     connect,
+    create_tenant,
     evaluation_doc,
+    generated_items,
     invariant_breaches,
     score_mismatches,
     stored_scores,
@@ -39,23 +41,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
 
-OPTION_NAMES = "ABCDE"
 
-
-@st.composite
-def items(draw, count):
-    result = []
-    for _ in range(count):
-        kind = draw(st.sampled_from(["single_choice", "multiple_choice"]))
-        scoring = draw(st.sampled_from(["exact", "partial"])) if kind == "multiple_choice" else "exact"
-        options = tuple(OPTION_NAMES[: draw(st.integers(2, 5))])
-        if kind == "single_choice":
-            correct = frozenset([draw(st.sampled_from(options))])
-        else:
-            correct = frozenset(draw(st.sets(st.sampled_from(options), min_size=1)))
-        points = draw(st.sampled_from([Fraction(1), Fraction(2), Fraction(3), Fraction(1, 2), Fraction(5)]))
-        result.append(Item(str(uuid.uuid4()), kind, scoring, points, options, correct))
-    return result
+def items(count):
+    return generated_items(count, points=[Fraction(1), Fraction(2), Fraction(3), Fraction(1, 2), Fraction(5)])
 
 
 def selection(item: Item):
@@ -137,11 +125,7 @@ def test_scores_follow_the_model_through_random_batches_and_reverts(dsn, data):
 
     with connect(dsn, "model") as conn:
         with conn.transaction():
-            tenant = str(
-                conn.execute("SELECT scoreledger.create_tenant(%s) AS id", [f"model-{uuid.uuid4().hex}"]).fetchone()[
-                    "id"
-                ]
-            )
+            tenant = create_tenant(conn, f"model-{uuid.uuid4().hex}")
         with acting_on(conn, tenant, actor):
             conn.execute(
                 "SELECT scoreledger.import_evaluation_version(%s)", [Jsonb(evaluation_doc(evaluation_id, v1, v1_items))]

@@ -41,14 +41,15 @@ from helpers import (
     Item,
     acting_on,
     connect,
+    create_tenant,
     evaluation_doc,
+    generated_items,
     invariant_breaches,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
 
-OPTION_NAMES = "ABCDE"
 POLICIES = ("highest", "latest", "first")
 BASE_TIME = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 
@@ -58,20 +59,8 @@ BASE_TIME = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 # ---------------------------------------------------------------------------
 
 
-@st.composite
-def items(draw, count):
-    result = []
-    for _ in range(count):
-        kind = draw(st.sampled_from(["single_choice", "multiple_choice"]))
-        scoring = draw(st.sampled_from(["exact", "partial"])) if kind == "multiple_choice" else "exact"
-        options = tuple(OPTION_NAMES[: draw(st.integers(2, 5))])
-        if kind == "single_choice":
-            correct = frozenset([draw(st.sampled_from(options))])
-        else:
-            correct = frozenset(draw(st.sets(st.sampled_from(options), min_size=1)))
-        points = draw(st.sampled_from([Fraction(1), Fraction(2), Fraction(3), Fraction(1, 2)]))
-        result.append(Item(str(uuid.uuid4()), kind, scoring, points, options, correct))
-    return result
+def items(count):
+    return generated_items(count, points=[Fraction(1), Fraction(2), Fraction(3), Fraction(1, 2)])
 
 
 @dataclass
@@ -380,11 +369,7 @@ def test_preview_equals_what_apply_and_revert_then_do(dsn, data):
 
     with connect(dsn, "preview") as conn:
         with conn.transaction():
-            tenant = str(
-                conn.execute("SELECT scoreledger.create_tenant(%s) AS id", [f"preview-{uuid.uuid4().hex}"]).fetchone()[
-                    "id"
-                ]
-            )
+            tenant = create_tenant(conn, f"preview-{uuid.uuid4().hex}")
         with acting_on(conn, tenant, actor):
             for version_no, (version_id, its) in enumerate(versions.items(), start=1):
                 doc = evaluation_doc(

@@ -96,27 +96,47 @@ RETURNS uuid LANGUAGE sql AS $$
   SELECT scoreledger.record_submission(tests.submission_doc(seed, user_no, q1, q2, q3, submission_no, assignment))
 $$;
 
--- pgTAP's throws_ok compares the whole message; this one checks the
--- SQLSTATE and matches the message with LIKE, so a test can require that
--- the message names the offending entry without spelling out ids.
-CREATE OR REPLACE FUNCTION tests.throws_code_like(query text, errcode text, message_like text, description text)
+-- The one way this suite asserts an error: the SQLSTATE (or one of several)
+-- and a LIKE pattern for the message ('%' for any message; escape a literal
+-- _ or % with a backslash). pgTAP's throws_ok compares the whole message and
+-- throws_like ignores the code; this checks both, so a test can require
+-- that the message names the offending entry without spelling out ids.
+CREATE OR REPLACE FUNCTION tests.throws_code_like(query text, errcodes text[], message_like text, description text)
 RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
   BEGIN
     EXECUTE query;
   EXCEPTION WHEN OTHERS THEN
-    IF SQLSTATE = errcode AND SQLERRM LIKE message_like THEN
+    IF SQLSTATE = ANY (errcodes) AND SQLERRM LIKE message_like THEN
       RETURN ok(true, description);
     END IF;
     RETURN ok(false, description) || E'\n' || diag(format(
-      E'    caught: %s: %s\n    wanted: %s: %s', SQLSTATE, SQLERRM, errcode, message_like));
+      E'    caught: %s: %s\n    wanted: %s: %s', SQLSTATE, SQLERRM, array_to_string(errcodes, ' or '), message_like));
   END;
   RETURN ok(false, description) || E'\n' || diag(format(
-    E'    no exception raised\n    wanted: %s: %s', errcode, message_like));
+    E'    no exception raised\n    wanted: %s: %s', array_to_string(errcodes, ' or '), message_like));
+END $$;
+
+CREATE OR REPLACE FUNCTION tests.throws_code_like(query text, errcode text, message_like text, description text)
+RETURNS text LANGUAGE sql AS $$
+  SELECT tests.throws_code_like(query, ARRAY[errcode], message_like, description)
+$$;
+
+-- 'SQLSTATE: message' of the statement, or 'no error' (its effects are then
+-- kept). Not an assertion: for comparing two failures ("fails exactly like
+-- an unknown id"); to assert an error use tests.throws_code_like.
+CREATE OR REPLACE FUNCTION tests.error_of(statement text)
+RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE statement;
+  RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
 
 -- The SQLSTATE `query` raises, or null when it succeeds (its effects are
--- then kept, as with pgTAP's lives_ok).
+-- then kept, as with pgTAP's lives_ok). Not an assertion: for set-based
+-- checks over many calls, and for statements run only for their effects.
 CREATE OR REPLACE FUNCTION tests.sqlstate_of(query text)
 RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
