@@ -85,6 +85,56 @@ CREATE OR REPLACE TRIGGER items_complete_at_publication AFTER INSERT ON scoreled
 SELECT scoreledger_private.declare_guard('scoreledger_private.items', 'items_complete_at_publication',
   'an evaluation version gets all its items at publication, none later');
 
+-- ---------------------------------------------------------------------
+-- Field rules as data: the problem with one field, or null, without
+-- raising, so a whole document is checked in one set-based pass and the
+-- first problem in document order is raised. Same rules and words as the
+-- raising readers doc_uuid, doc_text, doc_number, doc_string_set
+-- (sql/00_errors.sql), which read single header fields.
+-- ---------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION scoreledger_private.field_problem(value jsonb, kind text, required boolean DEFAULT true)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT CASE
+    WHEN value IS NULL OR value = 'null'::jsonb THEN CASE WHEN required THEN 'is required' END
+    WHEN kind = 'uuid' THEN
+      CASE WHEN jsonb_typeof(value) <> 'string' OR NOT scoreledger_private.is_uuid(value #>> '{}') THEN 'must be a uuid string' END
+    WHEN kind = 'text' THEN
+      CASE WHEN jsonb_typeof(value) <> 'string' OR (value #>> '{}') !~ '\S' THEN 'must be a non-empty string'
+           WHEN length(value #>> '{}') > 10000 THEN 'must be at most 10000 characters' END
+    WHEN kind = 'number' THEN CASE WHEN jsonb_typeof(value) <> 'number' THEN 'must be a number' END
+    WHEN kind = 'string_set' THEN
+      CASE WHEN jsonb_typeof(value) <> 'array' THEN 'must be an array of strings'
+           WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(value) e WHERE jsonb_typeof(e) <> 'string')
+             THEN 'must be an array of strings'
+           WHEN jsonb_array_length(value) <> (SELECT count(DISTINCT e) FROM jsonb_array_elements_text(value) e)
+             THEN 'lists an option twice'
+           WHEN EXISTS (SELECT 1 FROM jsonb_array_elements_text(value) e WHERE e !~ '\S' OR length(e) > 1000)
+             THEN 'options must be non-empty strings of at most 1000 characters' END
+  END
+$$;
+
+-- The first field of `doc` (alphabetically) that is not allowed, as the
+-- problem doc_require_object raises; null when every field is known.
+CREATE OR REPLACE FUNCTION scoreledger_private.unknown_field_problem(doc jsonb, path text, allowed_keys text[])
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT scoreledger_private.doc_path(path, k) || ': unknown field (expected one of ' || array_to_string(allowed_keys, ', ') || ')'
+  FROM jsonb_object_keys(doc) k WHERE k <> ALL (allowed_keys) ORDER BY k LIMIT 1
+$$;
+
+-- A JSON array of strings as text[], in order (for values field_problem
+-- accepted as a string_set).
+CREATE OR REPLACE FUNCTION scoreledger_private.text_array(value jsonb)
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT array_agg(e ORDER BY n) FROM jsonb_array_elements_text(value) WITH ORDINALITY x(e, n)
+$$;
+
 -- Bit i of the mask is options[i + 1]; null when a value is not an option.
 CREATE OR REPLACE FUNCTION scoreledger_private.option_mask(options text[], selected text[])
 RETURNS bigint
