@@ -16,20 +16,21 @@
 -- no row-security exemption (it holds no tenant data).
 -- =====================================================================
 
--- Every status: editable (its corrections may change), final (nothing
--- follows), and its group's place in the action center (most urgent first).
+-- Every status: editable (its corrections may change), frozen (its record
+-- is history: only the machine's moves touch it), final (nothing follows),
+-- and its group's place in the action center (most urgent first).
 CREATE OR REPLACE VIEW scoreledger_private.workflow_statuses AS
   SELECT * FROM (VALUES
-    ('batch', 'pending_review', 1, true, false),
-    ('batch', 'approved', 2, true, false),
-    ('batch', 'draft', 3, true, false),
-    ('batch', 'rejected', 4, true, false),
-    ('batch', 'applied', 5, false, false),
-    ('batch', 'reverted', 6, false, true),
-    ('batch', 'discarded', 7, false, true)
-  ) s(machine, status, action_order, editable, final);
+    ('batch', 'pending_review', 1, true, false, false),
+    ('batch', 'approved', 2, true, false, false),
+    ('batch', 'draft', 3, true, false, false),
+    ('batch', 'rejected', 4, true, false, false),
+    ('batch', 'applied', 5, false, true, false),
+    ('batch', 'reverted', 6, false, true, true),
+    ('batch', 'discarded', 7, false, false, true)
+  ) s(machine, status, action_order, editable, frozen, final);
 COMMENT ON VIEW scoreledger_private.workflow_statuses IS
-  'The statuses of each state machine: editable, final, and the action center''s group order.';
+  'The statuses of each state machine: editable, frozen (record immutable), final, and the action center''s group order.';
 
 -- Every action allowed from a status: where it leads, the capability it
 -- needs (under enforce_capabilities), what a batch in from_status waits for

@@ -31,10 +31,11 @@ BEGIN
      OR NEW.batch_id IS DISTINCT FROM OLD.batch_id OR NEW.tenant_id IS DISTINCT FROM OLD.tenant_id THEN
     PERFORM scoreledger_private.fail('SL423', format('correction batch %s: its id, tenant, creator and creation time are immutable', OLD.batch_id));
   END IF;
-  -- Once applied, a batch is history: only the applied -> reverted step
-  -- (which records the compensating batch) may touch it, and a compensating
+  -- Once applied (a frozen status of the machine, sql/45_policy.sql), a
+  -- batch is history: only a move of the machine (applied -> reverted,
+  -- which records the compensating batch) may touch it, and a compensating
   -- batch's result is recorded once, after its rescoring.
-  IF OLD.status IN ('applied', 'reverted') AND (
+  IF (SELECT s.frozen FROM scoreledger_private.workflow_statuses s WHERE s.machine = 'batch' AND s.status = OLD.status) AND (
        NEW.payload IS DISTINCT FROM OLD.payload OR NEW.reason IS DISTINCT FROM OLD.reason
     OR NEW.created_by IS DISTINCT FROM OLD.created_by OR NEW.created_at IS DISTINCT FROM OLD.created_at
     OR NEW.applied_at IS DISTINCT FROM OLD.applied_at OR NEW.applied_by IS DISTINCT FROM OLD.applied_by
@@ -45,7 +46,9 @@ BEGIN
         AND OLD.apply_result IS NOT NULL)
     OR NEW.reverts_batch_id IS DISTINCT FROM OLD.reverts_batch_id
     OR NOT (NEW.status = OLD.status AND NEW.reverted_by_batch_id IS NOT DISTINCT FROM OLD.reverted_by_batch_id
-            OR OLD.status = 'applied' AND NEW.status = 'reverted' AND OLD.reverted_by_batch_id IS NULL)) THEN
+            OR OLD.reverted_by_batch_id IS NULL AND EXISTS (
+                 SELECT 1 FROM scoreledger_private.workflow_transitions t
+                 WHERE t.machine = 'batch' AND t.from_status = OLD.status AND t.to_status = NEW.status AND NOT t.read_only))) THEN
     PERFORM scoreledger_private.fail('SL423', format('correction batch %s is %s; its record is immutable', OLD.batch_id, OLD.status));
   END IF;
   RETURN NEW;

@@ -12,7 +12,7 @@
 -- workflow_transitions and its name in the status CHECK: the first block
 -- below fails until all three agree, and the pair test covers it at once.
 BEGIN;
-SELECT plan(96);
+SELECT plan(97);
 
 -- ---------------------------------------------------------------------
 -- Local helpers
@@ -124,6 +124,9 @@ SELECT is((SELECT array_agg(s.status ORDER BY s.status) FROM scoreledger_private
 SELECT is((SELECT array_agg(s.status ORDER BY s.status) FROM scoreledger_private.workflow_statuses s
            WHERE s.machine = 'batch' AND s.editable),
           '{approved,draft,pending_review,rejected}', 'the editable statuses: those not yet applied, discarded or reverted');
+SELECT is((SELECT array_agg(s.status ORDER BY s.status) FROM scoreledger_private.workflow_statuses s
+           WHERE s.machine = 'batch' AND s.frozen),
+          '{applied,reverted}', 'the frozen statuses (record immutable): applied and reverted');
 SELECT is((SELECT array_agg(s.status ORDER BY s.action_order) FROM scoreledger_private.workflow_statuses s WHERE s.machine = 'batch'),
           '{pending_review,approved,draft,rejected,applied,reverted,discarded}', 'the action center''s group order');
 SELECT is((SELECT count(*) FROM (SELECT t.action FROM scoreledger_private.workflow_transitions t
