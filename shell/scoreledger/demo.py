@@ -13,7 +13,9 @@ import uuid
 import click
 
 from . import api, db
-from .output import number, table
+from .context import one_line
+from .demo_scores import run_scores_demo
+from .render import check_rows, heading, history_change, number, print_batch, print_preview, table
 
 NAMESPACE = uuid.UUID("5c0e1ed6-0000-4000-8000-000000000000")
 OPTIONS = ["A", "B", "C", "D", "E"]
@@ -142,9 +144,12 @@ def _summary(conn) -> list[dict]:
     ).fetchall()
 
 
-def heading(text: str) -> None:
-    click.echo()
-    click.secho(f"== {text}", bold=True)
+def _print_history(conn, submission_id: str) -> None:
+    for row in api.submission_history(conn, submission_id):
+        click.echo(
+            f"  {row['created_at']:%Y-%m-%d %H:%M:%S}  {number(row['score'])}/{number(row['max_score'])}  "
+            + history_change(row)
+        )
 
 
 def run_demo(c, learners: int, seed: int) -> None:
@@ -197,16 +202,12 @@ def run_demo(c, learners: int, seed: int) -> None:
 
     heading("3. Show the batch: who, when, why, what")
     with db.acting(c.dsn, home_tenant, admin) as conn:
-        from .cli import _print_batch
-
-        _print_batch(api.get_correction_batch(conn, batch))
+        print_batch(api.get_correction_batch(conn, batch))
 
     heading("4. Preview before applying: who will pass, who will fail (a dry run: nothing is written)")
     click.echo(f"$ scoreledger batch preview {batch}")
     with db.acting(c.dsn, home_tenant, admin) as conn:
-        from .cli import _print_preview
-
-        _print_preview(api.preview_correction_batch(conn, batch), api.preview_correction_batch_changes(conn, batch))
+        print_preview(api.preview_correction_batch(conn, batch), api.preview_correction_batch_changes(conn, batch))
 
     heading("5. Apply: every affected attempt rescored in one set-based statement, history written")
     with db.acting(c.dsn, home_tenant, admin) as conn:
@@ -224,11 +225,7 @@ def run_demo(c, learners: int, seed: int) -> None:
     if victim:
         heading("6. One learner's history: what the score is, how it got there, which batch changed it")
         with db.acting(c.dsn, home_tenant, admin) as conn:
-            for row in api.submission_history(conn, victim):
-                change = "initial scoring" if row["correction_batch_id"] is None else row["reason"]
-                click.echo(
-                    f"  {row['created_at']:%Y-%m-%d %H:%M:%S}  {number(row['score'])}/{number(row['max_score'])}  {change}"
-                )
+            _print_history(conn, victim)
 
     heading("7. Applying again is a no-op")
     with db.acting(c.dsn, home_tenant, admin) as conn:
@@ -246,11 +243,7 @@ def run_demo(c, learners: int, seed: int) -> None:
     click.echo(f"scores back to before: {'yes' if restored == before else 'NO'}")
     if victim:
         with db.acting(c.dsn, home_tenant, admin) as conn:
-            for row in api.submission_history(conn, victim):
-                change = "initial scoring" if row["correction_batch_id"] is None else row["reason"]
-                click.echo(
-                    f"  {row['created_at']:%Y-%m-%d %H:%M:%S}  {number(row['score'])}/{number(row['max_score'])}  {change}"
-                )
+            _print_history(conn, victim)
 
     heading("9. A high-stakes tenant: approval required, capabilities enforced (maker, checker, apply)")
     maker, checker = sid("demo", "maker"), sid("demo", "checker")
@@ -300,35 +293,25 @@ def run_demo(c, learners: int, seed: int) -> None:
                 else:
                     api.apply_correction_batch(conn, gated)
         except Exception as exc:  # noqa: BLE001 - the refusal is the point of the demo
-            from .cli import one_line
-
             click.echo(f"{label}: refused — {one_line(exc)}")
     with db.acting(c.dsn, other_tenant, checker) as conn:
-        from .cli import _print_preview
-
-        _print_preview(api.preview_correction_batch(conn, gated), None)
+        print_preview(api.preview_correction_batch(conn, gated), None)
         api.batch_action(conn, "approve", gated, "checked against the incident report")
         result = api.apply_correction_batch(conn, gated)
     click.echo(f"checker: approved and applied — {result['submissions_rescored']} submissions rescored")
     with db.acting(c.dsn, other_tenant, checker) as conn:
-        from .cli import _print_batch
-
-        _print_batch(api.get_correction_batch(conn, gated))
+        print_batch(api.get_correction_batch(conn, gated))
 
     heading("10. scoreledger batch list")
     with db.acting(c.dsn, home_tenant, admin) as conn:
         table(api.list_correction_batches(conn), ["id", "status", "reason", "correction_types", "submissions_affected"])
-
-    from .demo_scores import run_scores_demo
 
     run_scores_demo(c, home_tenant, admin)
 
     heading("11. scoreledger check: every invariant, every tenant")
     with db.connect(c.dsn) as conn:
         rows = api.check_invariants(conn)
-    table(
-        [{"status": "FAIL" if r["breaches"] else "ok", **r} for r in rows], ["status", "scope", "invariant", "breaches"]
-    )
+    table(check_rows(rows), ["status", "scope", "invariant", "breaches"])
     click.echo(
         f"\nTry it yourself: scoreledger --tenant '{tenants[0]}' --actor {admin} batch list\n"
         f"                 scoreledger --tenant '{tenants[0]}' submission history {victim or '<submission id>'}"

@@ -17,7 +17,7 @@ import uuid
 import click
 
 from . import db, scores
-from .output import table
+from .render import concordance_table, heading, score_value, table
 
 NAMESPACE = uuid.UUID("5c0e1ed6-0000-4000-8000-0000000000a5")
 
@@ -46,17 +46,12 @@ def _item(conn, queue: str, submission_id: str | None, message_ref: str | None =
     return row["id"] if row else scores.add_review_item(conn, queue, submission_id, message_ref)
 
 
-def _heading(text: str) -> None:
-    click.echo()
-    click.secho(f"== {text}", bold=True)
-
-
 def run_scores_demo(c, home_tenant: str, admin: str, sessions: int = 24, seed: int = 11) -> None:
     """Walk the score layer in `home_tenant` (a tenant id or name); `admin` is the acting user's uuid."""
     rng = random.Random(seed)
     chair, second, trainee = _id("reviewer", "chair"), _id("reviewer", "second"), _id("reviewer", "trainee")
 
-    _heading("Scores: evaluators and reviewers write typed scores about the same sessions")
+    heading("Scores: evaluators and reviewers write typed scores about the same sessions")
     with db.acting(c.dsn, home_tenant, admin) as conn:
         picked = conn.execute(
             """SELECT s.submission_id::text AS id, s.score, s.max_score, s.passed
@@ -159,13 +154,13 @@ def run_scores_demo(c, home_tenant: str, admin: str, sessions: int = 24, seed: i
         ).fetchone()
         summary = scores.concordance_summary(conn)
 
-    _heading(f"scoreledger scores list {example}")
+    heading(f"scoreledger scores list {example}")
     table(
         [
             {
                 "name": r["name"],
                 "type": r["data_type"],
-                "value": r["value_string"] if r["value_string"] is not None else r["value_numeric"],
+                "value": score_value(r),
                 "source": r["source"] + (" (authoritative)" if r["is_authoritative"] else ""),
                 "in authoritative view": "yes" if any(a["id"] == r["id"] for a in authoritative) else "no",
             }
@@ -180,23 +175,13 @@ def run_scores_demo(c, home_tenant: str, admin: str, sessions: int = 24, seed: i
         f"{totals['failures']} unresolved write failures"
     )
 
-    _heading("Concordance: the automated value beside the authoritative human value")
-    table(
-        [
-            {
-                "name": a["name"],
-                "automated": a["automated_value"],
-                "board": a["human_value"],
-                "agree": {True: "yes", False: "NO", None: ""}[a["agree"]],
-            }
-            for a in agreement
-        ]
-    )
+    heading("Concordance: the automated value beside the authoritative human value")
+    concordance_table(agreement, human="board")
     click.echo()
     click.echo("agreement per score name, over every reviewed session ($ scoreledger scores concordance):")
     table([row for row in summary if row["compared"]])
 
-    _heading("Backfill: artefacts that predate the score layer, or whose write failed")
+    heading("Backfill: artefacts that predate the score layer, or whose write failed")
     reports = scores.backfill(c.dsn, home_tenant)
     r = reports[0]
     click.echo(
