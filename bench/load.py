@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime as dt
-import json
 import os
 import random
 import statistics
@@ -41,15 +40,14 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
 from scoreledger import db
 
-RESULTS = Path(__file__).parent / "results"
+from .harness import scratch_database, write_results
+
 APP_NAME = "scoreledger-load"
 OPTIONS = ("A", "B", "C", "D", "E")
 
@@ -1031,17 +1029,12 @@ def main() -> None:
     parser.add_argument("--no-results", action="store_true", help="do not write bench/results/load-*.json")
     args = parser.parse_args()
 
-    dsn = make_conninfo(args.dsn or db.default_dsn(), dbname=args.database)
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(args.database))
-    with psycopg.connect(make_conninfo(dsn, dbname="postgres"), autocommit=True) as admin:
-        admin.execute(drop)
-    db.migrate(dsn)
     print(
         f"scoreledger load: {args.clients} recorders, {args.writers} result writer(s), 1 remediator, "
         f"{args.seconds:g} s on database {args.database}",
         flush=True,
     )
-    try:
+    with scratch_database(args.dsn, args.database, args.keep) as dsn:
         report = run_load(
             dsn,
             args.seconds,
@@ -1051,17 +1044,9 @@ def main() -> None:
             statement_timeout_s=args.statement_timeout,
             think_s=args.think_ms / 1000,
         )
-    finally:
-        if not args.keep:
-            with psycopg.connect(make_conninfo(dsn, dbname="postgres"), autocommit=True) as admin:
-                admin.execute(drop)
     print_report(report)
     if not args.no_results:
-        RESULTS.mkdir(exist_ok=True)
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        out = RESULTS / f"load-{stamp}.json"
-        out.write_text(json.dumps({"at": stamp, **report}, indent=2, default=str))
-        print(f"results written to {out}")
+        write_results("load", report)
     sys.exit(1 if failed(report) else 0)
 
 
