@@ -7,7 +7,7 @@ import sys
 import click
 
 from . import api, db
-from .context import Context, handle_errors, pass_ctx
+from .context import Context, with_context
 from .demo import run_demo
 from .render import check_rows, emit_json, table
 
@@ -22,8 +22,7 @@ def db_group():
 
 
 @db_group.command("migrate")
-@pass_ctx
-@handle_errors
+@with_context
 def db_migrate(c: Context):
     """Create the database if missing, apply migrations, reload sql/ (idempotent)."""
     report = db.migrate(c.dsn)
@@ -38,8 +37,7 @@ def db_migrate(c: Context):
 
 
 @db_group.command("status")
-@pass_ctx
-@handle_errors
+@with_context
 def db_status(c: Context):
     """Applied and pending migrations; which sql/ definitions are loaded."""
     state = db.status(c.dsn)
@@ -62,29 +60,21 @@ def tenant_group():
 @tenant_group.command("create")
 @click.argument("name")
 @click.option("--id", "tenant_id", default=None, help="use this uuid")
-@pass_ctx
-@handle_errors
+@with_context
 def tenant_create(c: Context, name, tenant_id):
     """Create a tenant (idempotent on NAME)."""
     with c.acting(need_tenant=False) as conn:
         new_id = api.create_tenant(conn, name, tenant_id)
-    if c.as_json:
-        emit_json({"tenant_id": new_id, "name": name})
-    else:
-        click.echo(f"tenant {name}: {new_id}")
+    c.emit({"tenant_id": new_id, "name": name}, lambda: click.echo(f"tenant {name}: {new_id}"))
 
 
 @tenant_group.command("list")
-@pass_ctx
-@handle_errors
+@with_context
 def tenant_list(c: Context):
     """List tenants."""
     with c.acting(need_tenant=False) as conn:
         rows = api.list_tenants(conn)
-    if c.as_json:
-        emit_json(rows)
-    else:
-        table(rows, ["tenant_id", "name", "require_approval", "enforce_capabilities", "created_at"])
+    c.emit(rows, lambda: table(rows, ["tenant_id", "name", "require_approval", "enforce_capabilities", "created_at"]))
 
 
 @tenant_group.command("policy")
@@ -92,8 +82,7 @@ def tenant_list(c: Context):
 @click.option(
     "--enforce-capabilities/--no-enforce-capabilities", default=None, help="every batch action needs a capability"
 )
-@pass_ctx
-@handle_errors
+@with_context
 def tenant_policy(c: Context, require_approval, enforce_capabilities):
     """Show or set the tenant's governance policy (audited)."""
     with c.acting() as conn:
@@ -101,13 +90,13 @@ def tenant_policy(c: Context, require_approval, enforce_capabilities):
             policy = api.tenant_policy(conn)
         else:
             policy = api.set_tenant_policy(conn, require_approval, enforce_capabilities)
-    if c.as_json:
-        emit_json(policy)
-    else:
-        click.echo(
+    c.emit(
+        policy,
+        lambda: click.echo(
             f"require_approval: {str(policy['require_approval']).lower()}, "
             f"enforce_capabilities: {str(policy['enforce_capabilities']).lower()}"
-        )
+        ),
+    )
 
 
 # ------------------------------------------------------------- capability
@@ -118,55 +107,43 @@ def capability_group():
     """Who may create, approve, apply and revert batches (when enforced)."""
 
 
-@capability_group.command("grant")
-@click.argument("user_id")
-@click.argument("capability", type=CAPABILITIES)
-@pass_ctx
-@handle_errors
-def capability_grant(c: Context, user_id, capability):
-    """Grant CAPABILITY to USER_ID (audited)."""
-    with c.acting() as conn:
-        changed = api.grant_capability(conn, user_id, capability)
-    if c.as_json:
-        emit_json({"user_id": user_id, "capability": capability, "granted": changed})
-    else:
-        click.echo(f"{capability} {'granted to' if changed else 'already held by'} {user_id}")
+def _capability_command(verb: str, preposition: str, change, key: str, done: str, not_done: str) -> None:
+    """`capability grant|revoke USER_ID CAPABILITY` (the database audits the change)."""
+
+    @capability_group.command(verb, help=f"{verb.capitalize()} CAPABILITY {preposition} USER_ID (audited).")
+    @click.argument("user_id")
+    @click.argument("capability", type=CAPABILITIES)
+    @with_context
+    def command(c: Context, user_id, capability):
+        with c.acting() as conn:
+            changed = change(conn, user_id, capability)
+        c.emit(
+            {"user_id": user_id, "capability": capability, key: changed},
+            lambda: click.echo(f"{capability} {done if changed else not_done} {user_id}"),
+        )
 
 
-@capability_group.command("revoke")
-@click.argument("user_id")
-@click.argument("capability", type=CAPABILITIES)
-@pass_ctx
-@handle_errors
-def capability_revoke(c: Context, user_id, capability):
-    """Revoke CAPABILITY from USER_ID (audited)."""
-    with c.acting() as conn:
-        changed = api.revoke_capability(conn, user_id, capability)
-    if c.as_json:
-        emit_json({"user_id": user_id, "capability": capability, "revoked": changed})
-    else:
-        click.echo(f"{capability} {'revoked from' if changed else 'was not held by'} {user_id}")
+_capability_command("grant", "to", api.grant_capability, "granted", done="granted to", not_done="already held by")
+_capability_command("revoke", "from", api.revoke_capability, "revoked", done="revoked from", not_done="was not held by")
 
 
 @capability_group.command("list")
-@pass_ctx
-@handle_errors
+@with_context
 def capability_list(c: Context):
     """Capabilities held in this tenant."""
     with c.acting() as conn:
         rows = api.list_capabilities(conn)
-    if c.as_json:
-        emit_json(rows)
-    else:
-        table(rows, ["user_id", "capability", "granted_by", "granted_at"], empty="no capabilities granted")
+    c.emit(
+        rows,
+        lambda: table(rows, ["user_id", "capability", "granted_by", "granted_at"], empty="no capabilities granted"),
+    )
 
 
 # ------------------------------------------------------------ check, demo
 
 
 @click.command("check")
-@pass_ctx
-@handle_errors
+@with_context
 def check(c: Context):
     """Verify every invariant over the whole database; exit 1 on any breach.
 
@@ -189,8 +166,7 @@ def check(c: Context):
 @click.command("demo")
 @click.option("--learners", default=300, show_default=True, type=click.IntRange(10, 100_000))
 @click.option("--seed", default=7, show_default=True)
-@pass_ctx
-@handle_errors
+@with_context
 def demo(c: Context, learners, seed):
     """Load a realistic sample and walk the whole lifecycle."""
     run_demo(c, learners=learners, seed=seed)

@@ -11,7 +11,7 @@ import csv
 import click
 
 from . import api
-from .context import Context, corrections_given, handle_errors, pass_ctx
+from .context import Context, corrections_given, with_context
 from .render import cell, emit_json, print_action_center, print_batch, print_preview
 
 CHANGE_COLUMNS = [
@@ -51,8 +51,7 @@ def batch_group():
 @batch_group.command("create")
 @click.option("--reason", required=True, help="why the scores change (kept with the batch)")
 @correction_options
-@pass_ctx
-@handle_errors
+@with_context
 def batch_create(c: Context, reason, file_, drop_item, replace_key, mark_correct):
     """Create a draft correction batch (validated by the database)."""
     corrections = corrections_given(file_, drop_item, replace_key, mark_correct)
@@ -60,17 +59,18 @@ def batch_create(c: Context, reason, file_, drop_item, replace_key, mark_correct
         raise click.UsageError("give --file or at least one of --drop-item, --replace-key, --mark-correct")
     with c.acting() as conn:
         batch_id = api.create_correction_batch(conn, reason, corrections)
-    if c.as_json:
-        emit_json({"batch_id": batch_id, "status": "draft"})
-    else:
-        click.echo(f"draft batch {batch_id}: {len(corrections)} correction(s)")
-        click.echo(f"next: scoreledger batch show {batch_id}   then: scoreledger batch apply {batch_id}")
+    c.emit(
+        {"batch_id": batch_id, "status": "draft"},
+        lambda: click.echo(
+            f"draft batch {batch_id}: {len(corrections)} correction(s)\n"
+            f"next: scoreledger batch show {batch_id}   then: scoreledger batch apply {batch_id}"
+        ),
+    )
 
 
 @batch_group.command("list")
 @click.option("--status", default=None, help="only batches in this status")
-@pass_ctx
-@handle_errors
+@with_context
 def batch_list(c: Context, status):
     """The action center: batches grouped by status, with what each waits for.
 
@@ -87,16 +87,12 @@ def batch_list(c: Context, status):
 
 @batch_group.command("show")
 @click.argument("batch_id")
-@pass_ctx
-@handle_errors
+@with_context
 def batch_show(c: Context, batch_id):
     """A batch: payload, who/when/why, counts and its timeline."""
     with c.acting() as conn:
         doc = api.get_correction_batch(conn, batch_id)
-    if c.as_json:
-        emit_json(doc)
-    else:
-        print_batch(doc)
+    c.emit(doc, lambda: print_batch(doc))
 
 
 @batch_group.command("preview")
@@ -104,8 +100,7 @@ def batch_show(c: Context, batch_id):
 @click.option(
     "--csv", "csv_file", type=click.Path(dir_okay=False, writable=True), help="write the per-submission changes"
 )
-@pass_ctx
-@handle_errors
+@with_context
 def batch_preview(c: Context, batch_id, csv_file):
     """Dry run: who will pass, who will fail, before anything is applied."""
     with c.acting() as conn:
@@ -128,8 +123,7 @@ def batch_preview(c: Context, batch_id, csv_file):
 @batch_group.command("apply")
 @click.argument("batch_id")
 @click.option("--yes", is_flag=True, help="apply without showing the preview and asking")
-@pass_ctx
-@handle_errors
+@with_context
 def batch_apply(c: Context, batch_id, yes):
     """Apply a batch: rescore every affected submission, one history row each.
 
@@ -158,8 +152,7 @@ def batch_apply(c: Context, batch_id, yes):
 @batch_group.command("revert")
 @click.argument("batch_id")
 @click.option("--reason", required=True, help="why the batch is reverted")
-@pass_ctx
-@handle_errors
+@with_context
 def batch_revert(c: Context, batch_id, reason):
     """Revert an applied batch with a compensating batch (nothing is deleted)."""
     with c.acting() as conn:
@@ -175,59 +168,40 @@ def batch_revert(c: Context, batch_id, reason):
     )
 
 
-def _transition(c: Context, action: str, batch_id: str, note: str | None = None):
-    with c.acting() as conn:
-        result = api.batch_action(conn, action, batch_id, note)
-    if c.as_json:
-        emit_json(result)
-    else:
-        click.echo(f"batch {batch_id}: {result['previous_status']} -> {result['status']}")
+def _transition_command(action: str, summary: str, note: click.Option | None = None) -> None:
+    """`batch ACTION ID [--note]`: one move of the state machine, which the database checks."""
+
+    @batch_group.command(action, help=summary)
+    @click.argument("batch_id")
+    @with_context
+    def command(c: Context, batch_id, note=None):
+        with c.acting() as conn:
+            result = api.batch_action(conn, action, batch_id, note)
+        c.emit(result, lambda: click.echo(f"batch {batch_id}: {result['previous_status']} -> {result['status']}"))
+
+    if note is not None:
+        command.params.append(note)
 
 
-@batch_group.command("submit")
-@click.argument("batch_id")
-@pass_ctx
-@handle_errors
-def batch_submit(c: Context, batch_id):
-    """Submit a draft for review."""
-    _transition(c, "submit", batch_id)
-
-
-@batch_group.command("approve")
-@click.argument("batch_id")
-@click.option("--note", default=None, help="the approver's note")
-@pass_ctx
-@handle_errors
-def batch_approve(c: Context, batch_id, note):
-    """Approve a batch under review (never your own: dual control)."""
-    _transition(c, "approve", batch_id, note)
-
-
-@batch_group.command("reject")
-@click.argument("batch_id")
-@click.option("--note", required=True, help="why it is rejected")
-@pass_ctx
-@handle_errors
-def batch_reject(c: Context, batch_id, note):
-    """Reject a batch under review, saying why."""
-    _transition(c, "reject", batch_id, note)
-
-
-@batch_group.command("discard")
-@click.argument("batch_id")
-@pass_ctx
-@handle_errors
-def batch_discard(c: Context, batch_id):
-    """Discard a batch that was never applied."""
-    _transition(c, "discard", batch_id)
+_transition_command("submit", "Submit a draft for review.")
+_transition_command(
+    "approve",
+    "Approve a batch under review (never your own: dual control).",
+    click.Option(["--note"], default=None, help="the approver's note"),
+)
+_transition_command(
+    "reject",
+    "Reject a batch under review, saying why.",
+    click.Option(["--note"], required=True, help="why it is rejected"),
+)
+_transition_command("discard", "Discard a batch that was never applied.")
 
 
 @batch_group.command("edit")
 @click.argument("batch_id")
 @click.option("--reason", default=None)
 @correction_options
-@pass_ctx
-@handle_errors
+@with_context
 def batch_edit(c: Context, batch_id, reason, file_, drop_item, replace_key, mark_correct):
     """Edit a batch not yet applied; a submitted or approved batch goes back to draft."""
     corrections = corrections_given(file_, drop_item, replace_key, mark_correct)
@@ -235,7 +209,4 @@ def batch_edit(c: Context, batch_id, reason, file_, drop_item, replace_key, mark
         raise click.UsageError("nothing to change: give --reason and/or new corrections")
     with c.acting() as conn:
         result = api.update_correction_batch(conn, batch_id, reason, corrections or None)
-    if c.as_json:
-        emit_json(result)
-    else:
-        click.echo(f"batch {batch_id} edited: {result['previous_status']} -> {result['status']}")
+    c.emit(result, lambda: click.echo(f"batch {batch_id} edited: {result['previous_status']} -> {result['status']}"))

@@ -9,19 +9,16 @@ import time
 import click
 
 from . import scores
-from .context import Context, handle_errors, pass_ctx
-from .importer import import_lines
+from .context import Context, with_context
+from .importer import import_lines, jsonl_options
 from .render import concordance_table, emit_json, progress, score_value, table
 
 IMPORT_CHUNK = 5000
 
 
 @click.command("results")
-@click.argument("file", type=click.File("r"))
-@click.option("--batch-size", default=IMPORT_CHUNK, show_default=True, type=click.IntRange(1, 100_000))
-@click.option("--silent", is_flag=True, help="no progress bar")
-@pass_ctx
-@handle_errors
+@jsonl_options(IMPORT_CHUNK)
+@with_context
 def import_results(c: Context, file, batch_size, silent):
     """Record evaluation results from JSON lines (FILE or - for stdin), with their scores.
 
@@ -31,12 +28,7 @@ def import_results(c: Context, file, batch_size, silent):
     that cannot be written never stops the import; it is listed by
     `scoreledger scores failures`.
     """
-
-    def record(chunk: list[dict]) -> int:
-        with c.acting() as conn:
-            return scores.record_evaluation_results(conn, chunk)
-
-    done = import_lines(file, record, batch_size, quiet=silent or c.as_json)
+    done = import_lines(c, file, scores.record_evaluation_results, batch_size, silent)
     with c.acting() as conn:
         open_failures = len(scores.failures(conn))
     if c.as_json:
@@ -56,8 +48,7 @@ def scores_group():
 @click.option("--batch-size", default=scores.DEFAULT_BATCH, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--force", is_flag=True, help="rewrite the scores of every artefact, not only those lacking them")
 @click.option("--silent", is_flag=True, help="no progress bar")
-@pass_ctx
-@handle_errors
+@with_context
 def scores_backfill(c: Context, batch_size, force, silent):
     """Write the scores of every result and annotation that lacks them.
 
@@ -120,8 +111,7 @@ def scores_backfill(c: Context, batch_size, force, silent):
 @scores_group.command("list")
 @click.argument("submission_id")
 @click.option("--authoritative", is_flag=True, help="only the authoritative view (automated + authoritative human)")
-@pass_ctx
-@handle_errors
+@with_context
 def scores_list(c: Context, submission_id, authoritative):
     """A submission's scores, automated and human, and any skipped keys."""
     with c.acting() as conn:
@@ -160,8 +150,7 @@ def scores_list(c: Context, submission_id, authoritative):
 
 @scores_group.command("failures")
 @click.option("--all", "include_resolved", is_flag=True, help="include resolved failures")
-@pass_ctx
-@handle_errors
+@with_context
 def scores_failures(c: Context, include_resolved):
     """Score writes that failed and are not yet repaired (scores backfill repairs them)."""
     with c.acting() as conn:
@@ -179,8 +168,7 @@ def scores_failures(c: Context, include_resolved):
 @scores_group.command("concordance")
 @click.argument("submission_id", required=False)
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1_000_000))
-@pass_ctx
-@handle_errors
+@with_context
 def scores_concordance(c: Context, submission_id, limit):
     """Automated value beside the authoritative human value, per submission and name.
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 import psycopg
 
 from . import api, db
+from .render import emit_json
 
 
 class Context:
@@ -26,6 +28,13 @@ class Context:
         if need_tenant and not self.tenant:
             raise click.UsageError("this command needs a tenant: --tenant NAME|UUID or SCORELEDGER_TENANT")
         return db.acting(self.dsn, self.tenant if need_tenant else None, self.actor)
+
+    def emit(self, document, human: Callable[[], object]) -> None:
+        """One JSON document under --json, else what `human` prints for a person."""
+        if self.as_json:
+            emit_json(document)
+        else:
+            human()
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -53,6 +62,11 @@ def handle_errors(fn):
             raise click.ClickException(one_line(exc)) from None
 
     return wrapper
+
+
+def with_context(fn):
+    """A command's decorator: the Context as first argument, every failure as one line."""
+    return pass_ctx(handle_errors(fn))
 
 
 def read_documents(path: str) -> list:

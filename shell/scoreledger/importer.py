@@ -18,7 +18,7 @@ from typing import TextIO
 import click
 import psycopg
 
-from .context import one_line
+from .context import Context, one_line
 from .render import progress
 
 # An entry's index in a chunk as the database names it: `submissions[3].` (record_submissions)
@@ -32,6 +32,17 @@ class Imported:
     recorded: int = 0
 
 
+def jsonl_options(default_chunk: int):
+    """FILE (or - for stdin), --batch-size and --silent, as every JSON-lines import takes them."""
+
+    def decorate(fn):
+        fn = click.option("--silent", is_flag=True, help="no progress bar")(fn)
+        fn = click.option("--batch-size", default=default_chunk, show_default=True, type=click.IntRange(1, 100_000))(fn)
+        return click.argument("file", type=click.File("r"))(fn)
+
+    return decorate
+
+
 def relabel(message: str, line_numbers: list[int]) -> str:
     """submissions[3].answers[0] -> line 42: answers[0], and [3].evaluator -> line 42: evaluator."""
 
@@ -43,8 +54,10 @@ def relabel(message: str, line_numbers: list[int]) -> str:
     return _ENTRY.sub(line, message)
 
 
-def import_lines(file: TextIO, record: Callable[[list[dict]], int], batch_size: int, quiet: bool) -> Imported:
-    """Send FILE's documents to `record` (one committed call per chunk of `batch_size`).
+def import_lines(
+    c: Context, file: TextIO, record: Callable[[psycopg.Connection, list[dict]], int], batch_size: int, silent: bool
+) -> Imported:
+    """Send FILE's documents to `record(conn, chunk)`, one committed transaction per chunk of `batch_size`.
 
     A chunk the database refuses stops the import with one line naming the
     file's line; the chunks before it stay committed, and the line says so.
@@ -58,14 +71,15 @@ def import_lines(file: TextIO, record: Callable[[list[dict]], int], batch_size: 
         if not chunk:
             return
         try:
-            done.recorded += record(chunk)
+            with c.acting() as conn:
+                done.recorded += record(conn, chunk)
         except psycopg.Error as exc:
             before = f" ({done.recorded} recorded before it, committed)" if done.recorded else ""
             raise click.ClickException(relabel(one_line(exc), lines) + before) from None
         chunk.clear()
         lines.clear()
 
-    with progress(total_bytes, "recording", not quiet and sys.stderr.isatty()) as bar:
+    with progress(total_bytes, "recording", not (silent or c.as_json) and sys.stderr.isatty()) as bar:
         for number, raw in enumerate(file, start=1):
             if bar:
                 bar.update(len(raw.encode()))
