@@ -164,19 +164,26 @@ def _print_distribution(rows: list[dict]) -> None:
         )
 
 
-def print_action_center(rows: list[dict]) -> None:
-    """`batch list`: batches grouped by status in the order the database gives, with what each group waits for.
+def awaited(row: dict) -> str:
+    """What a batch waits for, as the database says; when nothing, whether it can still be reverted."""
+    if row["waiting_for"]:
+        return row["waiting_for"]
+    return "nothing (revertible)" if "revert" in row["next_actions"] else "nothing (final)"
 
-    The rows are those of api.action_center (already ordered); the figures are the ones stored on each batch.
+
+def print_action_center(rows: list[dict]) -> None:
+    """`batch list`: batches grouped by status and what they wait for, in the order the database gives.
+
+    The rows are those of api.action_center; the figures are the ones stored on each batch.
     """
     if not rows:
         click.echo("no correction batches")
         return
-    groups: dict[tuple, list[dict]] = {}
+    groups: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
-        groups.setdefault((r["status"], r["waiting_for"]), []).append(r)
+        groups.setdefault((r["status"], awaited(r)), []).append(r)
     for (status, waiting_for), members in groups.items():
-        click.secho(f"\n{status} ({len(members)}) — waiting for: {waiting_for or 'nothing (final)'}", bold=True)
+        click.secho(f"\n{status} ({len(members)}) — waiting for: {waiting_for}", bold=True)
         table(
             [
                 {
