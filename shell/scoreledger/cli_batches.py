@@ -32,7 +32,10 @@ def correction_options(fn):
     for option in reversed(
         [
             click.option(
-                "--file", "file_", type=click.Path(exists=True, dir_okay=False), help="a corrections document (JSON)"
+                "--file",
+                "file_",
+                type=click.Path(exists=True, dir_okay=False),
+                help="a corrections document (JSON array)",
             ),
             click.option("--drop-item", multiple=True, metavar="EV:QV", help="drop an item from scoring"),
             click.option("--replace-key", multiple=True, metavar="EV:QV=OPT[,OPT]", help="replace an item's key"),
