@@ -227,7 +227,7 @@ class ScoreBench:
 
 
 def bench_scores(bench, results: int | None = None, backfill: int | None = None, batch_size: int = 5000) -> None:
-    """The score layer's figures, on the Bench of bench/__main__.py (its tenant and content).
+    """The score layer's figures, on a Bench of bench/harness.py (its tenant and content).
 
     results: results recorded (default BENCH_SCORE_RESULTS, else bench.scale);
     backfill: results backfilled (default BENCH_SCORE_BACKFILL, else 10 x bench.scale).
