@@ -85,6 +85,56 @@ CREATE OR REPLACE TRIGGER items_complete_at_publication AFTER INSERT ON scoreled
 SELECT scoreledger_private.declare_guard('scoreledger_private.items', 'items_complete_at_publication',
   'an evaluation version gets all its items at publication, none later');
 
+-- ---------------------------------------------------------------------
+-- Field rules as data: the problem with one field, or null, without
+-- raising, so a whole document is checked in one set-based pass and the
+-- first problem in document order is raised. Same rules and words as the
+-- raising readers doc_uuid, doc_text, doc_number, doc_string_set
+-- (sql/00_errors.sql), which read single header fields.
+-- ---------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION scoreledger_private.field_problem(value jsonb, kind text, required boolean DEFAULT true)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT CASE
+    WHEN value IS NULL OR value = 'null'::jsonb THEN CASE WHEN required THEN 'is required' END
+    WHEN kind = 'uuid' THEN
+      CASE WHEN jsonb_typeof(value) <> 'string' OR NOT scoreledger_private.is_uuid(value #>> '{}') THEN 'must be a uuid string' END
+    WHEN kind = 'text' THEN
+      CASE WHEN jsonb_typeof(value) <> 'string' OR (value #>> '{}') !~ '\S' THEN 'must be a non-empty string'
+           WHEN length(value #>> '{}') > 10000 THEN 'must be at most 10000 characters' END
+    WHEN kind = 'number' THEN CASE WHEN jsonb_typeof(value) <> 'number' THEN 'must be a number' END
+    WHEN kind = 'string_set' THEN
+      CASE WHEN jsonb_typeof(value) <> 'array' THEN 'must be an array of strings'
+           WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(value) e WHERE jsonb_typeof(e) <> 'string')
+             THEN 'must be an array of strings'
+           WHEN jsonb_array_length(value) <> (SELECT count(DISTINCT e) FROM jsonb_array_elements_text(value) e)
+             THEN 'lists an option twice'
+           WHEN EXISTS (SELECT 1 FROM jsonb_array_elements_text(value) e WHERE e !~ '\S' OR length(e) > 1000)
+             THEN 'options must be non-empty strings of at most 1000 characters' END
+  END
+$$;
+
+-- The first field of `doc` (alphabetically) that is not allowed, as the
+-- problem doc_require_object raises; null when every field is known.
+CREATE OR REPLACE FUNCTION scoreledger_private.unknown_field_problem(doc jsonb, path text, allowed_keys text[])
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT scoreledger_private.doc_path(path, k) || ': unknown field (expected one of ' || array_to_string(allowed_keys, ', ') || ')'
+  FROM jsonb_object_keys(doc) k WHERE k <> ALL (allowed_keys) ORDER BY k LIMIT 1
+$$;
+
+-- A JSON array of strings as text[], in order (for values field_problem
+-- accepted as a string_set).
+CREATE OR REPLACE FUNCTION scoreledger_private.text_array(value jsonb)
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT array_agg(e ORDER BY n) FROM jsonb_array_elements_text(value) WITH ORDINALITY x(e, n)
+$$;
+
 -- Bit i of the mask is options[i + 1]; null when a value is not an option.
 CREATE OR REPLACE FUNCTION scoreledger_private.option_mask(options text[], selected text[])
 RETURNS bigint
@@ -96,35 +146,19 @@ AS $$
   LEFT JOIN LATERAL (SELECT array_position(options, s.v) AS p) pos ON true
 $$;
 
-CREATE OR REPLACE FUNCTION scoreledger.import_evaluation_version(doc jsonb)
-RETURNS uuid
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+-- ---------------------------------------------------------------------
+-- Publishing an evaluation version: read the header, find every item's
+-- problems in one pass, normalise, then publish (insert) — each a step.
+-- ---------------------------------------------------------------------
+
+-- The header of an evaluation document, checked field by field (one
+-- object: no loop), and the shape of its items list.
+CREATE OR REPLACE FUNCTION scoreledger_private.read_evaluation_header(doc jsonb,
+  OUT evaluation_id uuid, OUT title text, OUT version_id uuid, OUT version_no integer, OUT pass_mark numeric)
+LANGUAGE plpgsql IMMUTABLE
 AS $$
-#variable_conflict use_column
-<<fn>>
 DECLARE
-  tenant uuid := scoreledger_private.require_tenant();
-  evaluation_id uuid;
-  version_id uuid;
-  title text;
-  version_no integer;
   version_no_given numeric;
-  pass_mark numeric;
-  item jsonb;
-  item_path text;
-  item_no integer := 0;
-  kind text;
-  scoring text;
-  options text[];
-  correct text[];
-  points numeric;
-  normalised_items jsonb := '[]';
-  normalised jsonb;
-  seen_questions uuid[] := '{}';
-  question_version_id uuid;
-  existing_document jsonb;
-  existing_question scoreledger_private.question_versions;
 BEGIN
   PERFORM scoreledger_private.doc_require_object(doc, '',
     ARRAY['evaluation_id', 'evaluation_title', 'evaluation_version_id', 'version_no', 'pass_mark', 'items']);
@@ -146,121 +180,187 @@ BEGIN
   IF jsonb_array_length(doc->'items') > 1000 THEN
     PERFORM scoreledger_private.fail('SL422', 'items: at most 1000 items per evaluation version');
   END IF;
+END
+$$;
 
-  FOR item IN SELECT e FROM jsonb_array_elements(doc->'items') e LOOP
-    item_path := format('items[%s]', item_no);
-    PERFORM scoreledger_private.doc_require_object(item, item_path,
-      ARRAY['question_id', 'question_version_id', 'kind', 'prompt', 'options', 'correct', 'points', 'scoring']);
-    question_version_id := scoreledger_private.doc_uuid(item, 'question_version_id', item_path);
-    IF question_version_id = ANY (seen_questions) THEN
-      PERFORM scoreledger_private.fail('SL422', item_path || '.question_version_id: appears twice in this version');
-    END IF;
-    seen_questions := seen_questions || question_version_id;
-    kind := scoreledger_private.doc_text(item, 'kind', item_path);
-    IF kind NOT IN ('single_choice', 'multiple_choice') THEN
-      PERFORM scoreledger_private.fail('SL422', item_path || '.kind: must be single_choice or multiple_choice');
-    END IF;
-    scoring := coalesce(scoreledger_private.doc_text(item, 'scoring', item_path, false), 'exact');
-    IF scoring NOT IN ('exact', 'partial') THEN
-      PERFORM scoreledger_private.fail('SL422', item_path || '.scoring: must be exact or partial');
-    END IF;
-    IF scoring = 'partial' AND kind <> 'multiple_choice' THEN
-      PERFORM scoreledger_private.fail('SL422', item_path || '.scoring: partial scoring is for multiple_choice items only');
-    END IF;
-    options := scoreledger_private.doc_string_set(item, 'options', item_path);
-    IF cardinality(options) NOT BETWEEN 1 AND 63 THEN
-      PERFORM scoreledger_private.fail('SL422', item_path || '.options: must list 1 to 63 options');
-    END IF;
-    correct := scoreledger_private.doc_string_set(item, 'correct', item_path);
-    IF cardinality(correct) = 0 THEN
-      PERFORM scoreledger_private.fail('SL422', item_path || '.correct: must name at least one option');
-    END IF;
-    IF NOT correct <@ options THEN
-      PERFORM scoreledger_private.fail('SL422', item_path || '.correct: names an option that is not in options');
-    END IF;
-    points := coalesce(scoreledger_private.doc_number(item, 'points', item_path, false), 1);
-    IF points <= 0 OR points > 1000000 THEN
-      PERFORM scoreledger_private.fail('SL422', item_path || '.points: must be a positive number (at most 1000000)');
-    END IF;
-    normalised_items := normalised_items || jsonb_build_array(jsonb_build_object(
-      'question_id', scoreledger_private.doc_uuid(item, 'question_id', item_path),
-      'question_version_id', question_version_id,
-      'kind', kind,
-      'prompt', coalesce(scoreledger_private.doc_text(item, 'prompt', item_path, false), ''),
-      'options', to_jsonb(options),
-      'correct', to_jsonb(correct),
-      'points', points,
-      'scoring', scoring));
-    item_no := item_no + 1;
-  END LOOP;
+-- Every problem of an items list, in one set-based pass: a row per failing
+-- (item, rule) with the rule's SQLSTATE and a message naming the entry.
+-- The rule number is the order in which one item's problems are reported.
+CREATE OR REPLACE FUNCTION scoreledger_private.evaluation_item_problems(items jsonb)
+RETURNS TABLE (item_no integer, rule_no integer, sqlstate text, message text)
+LANGUAGE sql IMMUTABLE
+AS $$
+  WITH entries AS MATERIALIZED (
+    SELECT (x.n - 1)::integer AS item_no, x.e, format('items[%s]', x.n - 1) AS path,
+           scoreledger_private.field_problem(x.e->'question_version_id', 'uuid') AS qv_problem,
+           scoreledger_private.field_problem(x.e->'options', 'string_set') AS options_problem,
+           scoreledger_private.field_problem(x.e->'correct', 'string_set') AS correct_problem,
+           scoreledger_private.field_problem(x.e->'points', 'number', false) AS points_problem
+    FROM jsonb_array_elements(items) WITH ORDINALITY x(e, n)
+    WHERE jsonb_typeof(x.e) = 'object'
+  ), ranked AS (
+    SELECT en.*, row_number() OVER (PARTITION BY CASE WHEN en.qv_problem IS NULL THEN (en.e->>'question_version_id')::uuid END
+                                    ORDER BY en.item_no) AS occurrence
+    FROM entries en
+  )
+  SELECT (x.n - 1)::integer, 1, 'SL422', format('items[%s]: must be a JSON object', x.n - 1)
+  FROM jsonb_array_elements(items) WITH ORDINALITY x(e, n)
+  WHERE jsonb_typeof(x.e) <> 'object'
+  UNION ALL
+  SELECT r.item_no, v.rule_no, v.sqlstate, v.message
+  FROM ranked r
+  CROSS JOIN LATERAL (VALUES
+    (2, 'SL422', scoreledger_private.unknown_field_problem(r.e, r.path,
+       ARRAY['question_id', 'question_version_id', 'kind', 'prompt', 'options', 'correct', 'points', 'scoring'])),
+    (3, 'SL422', r.path || '.question_version_id: ' || r.qv_problem),
+    (4, 'SL422', CASE WHEN r.qv_problem IS NULL AND r.occurrence > 1
+                      THEN r.path || '.question_version_id: appears twice in this version' END),
+    (5, 'SL422', r.path || '.kind: ' || scoreledger_private.field_problem(r.e->'kind', 'text')),
+    (6, 'SL422', CASE WHEN jsonb_typeof(r.e->'kind') = 'string' AND r.e->>'kind' NOT IN ('single_choice', 'multiple_choice')
+                      THEN r.path || '.kind: must be single_choice or multiple_choice' END),
+    (7, 'SL422', r.path || '.scoring: ' || scoreledger_private.field_problem(r.e->'scoring', 'text', false)),
+    (8, 'SL422', CASE WHEN jsonb_typeof(r.e->'scoring') = 'string' AND r.e->>'scoring' NOT IN ('exact', 'partial')
+                      THEN r.path || '.scoring: must be exact or partial' END),
+    (9, 'SL422', CASE WHEN r.e->>'scoring' = 'partial' AND r.e->>'kind' IS DISTINCT FROM 'multiple_choice'
+                      THEN r.path || '.scoring: partial scoring is for multiple_choice items only' END),
+    (10, 'SL422', r.path || '.options: ' || r.options_problem),
+    (11, 'SL422', CASE WHEN r.options_problem IS NULL AND jsonb_array_length(r.e->'options') NOT BETWEEN 1 AND 63
+                       THEN r.path || '.options: must list 1 to 63 options' END),
+    (12, 'SL422', r.path || '.correct: ' || r.correct_problem),
+    (13, 'SL422', CASE WHEN r.correct_problem IS NULL AND jsonb_array_length(r.e->'correct') = 0
+                       THEN r.path || '.correct: must name at least one option' END),
+    (14, 'SL422', CASE WHEN r.options_problem IS NULL AND r.correct_problem IS NULL
+                        AND NOT scoreledger_private.text_array(r.e->'correct') <@ scoreledger_private.text_array(r.e->'options')
+                       THEN r.path || '.correct: names an option that is not in options' END),
+    (15, 'SL422', r.path || '.points: ' || r.points_problem),
+    (16, 'SL422', CASE WHEN r.points_problem IS NULL AND jsonb_typeof(r.e->'points') = 'number'
+                        AND ((r.e->>'points')::numeric <= 0 OR (r.e->>'points')::numeric > 1000000)
+                       THEN r.path || '.points: must be a positive number (at most 1000000)' END),
+    (17, 'SL422', r.path || '.question_id: ' || scoreledger_private.field_problem(r.e->'question_id', 'uuid')),
+    (18, 'SL422', r.path || '.prompt: ' || scoreledger_private.field_problem(r.e->'prompt', 'text', false))
+  ) v(rule_no, sqlstate, message)
+  WHERE v.message IS NOT NULL
+$$;
 
-  IF version_id IS NULL THEN
-    SELECT v.evaluation_version_id INTO version_id FROM scoreledger_private.evaluation_versions v
-    WHERE v.tenant_id = tenant AND v.evaluation_id = fn.evaluation_id
-      AND v.version_no = fn.version_no;
-    version_id := coalesce(version_id, gen_random_uuid());
+-- A valid items list in its stored form: defaults filled in, in order.
+CREATE OR REPLACE FUNCTION scoreledger_private.normalise_evaluation_items(items jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT jsonb_agg(jsonb_build_object(
+           'question_id', (x.e->>'question_id')::uuid,
+           'question_version_id', (x.e->>'question_version_id')::uuid,
+           'kind', x.e->>'kind',
+           'prompt', coalesce(x.e->>'prompt', ''),
+           'options', to_jsonb(scoreledger_private.text_array(x.e->'options')),
+           'correct', to_jsonb(scoreledger_private.text_array(x.e->'correct')),
+           'points', coalesce((x.e->>'points')::numeric, 1),
+           'scoring', coalesce(x.e->>'scoring', 'exact')) ORDER BY x.n)
+  FROM jsonb_array_elements(items) WITH ORDINALITY x(e, n)
+$$;
+
+-- Writes a new version and the question versions it introduces. A
+-- question version may be shared by several evaluation versions, but its
+-- id always means the same content (SL423 naming the first item that
+-- differs).
+CREATE OR REPLACE FUNCTION scoreledger_private.publish_evaluation_version(
+  tenant uuid, evaluation_id uuid, version_id uuid, version_no integer, title text, pass_mark numeric, normalised jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  conflict text;
+BEGIN
+  SELECT format('items[%s].question_version_id: question version %s already exists with different content',
+                x.n - 1, x.item->>'question_version_id') INTO conflict
+  FROM jsonb_array_elements(normalised->'items') WITH ORDINALITY x(item, n)
+  JOIN scoreledger_private.question_versions q
+    ON q.tenant_id = tenant AND q.question_version_id = (x.item->>'question_version_id')::uuid
+  WHERE jsonb_build_object('question_id', q.question_id, 'question_version_id', q.question_version_id,
+          'kind', q.kind, 'prompt', q.prompt, 'options', to_jsonb(q.options), 'correct', to_jsonb(q.correct),
+          'points', q.points, 'scoring', q.scoring) <> x.item
+  ORDER BY x.n LIMIT 1;
+  IF conflict IS NOT NULL THEN
+    PERFORM scoreledger_private.fail('SL423', conflict);
   END IF;
 
-  normalised := jsonb_build_object(
-    'evaluation_id', evaluation_id, 'evaluation_title', title, 'evaluation_version_id', version_id,
-    'version_no', version_no, 'pass_mark', pass_mark, 'items', normalised_items);
-
-  -- Concurrent importers of one version: the primary key makes the second
-  -- wait, then it compares against what the first wrote.
-  INSERT INTO scoreledger_private.evaluations (tenant_id, evaluation_id, title)
-  VALUES (tenant, evaluation_id, title)
-  ON CONFLICT ON CONSTRAINT evaluations_pkey DO NOTHING;
-
-  SELECT v.document INTO existing_document FROM scoreledger_private.evaluation_versions v
-  WHERE v.tenant_id = tenant AND (v.evaluation_version_id = version_id
-     OR (v.evaluation_id = fn.evaluation_id AND v.version_no = fn.version_no));
-  IF existing_document IS NOT NULL THEN
-    IF existing_document = normalised THEN
-      RETURN version_id;
-    END IF;
-    PERFORM scoreledger_private.fail('SL423', format(
-      'evaluation version %s (evaluation %s, version_no %s) already exists with different content; publish a new version_no',
-      version_id, evaluation_id, version_no));
-  END IF;
-
-  -- Question versions may be shared by several evaluation versions, but a
-  -- question version id always means the same content.
-  item_no := 0;
-  FOR item IN SELECT e FROM jsonb_array_elements(normalised_items) e LOOP
-    SELECT * INTO existing_question FROM scoreledger_private.question_versions q
-    WHERE q.tenant_id = tenant AND q.question_version_id = (item->>'question_version_id')::uuid;
-    IF existing_question.question_version_id IS NULL THEN
-      INSERT INTO scoreledger_private.question_versions
-        (tenant_id, question_version_id, question_id, kind, prompt, options, correct, correct_mask, points, scoring)
-      SELECT tenant, (item->>'question_version_id')::uuid, (item->>'question_id')::uuid, item->>'kind', item->>'prompt',
-             o.options, c.correct, scoreledger_private.option_mask(o.options, c.correct), (item->>'points')::numeric, item->>'scoring'
-      FROM (SELECT array_agg(x ORDER BY n) AS options FROM jsonb_array_elements_text(item->'options') WITH ORDINALITY a(x, n)) o,
-           (SELECT array_agg(x ORDER BY n) AS correct FROM jsonb_array_elements_text(item->'correct') WITH ORDINALITY a(x, n)) c;
-    ELSIF jsonb_build_object(
-        'question_id', existing_question.question_id, 'question_version_id', existing_question.question_version_id,
-        'kind', existing_question.kind, 'prompt', existing_question.prompt,
-        'options', to_jsonb(existing_question.options), 'correct', to_jsonb(existing_question.correct),
-        'points', existing_question.points, 'scoring', existing_question.scoring) <> item THEN
-      PERFORM scoreledger_private.fail('SL423', format(
-        'items[%s].question_version_id: question version %s already exists with different content',
-        item_no, item->>'question_version_id'));
-    END IF;
-    item_no := item_no + 1;
-  END LOOP;
+  INSERT INTO scoreledger_private.question_versions
+    (tenant_id, question_version_id, question_id, kind, prompt, options, correct, correct_mask, points, scoring)
+  SELECT tenant, (x.item->>'question_version_id')::uuid, (x.item->>'question_id')::uuid, x.item->>'kind', x.item->>'prompt',
+         o.options, c.correct, scoreledger_private.option_mask(o.options, c.correct), (x.item->>'points')::numeric,
+         x.item->>'scoring'
+  FROM jsonb_array_elements(normalised->'items') x(item)
+  CROSS JOIN LATERAL (SELECT scoreledger_private.text_array(x.item->'options') AS options) o
+  CROSS JOIN LATERAL (SELECT scoreledger_private.text_array(x.item->'correct') AS correct) c
+  WHERE NOT EXISTS (SELECT 1 FROM scoreledger_private.question_versions q
+                    WHERE q.tenant_id = tenant AND q.question_version_id = (x.item->>'question_version_id')::uuid);
 
   INSERT INTO scoreledger_private.evaluation_versions
     (tenant_id, evaluation_version_id, evaluation_id, version_no, title, pass_mark, document)
   VALUES (tenant, version_id, evaluation_id, version_no, title, pass_mark, normalised);
 
   INSERT INTO scoreledger_private.items (tenant_id, evaluation_version_id, question_version_id, position)
-  SELECT tenant, version_id, (e->>'question_version_id')::uuid, n
-  FROM jsonb_array_elements(normalised_items) WITH ORDINALITY a(e, n);
+  SELECT tenant, version_id, (x.item->>'question_version_id')::uuid, x.n
+  FROM jsonb_array_elements(normalised->'items') WITH ORDINALITY x(item, n);
 
   -- The evaluation carries the title of its latest version.
-  UPDATE scoreledger_private.evaluations e SET title = fn.title
-  WHERE e.tenant_id = tenant AND e.evaluation_id = fn.evaluation_id
-    AND e.title <> fn.title;
+  UPDATE scoreledger_private.evaluations e SET title = publish_evaluation_version.title
+  WHERE e.tenant_id = tenant AND e.evaluation_id = publish_evaluation_version.evaluation_id
+    AND e.title <> publish_evaluation_version.title;
+END
+$$;
 
+CREATE OR REPLACE FUNCTION scoreledger.import_evaluation_version(doc jsonb)
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  tenant uuid := scoreledger_private.require_tenant();
+  header record;
+  version_id uuid;
+  problem record;
+  normalised jsonb;
+  existing_document jsonb;
+BEGIN
+  header := scoreledger_private.read_evaluation_header(doc);
+  SELECT p.sqlstate, p.message INTO problem FROM scoreledger_private.evaluation_item_problems(doc->'items') p
+  ORDER BY p.item_no, p.rule_no LIMIT 1;
+  IF FOUND THEN
+    PERFORM scoreledger_private.fail(problem.sqlstate, problem.message);
+  END IF;
+
+  version_id := header.version_id;
+  IF version_id IS NULL THEN
+    SELECT v.evaluation_version_id INTO version_id FROM scoreledger_private.evaluation_versions v
+    WHERE v.tenant_id = tenant AND v.evaluation_id = header.evaluation_id AND v.version_no = header.version_no;
+    version_id := coalesce(version_id, gen_random_uuid());
+  END IF;
+  normalised := jsonb_build_object(
+    'evaluation_id', header.evaluation_id, 'evaluation_title', header.title, 'evaluation_version_id', version_id,
+    'version_no', header.version_no, 'pass_mark', header.pass_mark,
+    'items', scoreledger_private.normalise_evaluation_items(doc->'items'));
+
+  -- Concurrent importers of one version: the primary key makes the second
+  -- wait, then it compares against what the first wrote.
+  INSERT INTO scoreledger_private.evaluations (tenant_id, evaluation_id, title)
+  VALUES (tenant, header.evaluation_id, header.title)
+  ON CONFLICT ON CONSTRAINT evaluations_pkey DO NOTHING;
+
+  SELECT v.document INTO existing_document FROM scoreledger_private.evaluation_versions v
+  WHERE v.tenant_id = tenant AND (v.evaluation_version_id = version_id
+     OR (v.evaluation_id = header.evaluation_id AND v.version_no = header.version_no));
+  IF existing_document IS NOT NULL THEN
+    IF existing_document = normalised THEN
+      RETURN version_id;
+    END IF;
+    PERFORM scoreledger_private.fail('SL423', format(
+      'evaluation version %s (evaluation %s, version_no %s) already exists with different content; publish a new version_no',
+      version_id, header.evaluation_id, header.version_no));
+  END IF;
+
+  PERFORM scoreledger_private.publish_evaluation_version(tenant, header.evaluation_id, version_id, header.version_no,
+    header.title, header.pass_mark, normalised);
   RETURN version_id;
 END
 $$;

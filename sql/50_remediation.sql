@@ -40,6 +40,9 @@ BEGIN
     OR NEW.applied_at IS DISTINCT FROM OLD.applied_at OR NEW.applied_by IS DISTINCT FROM OLD.applied_by
     OR NEW.applied_seq IS DISTINCT FROM OLD.applied_seq
     OR (NEW.apply_result IS DISTINCT FROM OLD.apply_result AND OLD.apply_result IS NOT NULL)
+    OR ((NEW.figures_submissions_affected, NEW.figures_pass_to_fail, NEW.figures_fail_to_pass, NEW.figures_at)
+        IS DISTINCT FROM (OLD.figures_submissions_affected, OLD.figures_pass_to_fail, OLD.figures_fail_to_pass, OLD.figures_at)
+        AND OLD.apply_result IS NOT NULL)
     OR NEW.reverts_batch_id IS DISTINCT FROM OLD.reverts_batch_id
     OR NOT (NEW.status = OLD.status AND NEW.reverted_by_batch_id IS NOT DISTINCT FROM OLD.reverted_by_batch_id
             OR OLD.status = 'applied' AND NEW.status = 'reverted' AND OLD.reverted_by_batch_id IS NULL)) THEN
@@ -49,21 +52,20 @@ BEGIN
 END
 $$;
 
--- The workflow's state machine and dual control, enforced on the row
--- itself: no path — function or direct UPDATE by the owner — skips a step,
--- and nobody approves a batch they created or last edited.
+-- The workflow's state machine (sql/45_policy.sql) and dual control,
+-- enforced on the row itself: no path — function or direct UPDATE by the
+-- owner — skips a step, and nobody approves a batch they created or last
+-- edited. The row still holds OLD here, so batch_transitions lists the
+-- moves out of OLD.status under the tenant's policy.
 CREATE OR REPLACE FUNCTION scoreledger_private.tg_correction_batches__workflow()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-  IF NEW.status IS DISTINCT FROM OLD.status AND (OLD.status, NEW.status) NOT IN (
-       ('draft', 'pending_review'), ('draft', 'applied'), ('draft', 'discarded'),
-       ('pending_review', 'approved'), ('pending_review', 'rejected'), ('pending_review', 'discarded'),
-       ('pending_review', 'draft'),
-       ('approved', 'applied'), ('approved', 'discarded'), ('approved', 'draft'),
-       ('rejected', 'draft'), ('rejected', 'discarded'),
-       ('applied', 'reverted')) THEN
+  IF NEW.status IS DISTINCT FROM OLD.status AND NOT EXISTS (
+       SELECT 1 FROM scoreledger_private.batch_transitions bt
+       WHERE bt.tenant_id = OLD.tenant_id AND bt.batch_id = OLD.batch_id AND bt.status = OLD.status
+         AND bt.to_status = NEW.status AND NOT bt.read_only AND bt.policy_allows AND bt.kind_allows) THEN
     PERFORM scoreledger_private.fail('SL409', format('batch %s cannot go from %s to %s', OLD.batch_id, OLD.status, NEW.status));
   END IF;
   IF NEW.status = 'approved' AND OLD.status <> 'approved'
@@ -101,7 +103,7 @@ DECLARE
 BEGIN
   SELECT b.status INTO batch_status FROM scoreledger_private.correction_batches b
   WHERE b.tenant_id = OLD.tenant_id AND b.batch_id = OLD.batch_id;
-  IF batch_status NOT IN ('draft', 'pending_review', 'approved', 'rejected') THEN
+  IF NOT (SELECT s.editable FROM scoreledger_private.workflow_statuses s WHERE s.machine = 'batch' AND s.status = batch_status) THEN
     PERFORM scoreledger_private.fail('SL423', format('the corrections of %s batch %s are immutable', batch_status, OLD.batch_id));
   END IF;
   RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
@@ -167,150 +169,10 @@ BEGIN
 END
 $$;
 
--- Validates a corrections document, whole or nothing. Returns nothing;
--- raises SL422 naming the first bad entry (0-based).
-CREATE OR REPLACE FUNCTION scoreledger_private.validate_corrections(corrections jsonb)
-RETURNS void
-LANGUAGE plpgsql STABLE
-AS $$
-DECLARE
-  tenant uuid := scoreledger_private.require_tenant();
-  entry jsonb;
-  n integer := 0;
-  path text;
-  correction_type text;
-  target_version uuid;
-  target_question uuid;
-  question scoreledger_private.question_versions;
-  correct text[];
-  seen text[] := '{}';
-  target text;
-  problem text;
-BEGIN
-  IF corrections IS NULL OR jsonb_typeof(corrections) <> 'array' OR jsonb_array_length(corrections) = 0 THEN
-    PERFORM scoreledger_private.fail('SL422', 'corrections: must be a non-empty JSON array');
-  END IF;
-  IF jsonb_array_length(corrections) > 1000 THEN
-    PERFORM scoreledger_private.fail('SL422', 'corrections: at most 1000 corrections per batch');
-  END IF;
-  FOR entry IN SELECT e FROM jsonb_array_elements(corrections) e LOOP
-    path := format('corrections[%s]', n);
-    IF jsonb_typeof(entry) IS DISTINCT FROM 'object' THEN
-      PERFORM scoreledger_private.fail('SL422', path || ': must be a JSON object');
-    END IF;
-    correction_type := scoreledger_private.doc_text(entry, 'type', path);
-    IF correction_type NOT IN ('replace_key', 'drop_item', 'mark_correct') THEN
-      PERFORM scoreledger_private.fail('SL422', format('%s.type: unknown type %s (expected replace_key, drop_item or mark_correct)',
-                                                      path, to_jsonb(correction_type)));
-    END IF;
-    PERFORM scoreledger_private.doc_require_object(entry, path, CASE correction_type
-      WHEN 'replace_key' THEN ARRAY['type', 'evaluation_version_id', 'question_version_id', 'correct']
-      WHEN 'drop_item' THEN ARRAY['type', 'evaluation_version_id', 'question_version_id']
-      ELSE ARRAY['type', 'evaluation_version_id', 'question_version_id', 'submission_ids'] END);
-    target_version := scoreledger_private.doc_uuid(entry, 'evaluation_version_id', path);
-    target_question := scoreledger_private.doc_uuid(entry, 'question_version_id', path);
-    IF NOT EXISTS (SELECT 1 FROM scoreledger_private.evaluation_versions v
-                   WHERE v.tenant_id = tenant AND v.evaluation_version_id = target_version) THEN
-      PERFORM scoreledger_private.fail('SL422', format('%s.evaluation_version_id: evaluation version %s does not exist', path, target_version));
-    END IF;
-    SELECT q.* INTO question FROM scoreledger_private.items i
-    JOIN scoreledger_private.question_versions q ON q.tenant_id = i.tenant_id AND q.question_version_id = i.question_version_id
-    WHERE i.tenant_id = tenant AND i.evaluation_version_id = target_version AND i.question_version_id = target_question;
-    IF NOT FOUND THEN
-      PERFORM scoreledger_private.fail('SL422', format('%s.question_version_id: %s is not an item of evaluation version %s',
-                                                      path, target_question, target_version));
-    END IF;
-    target := correction_type || ':' || target_version || ':' || target_question;
-    IF target = ANY (seen) THEN
-      PERFORM scoreledger_private.fail('SL422', format('%s: a second %s for the same item (question version %s)',
-                                                      path, correction_type, target_question));
-    END IF;
-    seen := seen || target;
-
-    IF correction_type = 'replace_key' THEN
-      correct := scoreledger_private.doc_string_set(entry, 'correct', path);
-      IF cardinality(correct) = 0 THEN
-        PERFORM scoreledger_private.fail('SL422', path || '.correct: must name at least one option');
-      END IF;
-      IF NOT correct <@ question.options THEN
-        PERFORM scoreledger_private.fail('SL422', format('%s.correct: %s is not an option of question version %s', path,
-          (SELECT to_jsonb(c)::text FROM unnest(correct) c WHERE c <> ALL (question.options) LIMIT 1), target_question));
-      END IF;
-    END IF;
-
-    IF correction_type = 'mark_correct' AND entry ? 'submission_ids' AND entry->'submission_ids' <> 'null' THEN
-      IF jsonb_typeof(entry->'submission_ids') <> 'array' OR jsonb_array_length(entry->'submission_ids') = 0 THEN
-        PERFORM scoreledger_private.fail('SL422', path || '.submission_ids: must be a non-empty array of submission ids (omit it for everyone)');
-      END IF;
-      SELECT format('%s.submission_ids[%s]: ', path, x.n - 1) || CASE
-               WHEN jsonb_typeof(x.e) <> 'string' OR NOT scoreledger_private.is_uuid(x.e #>> '{}') THEN 'must be a uuid string'
-               WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(entry->'submission_ids') WITH ORDINALITY y(e, n)
-                            WHERE lower(y.e #>> '{}') = lower(x.e #>> '{}') AND y.n < x.n) THEN format('%s is listed twice', x.e #>> '{}')
-               WHEN s.submission_id IS NULL THEN format('submission %s does not exist', x.e #>> '{}')
-               WHEN s.evaluation_version_id <> target_version
-                 THEN format('submission %s is not of evaluation version %s', x.e #>> '{}', target_version)
-               ELSE format('submission %s does not contain question version %s', x.e #>> '{}', target_question) END
-        INTO problem
-      FROM jsonb_array_elements(entry->'submission_ids') WITH ORDINALITY x(e, n)
-      LEFT JOIN scoreledger_private.submissions s
-        ON s.tenant_id = tenant
-       AND s.submission_id = CASE WHEN jsonb_typeof(x.e) = 'string' AND scoreledger_private.is_uuid(x.e #>> '{}')
-                                  THEN (x.e #>> '{}')::uuid END
-      WHERE jsonb_typeof(x.e) <> 'string' OR NOT scoreledger_private.is_uuid(x.e #>> '{}')
-         OR EXISTS (SELECT 1 FROM jsonb_array_elements(entry->'submission_ids') WITH ORDINALITY y(e, n) WHERE lower(y.e #>> '{}') = lower(x.e #>> '{}') AND y.n < x.n)
-         OR s.submission_id IS NULL OR s.evaluation_version_id <> target_version
-         OR NOT EXISTS (SELECT 1 FROM scoreledger_private.answers a
-                        WHERE a.tenant_id = tenant AND a.submission_no = s.submission_no AND a.question_version_id = target_question)
-      ORDER BY x.n LIMIT 1;
-      IF problem IS NOT NULL THEN
-        PERFORM scoreledger_private.fail('SL422', problem);
-      END IF;
-    END IF;
-    n := n + 1;
-  END LOOP;
-END
-$$;
-
--- Stores a validated corrections document as rows of `batch_id`.
-CREATE OR REPLACE FUNCTION scoreledger_private.store_corrections(batch_id uuid, corrections jsonb)
-RETURNS void
-LANGUAGE sql VOLATILE
-AS $$
-  WITH entries AS (
-    SELECT (x.n - 1)::int AS ordinal, x.e,
-           (x.e->>'evaluation_version_id')::uuid AS version_id, (x.e->>'question_version_id')::uuid AS question_id
-    FROM jsonb_array_elements(corrections) WITH ORDINALITY x(e, n)
-  ), stored AS (
-    INSERT INTO scoreledger_private.corrections
-      (tenant_id, batch_id, ordinal, correction_type, evaluation_version_id, question_version_id, correct, correct_mask, scoped)
-    SELECT scoreledger.current_tenant(), store_corrections.batch_id, en.ordinal, en.e->>'type', en.version_id, en.question_id,
-           k.correct, CASE WHEN k.correct IS NOT NULL THEN scoreledger_private.option_mask(q.options, k.correct) END,
-           en.e->>'type' = 'mark_correct' AND jsonb_typeof(en.e->'submission_ids') IS NOT DISTINCT FROM 'array'
-    FROM entries en
-    JOIN scoreledger_private.question_versions q
-      ON q.tenant_id = scoreledger.current_tenant() AND q.question_version_id = en.question_id
-    LEFT JOIN LATERAL (SELECT array_agg(c ORDER BY m) AS correct
-                       FROM jsonb_array_elements_text(en.e->'correct') WITH ORDINALITY y(c, m)
-                       WHERE en.e->>'type' = 'replace_key') k ON true
-    RETURNING ordinal
-  )
-  INSERT INTO scoreledger_private.correction_submissions (tenant_id, batch_id, ordinal, submission_id)
-  SELECT scoreledger.current_tenant(), store_corrections.batch_id, en.ordinal, s::uuid
-  FROM entries en
-  JOIN stored ON stored.ordinal = en.ordinal
-  CROSS JOIN LATERAL jsonb_array_elements_text(en.e->'submission_ids') s
-  WHERE en.e->>'type' = 'mark_correct' AND jsonb_typeof(en.e->'submission_ids') = 'array'
-$$;
-
 -- ---------------------------------------------------------------------
 -- The rescoring routine shared by apply, revert and preview
 -- ---------------------------------------------------------------------
 
--- Every submission a batch reaches, with its stored score and the score it
--- gets once the batch is added to (reverting: removed from) the active
--- corrections. Only the targeted items' points are recomputed: the change
--- in points is added to the stored score, which the invariants keep equal
--- to the full scoring of every other item.
 -- The question versions a batch targets. Callers hand them to
 -- batch_changes as a parameter of a one-shot (EXECUTE) plan, so the planner
 -- sees the actual questions and their answer counts: a batch touching 1 %
@@ -324,6 +186,11 @@ AS $$
   WHERE c.tenant_id = scoreledger.current_tenant() AND c.batch_id = batch_question_ids.batch_id
 $$;
 
+-- Every submission a batch reaches, with its stored score and the score it
+-- gets once the batch is added to (reverting: removed from) the active
+-- corrections. Only the targeted items' points are recomputed: the change
+-- in points is added to the stored score, which the invariants keep equal
+-- to the full scoring of every other item.
 CREATE OR REPLACE FUNCTION scoreledger_private.batch_changes(batch_id uuid, reverting boolean, question_version_ids uuid[])
 RETURNS TABLE (submission_id uuid, evaluation_version_id uuid, user_id uuid, assignment_id uuid,
                old_score numeric, new_score numeric, old_max_score numeric, new_max_score numeric)
@@ -396,10 +263,11 @@ $$;
 
 -- Locks the evaluation versions a batch targets (exclusively, in key order,
 -- as recording does shared), then writes one history row per submission the
--- batch reaches.
--- Returns (submissions rescored, scores changed).
-CREATE OR REPLACE FUNCTION scoreledger_private.rescore_for_batch(batch_id uuid, reverting boolean, history_batch_id uuid)
-RETURNS TABLE (submissions_rescored integer, scores_changed integer)
+-- batch reaches. Returns (submissions rescored, scores changed, and how
+-- many submissions went pass -> fail and fail -> pass, counted as the
+-- preview counts them), all from the one statement that wrote.
+CREATE OR REPLACE FUNCTION scoreledger_private.rescore_batch(batch_id uuid, reverting boolean, history_batch_id uuid)
+RETURNS TABLE (submissions_rescored integer, scores_changed integer, pass_to_fail integer, fail_to_pass integer)
 LANGUAGE plpgsql VOLATILE
 AS $$
 #variable_conflict use_column
@@ -409,7 +277,7 @@ BEGIN
   PERFORM pg_catalog.pg_advisory_xact_lock(k.key)
   FROM (SELECT DISTINCT scoreledger_private.version_lock_key(tenant, c.evaluation_version_id) AS key
         FROM scoreledger_private.corrections c
-        WHERE c.tenant_id = tenant AND c.batch_id = rescore_for_batch.batch_id ORDER BY 1) k;
+        WHERE c.tenant_id = tenant AND c.batch_id = rescore_batch.batch_id ORDER BY 1) k;
 
   -- New statement, new snapshot: scores read below include every write
   -- committed before the locks above were granted.
@@ -421,9 +289,15 @@ BEGIN
       SELECT $4, ch.submission_id, $5, ch.new_score, ch.new_max_score FROM changes ch
     )
     SELECT count(*)::integer,
-           (count(*) FILTER (WHERE (ch.old_score, ch.old_max_score) IS DISTINCT FROM (ch.new_score, ch.new_max_score)))::integer
+           (count(*) FILTER (WHERE (ch.old_score, ch.old_max_score) IS DISTINCT FROM (ch.new_score, ch.new_max_score)))::integer,
+           (count(*) FILTER (WHERE scoreledger_private.is_passing(ch.old_score, ch.old_max_score, v.pass_mark)
+                               AND NOT scoreledger_private.is_passing(ch.new_score, ch.new_max_score, v.pass_mark)))::integer,
+           (count(*) FILTER (WHERE NOT scoreledger_private.is_passing(ch.old_score, ch.old_max_score, v.pass_mark)
+                               AND scoreledger_private.is_passing(ch.new_score, ch.new_max_score, v.pass_mark)))::integer
     FROM changes ch
-  $sql$ USING rescore_for_batch.batch_id, reverting, scoreledger_private.batch_question_ids(rescore_for_batch.batch_id),
+    JOIN scoreledger_private.evaluation_versions v
+      ON v.tenant_id = $4 AND v.evaluation_version_id = ch.evaluation_version_id
+  $sql$ USING rescore_batch.batch_id, reverting, scoreledger_private.batch_question_ids(rescore_batch.batch_id),
               tenant, history_batch_id;
 END
 $$;
@@ -449,6 +323,7 @@ BEGIN
   INSERT INTO scoreledger_private.correction_batches (tenant_id, batch_id, status, reason, payload, created_by)
   VALUES (scoreledger.current_tenant(), new_batch, 'draft', btrim(reason, E' \t\r\n'), corrections, actor);
   PERFORM scoreledger_private.store_corrections(new_batch, corrections);
+  PERFORM scoreledger_private.store_preview_figures(new_batch);
   PERFORM scoreledger_private.record_batch_event(new_batch, NULL, 'draft');
   RETURN new_batch;
 END
@@ -465,25 +340,29 @@ AS $$
 DECLARE
   actor uuid := scoreledger_private.require_actor();
   batch scoreledger_private.correction_batches;
+  to_status text;
   counts record;
   result jsonb;
 BEGIN
   batch := scoreledger_private.lock_batch(batch_id);
+  -- Idempotence, not a transition: applying an applied batch again
+  -- returns what the first apply did.
   IF batch.status = 'applied' THEN
     RETURN batch.apply_result || jsonb_build_object('already_applied', true);
   END IF;
-  PERFORM scoreledger_private.require_capability('apply_batch');
-  PERFORM scoreledger_private.require_applicable(batch);
+  to_status := scoreledger_private.require_transition(batch, 'apply');
 
-  SELECT * INTO counts FROM scoreledger_private.rescore_for_batch(batch.batch_id, false, batch.batch_id);
-  result := jsonb_build_object('batch_id', batch.batch_id, 'status', 'applied',
+  SELECT * INTO counts FROM scoreledger_private.rescore_batch(batch.batch_id, false, batch.batch_id);
+  result := jsonb_build_object('batch_id', batch.batch_id, 'status', to_status,
     'submissions_rescored', counts.submissions_rescored, 'scores_changed', counts.scores_changed,
     'already_applied', false);
   UPDATE scoreledger_private.correction_batches b
-     SET status = 'applied', applied_at = clock_timestamp(), applied_by = actor,
-         applied_seq = nextval('scoreledger_private.apply_seq'), apply_result = result
+     SET status = to_status, applied_at = clock_timestamp(), applied_by = actor,
+         applied_seq = nextval('scoreledger_private.apply_seq'), apply_result = result,
+         figures_submissions_affected = counts.submissions_rescored, figures_pass_to_fail = counts.pass_to_fail,
+         figures_fail_to_pass = counts.fail_to_pass, figures_at = clock_timestamp()
    WHERE b.tenant_id = batch.tenant_id AND b.batch_id = batch.batch_id;
-  PERFORM scoreledger_private.record_batch_event(batch.batch_id, batch.status, 'applied',
+  PERFORM scoreledger_private.record_batch_event(batch.batch_id, batch.status, to_status,
     format('%s submissions rescored, %s scores changed', counts.submissions_rescored, counts.scores_changed));
   RETURN result;
 END
@@ -501,16 +380,11 @@ DECLARE
   actor uuid := scoreledger_private.require_actor();
   original scoreledger_private.correction_batches;
   compensating uuid := gen_random_uuid();
+  to_status text;
   counts record;
 BEGIN
   original := scoreledger_private.lock_batch(batch_id);
-  IF original.reverts_batch_id IS NOT NULL THEN
-    PERFORM scoreledger_private.fail('SL409', format('batch %s is itself a revert; apply a new batch instead', batch_id));
-  END IF;
-  IF original.status <> 'applied' THEN
-    PERFORM scoreledger_private.fail('SL409', format('batch %s is %s; only an applied batch can be reverted', batch_id, original.status));
-  END IF;
-  PERFORM scoreledger_private.require_capability('revert_batch');
+  to_status := scoreledger_private.require_transition(original, 'revert');
   IF reason IS NULL OR reason !~ '\S' THEN
     PERFORM scoreledger_private.fail('SL422', 'reason: must not be empty (say why the batch is reverted)');
   END IF;
@@ -530,20 +404,22 @@ BEGIN
   SELECT cs.tenant_id, compensating, cs.ordinal, cs.submission_id
   FROM scoreledger_private.correction_submissions cs WHERE cs.tenant_id = original.tenant_id AND cs.batch_id = original.batch_id;
 
-  SELECT * INTO counts FROM scoreledger_private.rescore_for_batch(original.batch_id, true, compensating);
+  SELECT * INTO counts FROM scoreledger_private.rescore_batch(original.batch_id, true, compensating);
 
   UPDATE scoreledger_private.correction_batches b
      SET apply_result = jsonb_build_object('batch_id', compensating, 'status', 'applied',
            'submissions_rescored', counts.submissions_rescored, 'scores_changed', counts.scores_changed,
-           'already_applied', false)
+           'already_applied', false),
+         figures_submissions_affected = counts.submissions_rescored, figures_pass_to_fail = counts.pass_to_fail,
+         figures_fail_to_pass = counts.fail_to_pass, figures_at = clock_timestamp()
    WHERE b.tenant_id = original.tenant_id AND b.batch_id = compensating;
   UPDATE scoreledger_private.correction_batches b
-     SET status = 'reverted', reverted_by_batch_id = compensating
+     SET status = to_status, reverted_by_batch_id = compensating
    WHERE b.tenant_id = original.tenant_id AND b.batch_id = original.batch_id;
   PERFORM scoreledger_private.record_batch_event(compensating, NULL, 'applied',
     format('reverts batch %s: %s submissions rescored, %s scores changed', original.batch_id,
            counts.submissions_rescored, counts.scores_changed));
-  PERFORM scoreledger_private.record_batch_event(original.batch_id, 'applied', 'reverted',
+  PERFORM scoreledger_private.record_batch_event(original.batch_id, original.status, to_status,
     format('reverted by batch %s: %s', compensating, btrim(reason, E' \t\r\n')));
   RETURN compensating;
 END
@@ -571,7 +447,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   PERFORM scoreledger_private.require_tenant();
-  IF $1 IS NOT NULL AND $1 NOT IN ('draft', 'pending_review', 'approved', 'applied', 'reverted', 'rejected', 'discarded') THEN
+  IF $1 IS NOT NULL AND $1 NOT IN (SELECT s.status FROM scoreledger_private.workflow_statuses s WHERE s.machine = 'batch') THEN
     PERFORM scoreledger_private.fail('SL422', format('status: unknown status %L', $1));
   END IF;
   RETURN QUERY

@@ -20,7 +20,9 @@ $$;
 
 -- The preview document of contract §6 for the rows of a batch. Planned as
 -- a one-shot query with the batch's questions known (see batch_question_ids).
-CREATE OR REPLACE FUNCTION scoreledger_private.preview_document(batch_id uuid, reverting boolean)
+-- Without with_assignments, the per-assignment outcomes (the costly part)
+-- are left out: the stored figures need only the totals.
+CREATE OR REPLACE FUNCTION scoreledger_private.preview_document(batch_id uuid, reverting boolean, with_assignments boolean)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $fn$
@@ -106,8 +108,8 @@ BEGIN
     'submissionsAffected', t.affected,
     'scoreUp', t.up, 'scoreDown', t.down, 'scoreUnchanged', t.affected - t.up - t.down,
     'passToFail', t.pass_to_fail, 'failToPass', t.fail_to_pass,
-    'outcomeUnchanged', t.affected - t.pass_to_fail - t.fail_to_pass,
-    'assignments', coalesce((
+    'outcomeUnchanged', t.affected - t.pass_to_fail - t.fail_to_pass)
+  || CASE WHEN $4 THEN jsonb_build_object('assignments', coalesce((
       SELECT jsonb_agg(jsonb_build_object(
                'assignment_id', p.assignment_id, 'title', a.title, 'programme', a.programme,
                'attempt_policy', a.attempt_policy,
@@ -115,15 +117,35 @@ BEGIN
              ORDER BY a.title, p.assignment_id)
       FROM per_assignment p
       JOIN scoreledger_private.assignments a
-        ON a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = p.assignment_id), '[]'))
+        ON a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = p.assignment_id), '[]')) ELSE '{}' END
   FROM totals t
-  $sql$ INTO document USING batch_id, reverting, scoreledger_private.batch_question_ids(batch_id);
+  $sql$ INTO document USING batch_id, reverting, scoreledger_private.batch_question_ids(batch_id), with_assignments;
   RETURN document;
 END
 $fn$;
 
--- A batch that may be previewed: draft, under review or approved (for
--- apply), applied and not compensating (for revert).
+-- Stores the preview's totals on the batch for the action center
+-- (scoreledger.batch_next_actions): the same routine as the preview, so
+-- the figures are what a preview said at that moment (figures_at).
+CREATE OR REPLACE FUNCTION scoreledger_private.store_preview_figures(batch_id uuid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  totals jsonb := scoreledger_private.preview_document(batch_id, false, false);
+BEGIN
+  UPDATE scoreledger_private.correction_batches b
+     SET figures_submissions_affected = (totals->>'submissionsAffected')::integer,
+         figures_pass_to_fail = (totals->>'passToFail')::integer,
+         figures_fail_to_pass = (totals->>'failToPass')::integer,
+         figures_at = clock_timestamp()
+   WHERE b.tenant_id = scoreledger.current_tenant() AND b.batch_id = store_preview_figures.batch_id;
+END
+$$;
+
+-- A batch that may be previewed now: the state machine's preview and
+-- preview_revert actions (sql/45_policy.sql) say from which statuses.
+-- Reads without locking: a preview writes nothing and waits for nobody.
 CREATE OR REPLACE FUNCTION scoreledger_private.require_previewable(batch_id uuid, reverting boolean)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -137,17 +159,7 @@ BEGIN
   IF NOT FOUND THEN
     PERFORM scoreledger_private.fail('SL404', format('correction batch %s does not exist', batch_id));
   END IF;
-  -- pending_review too: the approver is the one who most needs the preview.
-  IF NOT reverting AND batch.status NOT IN ('draft', 'pending_review', 'approved') THEN
-    PERFORM scoreledger_private.fail('SL409', format(
-      'batch %s is %s; only a batch not yet applied (draft, under review, approved) can be previewed%s',
-      batch_id, batch.status, CASE WHEN batch.status = 'applied' THEN ' (use preview_revert for an applied one)' ELSE '' END));
-  END IF;
-  IF reverting AND (batch.status <> 'applied' OR batch.reverts_batch_id IS NOT NULL) THEN
-    PERFORM scoreledger_private.fail('SL409', format(
-      'batch %s is %s; only an applied, non-compensating batch can be reverted',
-      batch_id, CASE WHEN batch.reverts_batch_id IS NOT NULL THEN 'a compensating batch' ELSE batch.status END));
-  END IF;
+  PERFORM scoreledger_private.require_transition(batch, CASE WHEN reverting THEN 'preview_revert' ELSE 'preview' END);
 END
 $$;
 
@@ -158,7 +170,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   PERFORM scoreledger_private.require_previewable(batch_id, false);
-  RETURN scoreledger_private.preview_document(batch_id, false);
+  RETURN scoreledger_private.preview_document(batch_id, false, true);
 END
 $$;
 COMMENT ON FUNCTION scoreledger.preview_correction_batch(uuid) IS
@@ -188,7 +200,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   PERFORM scoreledger_private.require_previewable(batch_id, true);
-  RETURN scoreledger_private.preview_document(batch_id, true);
+  RETURN scoreledger_private.preview_document(batch_id, true, true);
 END
 $$;
 COMMENT ON FUNCTION scoreledger.preview_revert(uuid) IS

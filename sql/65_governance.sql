@@ -1,8 +1,8 @@
 -- =====================================================================
 -- Governance: review workflow, dual control and capabilities.
---   draft → pending_review → approved → applied → reverted
---   pending_review → rejected → (edit) draft | discarded
---   editing a submitted or approved batch sends it back to draft
+-- Which status a batch may move to, by which action and capability, is
+-- the state machine of sql/45_policy.sql; these functions name the action
+-- and add what the machine cannot say (dual control, a rejection's note).
 -- Every transition is a batch event; every grant, revoke and policy
 -- change is a governance event. Both are append-only.
 -- =====================================================================
@@ -29,8 +29,9 @@ AS $$
   VALUES (scoreledger.current_tenant(), kind, user_id, capability, detail, scoreledger.current_actor())
 $$;
 
--- Moves a locked batch to a new status and records the event. The
--- workflow trigger refuses a transition the state machine does not allow.
+-- Moves a locked batch to the status require_transition returned, and
+-- records the event. The workflow trigger refuses, whoever writes, a move
+-- the state machine (sql/45_policy.sql) does not allow.
 CREATE OR REPLACE FUNCTION scoreledger_private.transition_batch(
   batch scoreledger_private.correction_batches, to_status text, note text DEFAULT NULL)
 RETURNS jsonb
@@ -41,18 +42,6 @@ BEGIN
   WHERE b.tenant_id = batch.tenant_id AND b.batch_id = batch.batch_id;
   PERFORM scoreledger_private.record_batch_event(batch.batch_id, batch.status, to_status, note);
   RETURN jsonb_build_object('batch_id', batch.batch_id, 'status', to_status, 'previous_status', batch.status);
-END
-$$;
-
-CREATE OR REPLACE FUNCTION scoreledger_private.require_status(batch scoreledger_private.correction_batches, allowed text[], action text)
-RETURNS void
-LANGUAGE plpgsql STABLE
-AS $$
-BEGIN
-  IF NOT batch.status = ANY (allowed) THEN
-    PERFORM scoreledger_private.fail('SL409', format('batch %s is %s; only a %s batch can be %s',
-      batch.batch_id, batch.status, array_to_string(allowed, ' or '), action));
-  END IF;
 END
 $$;
 
@@ -187,9 +176,7 @@ DECLARE
 BEGIN
   PERFORM scoreledger_private.require_actor();
   batch := scoreledger_private.lock_batch(batch_id);
-  PERFORM scoreledger_private.require_capability('create_batch');
-  PERFORM scoreledger_private.require_status(batch, ARRAY['draft'], 'submitted for review');
-  RETURN scoreledger_private.transition_batch(batch, 'pending_review');
+  RETURN scoreledger_private.transition_batch(batch, scoreledger_private.require_transition(batch, 'submit'));
 END
 $$;
 COMMENT ON FUNCTION scoreledger.submit_correction_batch(uuid) IS 'Submits a draft batch for review (draft → pending_review).';
@@ -203,15 +190,15 @@ AS $$
 DECLARE
   actor uuid := scoreledger_private.require_actor();
   batch scoreledger_private.correction_batches;
+  to_status text;
 BEGIN
   batch := scoreledger_private.lock_batch(batch_id);
-  PERFORM scoreledger_private.require_capability('approve_batch');
-  PERFORM scoreledger_private.require_status(batch, ARRAY['pending_review'], 'approved');
+  to_status := scoreledger_private.require_transition(batch, 'approve');
   IF actor IN (batch.created_by, coalesce(batch.updated_by, batch.created_by)) THEN
     PERFORM scoreledger_private.fail('SL403', format(
       'dual control: you created or last edited batch %s, so someone else must approve it', batch_id));
   END IF;
-  RETURN scoreledger_private.transition_batch(batch, 'approved', nullif(btrim(note), ''));
+  RETURN scoreledger_private.transition_batch(batch, to_status, nullif(btrim(note), ''));
 END
 $$;
 COMMENT ON FUNCTION scoreledger.approve_correction_batch(uuid, text) IS
@@ -225,15 +212,15 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   batch scoreledger_private.correction_batches;
+  to_status text;
 BEGIN
   PERFORM scoreledger_private.require_actor();
   batch := scoreledger_private.lock_batch(batch_id);
-  PERFORM scoreledger_private.require_capability('approve_batch');
-  PERFORM scoreledger_private.require_status(batch, ARRAY['pending_review'], 'rejected');
+  to_status := scoreledger_private.require_transition(batch, 'reject');
   IF note IS NULL OR note !~ '\S' THEN
     PERFORM scoreledger_private.fail('SL422', 'note: say why the batch is rejected');
   END IF;
-  RETURN scoreledger_private.transition_batch(batch, 'rejected', btrim(note));
+  RETURN scoreledger_private.transition_batch(batch, to_status, btrim(note));
 END
 $$;
 COMMENT ON FUNCTION scoreledger.reject_correction_batch(uuid, text) IS
@@ -250,9 +237,7 @@ DECLARE
 BEGIN
   PERFORM scoreledger_private.require_actor();
   batch := scoreledger_private.lock_batch(batch_id);
-  PERFORM scoreledger_private.require_capability('create_batch');
-  PERFORM scoreledger_private.require_status(batch, ARRAY['draft', 'pending_review', 'approved', 'rejected'], 'discarded');
-  RETURN scoreledger_private.transition_batch(batch, 'discarded');
+  RETURN scoreledger_private.transition_batch(batch, scoreledger_private.require_transition(batch, 'discard'));
 END
 $$;
 COMMENT ON FUNCTION scoreledger.discard_correction_batch(uuid) IS
@@ -267,11 +252,10 @@ AS $$
 DECLARE
   actor uuid := scoreledger_private.require_actor();
   batch scoreledger_private.correction_batches;
-  result jsonb;
+  to_status text;
 BEGIN
   batch := scoreledger_private.lock_batch(batch_id);
-  PERFORM scoreledger_private.require_capability('create_batch');
-  PERFORM scoreledger_private.require_status(batch, ARRAY['draft', 'pending_review', 'approved', 'rejected'], 'edited');
+  to_status := scoreledger_private.require_transition(batch, 'edit');
   IF reason IS NOT NULL AND reason !~ '\S' THEN
     PERFORM scoreledger_private.fail('SL422', 'reason: must not be empty (say why the scores change)');
   END IF;
@@ -280,19 +264,15 @@ BEGIN
     DELETE FROM scoreledger_private.correction_submissions cs WHERE cs.tenant_id = batch.tenant_id AND cs.batch_id = batch.batch_id;
     DELETE FROM scoreledger_private.corrections c WHERE c.tenant_id = batch.tenant_id AND c.batch_id = batch.batch_id;
     PERFORM scoreledger_private.store_corrections(batch.batch_id, corrections);
+    PERFORM scoreledger_private.store_preview_figures(batch.batch_id);
   END IF;
   UPDATE scoreledger_private.correction_batches b
      SET reason = coalesce(btrim(update_correction_batch.reason, E' \t\r\n'), b.reason),
          payload = coalesce(corrections, b.payload), updated_by = actor, updated_at = clock_timestamp()
    WHERE b.tenant_id = batch.tenant_id AND b.batch_id = batch.batch_id;
-  -- An edit voids a review or an approval: the new content needs its own.
-  IF batch.status <> 'draft' THEN
-    result := scoreledger_private.transition_batch(batch, 'draft', 'edited');
-  ELSE
-    PERFORM scoreledger_private.record_batch_event(batch.batch_id, 'draft', 'draft', 'edited');
-    result := jsonb_build_object('batch_id', batch.batch_id, 'status', 'draft', 'previous_status', 'draft');
-  END IF;
-  RETURN result;
+  -- An edit voids a review or an approval (the new content needs its own):
+  -- the machine's edit leads back to draft from every editable status.
+  RETURN scoreledger_private.transition_batch(batch, to_status, 'edited');
 END
 $$;
 COMMENT ON FUNCTION scoreledger.update_correction_batch(uuid, text, jsonb) IS

@@ -1,0 +1,159 @@
+-- =====================================================================
+-- Corrections documents: validated in one set-based pass, then stored as
+-- rows of their batch. Used by create_correction_batch (sql/50_remediation.sql)
+-- and update_correction_batch (sql/65_governance.sql).
+-- =====================================================================
+
+-- Every problem of a corrections document, in one set-based pass: a row
+-- per failing (entry, rule), with the SQLSTATE the rule carries and its
+-- message naming the entry (0-based). A rule is evaluated only where the
+-- rules before it let it be (ids parse, the item exists); the caller raises
+-- the first row in document order, so the numbering of rules is the order
+-- in which an entry's problems are reported. Over 80 lines: one statement,
+-- whose rules read best side by side.
+CREATE OR REPLACE FUNCTION scoreledger_private.correction_problems(corrections jsonb)
+RETURNS TABLE (entry_no integer, rule_no integer, item_no integer, sqlstate text, message text)
+LANGUAGE sql STABLE
+AS $$
+  WITH entries AS MATERIALIZED (
+    SELECT (x.n - 1)::integer AS entry_no, x.e, format('corrections[%s]', x.n - 1) AS path,
+           scoreledger_private.field_problem(x.e->'type', 'text') AS type_problem,
+           scoreledger_private.field_problem(x.e->'evaluation_version_id', 'uuid') AS version_problem,
+           scoreledger_private.field_problem(x.e->'question_version_id', 'uuid') AS question_problem
+    FROM jsonb_array_elements(corrections) WITH ORDINALITY x(e, n)
+    WHERE jsonb_typeof(x.e) = 'object'
+  ), typed AS MATERIALIZED (
+    SELECT en.*,
+           CASE WHEN en.type_problem IS NULL AND en.e->>'type' IN ('replace_key', 'drop_item', 'mark_correct')
+                THEN en.e->>'type' END AS known_type,
+           CASE WHEN en.version_problem IS NULL THEN (en.e->>'evaluation_version_id')::uuid END AS version_id,
+           CASE WHEN en.question_problem IS NULL THEN (en.e->>'question_version_id')::uuid END AS question_id
+    FROM entries en
+  ), targets AS MATERIALIZED (
+    SELECT t.*, v.evaluation_version_id IS NOT NULL AS version_exists, q.options,
+           row_number() OVER (PARTITION BY t.known_type, t.version_id, t.question_id ORDER BY t.entry_no) AS occurrence
+    FROM typed t
+    LEFT JOIN scoreledger_private.evaluation_versions v
+      ON v.tenant_id = scoreledger.current_tenant() AND v.evaluation_version_id = t.version_id
+    LEFT JOIN scoreledger_private.items i
+      ON i.tenant_id = scoreledger.current_tenant() AND i.evaluation_version_id = t.version_id AND i.question_version_id = t.question_id
+    LEFT JOIN scoreledger_private.question_versions q
+      ON q.tenant_id = i.tenant_id AND q.question_version_id = i.question_version_id
+  ), ids AS (
+    -- Scoped mark_correct: every listed id, once, with what it refers to.
+    SELECT t.entry_no, t.path, t.version_id, t.question_id, (y.n - 1)::integer AS id_no, y.e AS id,
+           CASE WHEN jsonb_typeof(y.e) = 'string' AND scoreledger_private.is_uuid(y.e #>> '{}')
+                THEN (y.e #>> '{}')::uuid END AS submission_id,
+           row_number() OVER (PARTITION BY t.entry_no, lower(y.e #>> '{}') ORDER BY y.n) AS occurrence
+    FROM targets t
+    CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN t.known_type = 'mark_correct' AND t.options IS NOT NULL
+                                                   AND jsonb_typeof(t.e->'submission_ids') = 'array'
+                                                 THEN t.e->'submission_ids' ELSE '[]' END) WITH ORDINALITY y(e, n)
+  )
+  SELECT (x.n - 1)::integer, 1, 0, 'SL422', format('corrections[%s]: must be a JSON object', x.n - 1)
+  FROM jsonb_array_elements(corrections) WITH ORDINALITY x(e, n)
+  WHERE jsonb_typeof(x.e) <> 'object'
+  UNION ALL
+  SELECT t.entry_no, r.rule_no, 0, r.sqlstate, r.message
+  FROM targets t
+  CROSS JOIN LATERAL (VALUES
+    (2, 'SL422', t.path || '.type: ' || t.type_problem),
+    (3, 'SL422', CASE WHEN t.type_problem IS NULL AND t.known_type IS NULL THEN format(
+       '%s.type: unknown type %s (expected replace_key, drop_item or mark_correct)', t.path, t.e->'type') END),
+    (4, 'SL422', scoreledger_private.unknown_field_problem(t.e, t.path, CASE t.known_type
+       WHEN 'replace_key' THEN ARRAY['type', 'evaluation_version_id', 'question_version_id', 'correct']
+       WHEN 'drop_item' THEN ARRAY['type', 'evaluation_version_id', 'question_version_id']
+       WHEN 'mark_correct' THEN ARRAY['type', 'evaluation_version_id', 'question_version_id', 'submission_ids'] END)),
+    (5, 'SL422', t.path || '.evaluation_version_id: ' || t.version_problem),
+    (6, 'SL422', t.path || '.question_version_id: ' || t.question_problem),
+    (7, 'SL422', CASE WHEN t.version_id IS NOT NULL AND NOT t.version_exists THEN format(
+       '%s.evaluation_version_id: evaluation version %s does not exist', t.path, t.version_id) END),
+    (8, 'SL422', CASE WHEN t.version_exists AND t.question_id IS NOT NULL AND t.options IS NULL THEN format(
+       '%s.question_version_id: %s is not an item of evaluation version %s', t.path, t.question_id, t.version_id) END),
+    (9, 'SL422', CASE WHEN t.known_type IS NOT NULL AND t.options IS NOT NULL AND t.occurrence > 1 THEN format(
+       '%s: a second %s for the same item (question version %s)', t.path, t.known_type, t.question_id) END),
+    (10, 'SL422', CASE WHEN t.known_type = 'replace_key' THEN
+       t.path || '.correct: ' || scoreledger_private.field_problem(t.e->'correct', 'string_set') END),
+    (11, 'SL422', CASE WHEN t.known_type = 'replace_key' AND jsonb_typeof(t.e->'correct') = 'array'
+                         AND jsonb_array_length(t.e->'correct') = 0 THEN t.path || '.correct: must name at least one option' END),
+    (12, 'SL422', CASE WHEN t.known_type = 'replace_key' AND t.options IS NOT NULL
+                         AND scoreledger_private.field_problem(t.e->'correct', 'string_set') IS NULL THEN (
+       SELECT format('%s.correct: %s is not an option of question version %s', t.path, c.e, t.question_id)
+       FROM jsonb_array_elements(t.e->'correct') WITH ORDINALITY c(e, n)
+       WHERE c.e #>> '{}' <> ALL (t.options) ORDER BY c.n LIMIT 1) END),
+    (13, 'SL422', CASE WHEN t.known_type = 'mark_correct' AND t.e->'submission_ids' <> 'null'
+                         AND (jsonb_typeof(t.e->'submission_ids') <> 'array' OR jsonb_array_length(t.e->'submission_ids') = 0)
+       THEN t.path || '.submission_ids: must be a non-empty array of submission ids (omit it for everyone)' END)
+  ) r(rule_no, sqlstate, message)
+  WHERE r.message IS NOT NULL
+  UNION ALL
+  SELECT i.entry_no, 14, i.id_no, 'SL422', format('%s.submission_ids[%s]: ', i.path, i.id_no) || CASE
+           WHEN i.submission_id IS NULL THEN 'must be a uuid string'
+           WHEN i.occurrence > 1 THEN format('%s is listed twice', i.id #>> '{}')
+           WHEN s.submission_id IS NULL THEN format('submission %s does not exist', i.id #>> '{}')
+           WHEN s.evaluation_version_id <> i.version_id
+             THEN format('submission %s is not of evaluation version %s', i.id #>> '{}', i.version_id)
+           ELSE format('submission %s does not contain question version %s', i.id #>> '{}', i.question_id) END
+  FROM ids i
+  LEFT JOIN scoreledger_private.submissions s
+    ON s.tenant_id = scoreledger.current_tenant() AND s.submission_id = i.submission_id
+  LEFT JOIN scoreledger_private.answers a
+    ON a.tenant_id = s.tenant_id AND a.submission_no = s.submission_no AND a.question_version_id = i.question_id
+  WHERE i.submission_id IS NULL OR i.occurrence > 1 OR s.submission_id IS NULL
+     OR s.evaluation_version_id <> i.version_id OR a.question_version_id IS NULL
+$$;
+
+-- Validates a corrections document, whole or nothing: raises the first
+-- problem in document order (SL422 naming the entry), else returns.
+CREATE OR REPLACE FUNCTION scoreledger_private.validate_corrections(corrections jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  problem record;
+BEGIN
+  PERFORM scoreledger_private.require_tenant();
+  IF corrections IS NULL OR jsonb_typeof(corrections) <> 'array' OR jsonb_array_length(corrections) = 0 THEN
+    PERFORM scoreledger_private.fail('SL422', 'corrections: must be a non-empty JSON array');
+  END IF;
+  IF jsonb_array_length(corrections) > 1000 THEN
+    PERFORM scoreledger_private.fail('SL422', 'corrections: at most 1000 corrections per batch');
+  END IF;
+  SELECT p.sqlstate, p.message INTO problem FROM scoreledger_private.correction_problems(corrections) p
+  ORDER BY p.entry_no, p.rule_no, p.item_no LIMIT 1;
+  IF FOUND THEN
+    PERFORM scoreledger_private.fail(problem.sqlstate, problem.message);
+  END IF;
+END
+$$;
+
+-- Stores a validated corrections document as rows of `batch_id`.
+CREATE OR REPLACE FUNCTION scoreledger_private.store_corrections(batch_id uuid, corrections jsonb)
+RETURNS void
+LANGUAGE sql VOLATILE
+AS $$
+  WITH entries AS (
+    SELECT (x.n - 1)::int AS ordinal, x.e,
+           (x.e->>'evaluation_version_id')::uuid AS version_id, (x.e->>'question_version_id')::uuid AS question_id
+    FROM jsonb_array_elements(corrections) WITH ORDINALITY x(e, n)
+  ), stored AS (
+    INSERT INTO scoreledger_private.corrections
+      (tenant_id, batch_id, ordinal, correction_type, evaluation_version_id, question_version_id, correct, correct_mask, scoped)
+    SELECT scoreledger.current_tenant(), store_corrections.batch_id, en.ordinal, en.e->>'type', en.version_id, en.question_id,
+           k.correct, CASE WHEN k.correct IS NOT NULL THEN scoreledger_private.option_mask(q.options, k.correct) END,
+           en.e->>'type' = 'mark_correct' AND jsonb_typeof(en.e->'submission_ids') IS NOT DISTINCT FROM 'array'
+    FROM entries en
+    JOIN scoreledger_private.question_versions q
+      ON q.tenant_id = scoreledger.current_tenant() AND q.question_version_id = en.question_id
+    LEFT JOIN LATERAL (SELECT array_agg(c ORDER BY m) AS correct
+                       FROM jsonb_array_elements_text(en.e->'correct') WITH ORDINALITY y(c, m)
+                       WHERE en.e->>'type' = 'replace_key') k ON true
+    RETURNING ordinal
+  )
+  INSERT INTO scoreledger_private.correction_submissions (tenant_id, batch_id, ordinal, submission_id)
+  SELECT scoreledger.current_tenant(), store_corrections.batch_id, en.ordinal, s::uuid
+  FROM entries en
+  JOIN stored ON stored.ordinal = en.ordinal
+  CROSS JOIN LATERAL jsonb_array_elements_text(en.e->'submission_ids') s
+  WHERE en.e->>'type' = 'mark_correct' AND jsonb_typeof(en.e->'submission_ids') = 'array'
+$$;
