@@ -9,286 +9,24 @@ reported as a ratio. No timing is asserted anywhere: this prints figures.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import os
-import sys
-import time
-import uuid
-from pathlib import Path
 
-import psycopg
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
-from psycopg.types.json import Jsonb
-from scoreledger import db
-
-CHUNK = 5000
-RESULTS = Path(__file__).parent / "results"
+from .harness import CHUNK, Bench, parse_scale, scratch_database, write_results
+from .remediation import RemediationBench
+from .scores import bench_scores
 
 
-def parse_scale(text: str) -> int:
-    text = text.lower().replace("_", "")
-    factor = {"k": 1_000, "m": 1_000_000}.get(text[-1], 1)
-    return int(float(text.rstrip("km")) * factor)
-
-
-class Bench:
-    def __init__(self, dsn: str, scale: int, items: int):
-        self.dsn = dsn
-        self.scale = scale
-        self.items = items
-        self.rows: list[dict] = []
-        self.conn = psycopg.connect(dsn, autocommit=True)
-        if os.environ.get("BENCH_EXPLAIN"):
-            # Plans of every statement slower than BENCH_EXPLAIN ms, nested ones included.
-            self.conn.add_notice_handler(lambda d: print(d.message_primary, file=sys.stderr))
-            for setting in (
-                "LOAD 'auto_explain'",
-                f"SET auto_explain.log_min_duration = {int(os.environ['BENCH_EXPLAIN'])}",
-                "SET auto_explain.log_nested_statements = on",
-                "SET auto_explain.log_analyze = on",
-                "SET auto_explain.log_level = notice",
-            ):
-                self.conn.execute(setting)
-        self.tenant = str(uuid.uuid4())
-        self.actor = str(uuid.uuid4())
-
-    def timed(self, sql: str, params=None, *, as_app: bool = False):
-        with self.conn.transaction():
-            if as_app:
-                self.conn.execute("SET LOCAL ROLE scoreledger_app")
-                self.conn.execute("SELECT scoreledger.set_context(%s, %s)", [self.tenant, self.actor])
-            start = time.perf_counter()
-            result = self.conn.execute(sql, params).fetchone()
-            elapsed = time.perf_counter() - start
-        return elapsed, result
-
-    def report(self, operation: str, n: int, seconds: float, bare_seconds: float | None, unit: str = "rows"):
-        row = {
-            "operation": operation,
-            "n": n,
-            "seconds": round(seconds, 3),
-            "rate_per_s": round(n / seconds) if seconds else None,
-            "bare_seconds": round(bare_seconds, 3) if bare_seconds else None,
-            "ratio": round(seconds / bare_seconds, 2) if bare_seconds else None,
-            "unit": unit,
-        }
-        self.rows.append(row)
-        bare = f"  bare {bare_seconds:8.2f}s  ratio {row['ratio']:.2f}x" if bare_seconds else ""
-        print(f"{operation:<44} {n:>9} {unit:<12} {seconds:8.2f}s  {row['rate_per_s'] or 0:>9}/s{bare}", flush=True)
-
-    # ------------------------------------------------------------ setup
-
-    def setup_content(self):
-        with self.conn.transaction():
-            self.conn.execute("SELECT scoreledger.create_tenant(%s, %s)", [f"bench-{self.tenant[:8]}", self.tenant])
-            self.conn.execute("SET LOCAL ROLE scoreledger_app")
-            self.conn.execute("SELECT scoreledger.set_context(%s, %s)", [self.tenant, self.actor])
-            self.versions = []
-            for label in ("main", "small"):
-                items = [
-                    {
-                        "question_id": str(uuid.uuid4()),
-                        "question_version_id": str(uuid.uuid4()),
-                        "kind": "single_choice",
-                        "prompt": f"Question {i}",
-                        "options": ["A", "B", "C", "D"],
-                        "correct": ["B"],
-                        "points": 1,
-                    }
-                    for i in range(self.items)
-                ]
-                doc = {
-                    "evaluation_id": str(uuid.uuid4()),
-                    "evaluation_title": f"Bench {label}",
-                    "version_no": 1,
-                    "pass_mark": 0.6,
-                    "items": items,
-                }
-                version = self.conn.execute(
-                    "SELECT scoreledger.import_evaluation_version(%s)", [Jsonb(doc)]
-                ).fetchone()[0]
-                self.versions.append((str(version), [i["question_version_id"] for i in items]))
-
-    def stage_documents(self):
-        """Submission documents, pre-chunked, so both sides parse the same JSON."""
-        (main_v, main_q), (small_v, small_q) = self.versions
-        self.conn.execute("DROP TABLE IF EXISTS bench_chunks")
-        self.conn.execute(
-            """
-            CREATE UNLOGGED TABLE bench_chunks AS
-            SELECT g / %(chunk)s AS chunk,
-                   jsonb_agg(jsonb_build_object(
-                     'submission_id', gen_random_uuid(),
-                     -- 1 %% of the submissions are of a second version: the small batch's scope.
-                     'evaluation_version_id', CASE WHEN g %% 100 = 0 THEN %(small_v)s ELSE %(main_v)s END,
-                     'user_id', md5('user' || (g / 3))::uuid,
-                     'submitted_at', '2026-11-01T10:00:00Z',
-                     'answers', (SELECT jsonb_agg(jsonb_build_object(
-                                   'question_version_id', (CASE WHEN g %% 100 = 0 THEN %(small_q)s::text[] ELSE %(main_q)s::text[] END)[i],
-                                   'selected', jsonb_build_array((ARRAY['A','B','C','D'])[1 + ((g * 7 + i * 13) %% 4)])))
-                                 FROM generate_series(1, %(items)s) i))) AS docs
-            FROM generate_series(0, %(n)s - 1) g
-            GROUP BY g / %(chunk)s
-            """,
-            {
-                "chunk": CHUNK,
-                "n": self.scale,
-                "items": self.items,
-                "main_v": main_v,
-                "small_v": small_v,
-                "main_q": main_q,
-                "small_q": small_q,
-            },
-        )
-        self.conn.execute("GRANT SELECT ON bench_chunks TO scoreledger_app")
-        self.chunks = [r[0] for r in self.conn.execute("SELECT chunk FROM bench_chunks ORDER BY chunk")]
-
-    # ------------------------------------------------------------ ingest
-
-    def bench_ingest(self):
-        self.conn.execute("DROP TABLE IF EXISTS bare_answers, bare_submissions")
-        self.conn.execute(
-            """CREATE TABLE bare_submissions (submission_id uuid PRIMARY KEY, evaluation_version_id uuid NOT NULL,
-                 user_id uuid NOT NULL, submitted_at timestamptz NOT NULL, score numeric, max_score numeric)"""
-        )
-        self.conn.execute(
-            """CREATE TABLE bare_answers (submission_id uuid NOT NULL, question_version_id uuid NOT NULL,
-                 selected text[] NOT NULL, PRIMARY KEY (submission_id, question_version_id))"""
-        )
-        ours = bare = 0.0
-        for chunk in self.chunks:
-            seconds, _ = self.timed(
-                "SELECT scoreledger.record_submissions(docs) FROM bench_chunks WHERE chunk = %s", [chunk], as_app=True
-            )
-            ours += seconds
-            seconds, _ = self.timed(
-                """
-                WITH d AS (SELECT e FROM bench_chunks, jsonb_array_elements(docs) e WHERE chunk = %s),
-                s AS (INSERT INTO bare_submissions (submission_id, evaluation_version_id, user_id, submitted_at)
-                      SELECT (e->>'submission_id')::uuid, (e->>'evaluation_version_id')::uuid, (e->>'user_id')::uuid,
-                             (e->>'submitted_at')::timestamptz FROM d)
-                INSERT INTO bare_answers (submission_id, question_version_id, selected)
-                SELECT (e->>'submission_id')::uuid, (a->>'question_version_id')::uuid,
-                       ARRAY(SELECT jsonb_array_elements_text(a->'selected'))
-                FROM d, jsonb_array_elements(e->'answers') a
-                RETURNING 1
-                """,
-                [chunk],
-            )
-            bare += seconds
-        self.report(f"ingest record_submissions ({self.items} items)", self.scale, ours, bare, "submissions")
-        self.conn.execute("DROP TABLE bare_answers, bare_submissions")
-        self.conn.execute("VACUUM ANALYZE scoreledger_private.submissions, scoreledger_private.answers")
-
-    # ------------------------------------------------------------ apply / revert
-
-    def create_batch(self, version: str, question: str) -> str:
-        _, row = self.timed(
-            "SELECT scoreledger.create_correction_batch(%s, %s)",
-            [
-                "bench: key was wrong",
-                Jsonb(
-                    [
-                        {
-                            "type": "replace_key",
-                            "evaluation_version_id": version,
-                            "question_version_id": question,
-                            "correct": ["C"],
-                        }
-                    ]
-                ),
-            ],
-            as_app=True,
-        )
-        return str(row[0])
-
-    def bare_apply(self, version: str, question: str) -> float:
-        """The minimal work: the one item's point delta, one history insert, one score update per submission."""
-        self.conn.execute("DROP TABLE IF EXISTS bare_history")
-        self.conn.execute(
-            "CREATE TABLE bare_history (history_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
-            "submission_id uuid NOT NULL, score numeric NOT NULL, max_score numeric NOT NULL)"
-        )
-        seconds, _ = self.timed(
-            """
-            WITH delta AS (
-              SELECT a.submission_id,
-                     (CASE WHEN a.selected_mask = 4 THEN 1 ELSE 0 END) - (CASE WHEN a.selected_mask = 2 THEN 1 ELSE 0 END) AS d
-              FROM bare_answers a WHERE a.question_version_id = %s
-            ), h AS (
-              INSERT INTO bare_history (submission_id, score, max_score)
-              SELECT s.submission_id, s.score + delta.d, s.max_score
-              FROM delta JOIN bare_submissions s ON s.submission_id = delta.submission_id
-              RETURNING submission_id, score
-            )
-            UPDATE bare_submissions s SET score = h.score FROM h WHERE s.submission_id = h.submission_id
-            RETURNING 1
-            """,
-            [question],
-        )
-        return seconds
-
-    def bench_apply_revert(self):
-        (main_v, main_q), (small_v, small_q) = self.versions
-        # Bare tables with the same rows as ours (copied, untimed).
-        self.conn.execute("DROP TABLE IF EXISTS bare_answers, bare_submissions")
-        self.conn.execute("SELECT set_config('scoreledger.tenant_id', %s, false)", [self.tenant])
-        self.conn.execute("SET ROLE scoreledger_owner")
-        self.conn.execute(
-            "CREATE TEMP TABLE bare_submissions AS SELECT submission_id, score, max_score FROM scoreledger_private.submissions"
-        )
-        self.conn.execute(
-            "CREATE TEMP TABLE bare_answers AS SELECT submission_id, question_version_id, selected_mask FROM scoreledger_private.answers"
-        )
-        self.conn.execute("RESET ROLE")
-        self.conn.execute("SELECT set_config('scoreledger.tenant_id', '', false)")
-        self.conn.execute("ALTER TABLE bare_submissions ADD PRIMARY KEY (submission_id)")
-        self.conn.execute("CREATE INDEX ON bare_answers (question_version_id, submission_id)")
-        self.conn.execute("ANALYZE bare_submissions, bare_answers")
-
-        for label, version, question in (("all", main_v, main_q[3]), ("1%", small_v, small_q[3])):
-            batch = self.create_batch(version, question)
-            preview_s, row = self.timed("SELECT scoreledger.preview_correction_batch(%s)", [batch], as_app=True)
-            # Bare equivalent of a preview: the same deltas, read-only, counted.
-            bare_preview_s, _ = self.timed(
-                """SELECT count(*), count(*) FILTER (WHERE d <> 0) FROM (
-                     SELECT (CASE WHEN a.selected_mask = 4 THEN 1 ELSE 0 END) - (CASE WHEN a.selected_mask = 2 THEN 1 ELSE 0 END) AS d
-                     FROM bare_answers a JOIN bare_submissions s ON s.submission_id = a.submission_id
-                     WHERE a.question_version_id = %s) x""",
-                [question],
-            )
-            self.report(
-                f"preview replace_key ({label} of submissions)",
-                row[0]["submissionsAffected"],
-                preview_s,
-                bare_preview_s,
-                "submissions",
-            )
-            apply_s, row = self.timed("SELECT scoreledger.apply_correction_batch(%s)", [batch], as_app=True)
-            touched = row[0]["submissions_rescored"]
-            bare_s = self.bare_apply(version, question)
-            self.report(f"apply replace_key ({label} of submissions)", touched, apply_s, bare_s, "submissions")
-            revert_s, _ = self.timed(
-                "SELECT scoreledger.revert_correction_batch(%s, 'bench revert')", [batch], as_app=True
-            )
-            bare_s = self.bare_apply(version, question)
-            self.report(f"revert replace_key ({label} of submissions)", touched, revert_s, bare_s, "submissions")
-
-    def run(self, parts: list[str]):
-        print(f"scoreledger bench: {self.scale} submissions x {self.items} items, chunks of {CHUNK}", flush=True)
-        self.setup_content()
-        self.stage_documents()
-        if "ingest" in parts:
-            self.bench_ingest()
-        if "apply" in parts:
-            self.bench_apply_revert()
-        if "scores" in parts:
-            from .scores import bench_scores
-
-            bench_scores(self)
-        return self.rows
+def run(bench: Bench, parts: list[str]) -> list[dict]:
+    print(f"scoreledger bench: {bench.scale} submissions x {bench.items} items, chunks of {CHUNK}", flush=True)
+    bench.setup_content()
+    remediation = RemediationBench(bench)
+    remediation.stage_documents()
+    if "ingest" in parts:
+        remediation.bench_ingest()
+    if "apply" in parts:
+        remediation.bench_apply_revert()
+    if "scores" in parts:
+        bench_scores(bench)
+    return bench.rows
 
 
 def main():
@@ -302,26 +40,14 @@ def main():
     parser.add_argument("--no-results", action="store_true", help="do not write bench/results/*.json (smoke runs)")
     args = parser.parse_args()
     scale = parse_scale(args.scale)
-    dsn = make_conninfo(args.dsn or db.default_dsn(), dbname=args.database)
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(args.database))
-    with psycopg.connect(make_conninfo(dsn, dbname="postgres"), autocommit=True) as admin:
-        admin.execute(drop)
-    db.migrate(dsn)
-    bench = Bench(dsn, scale, args.items)
-    try:
-        rows = bench.run(args.only.split(","))
-    finally:
-        bench.conn.close()
-        if not args.keep:
-            with psycopg.connect(make_conninfo(dsn, dbname="postgres"), autocommit=True) as admin:
-                admin.execute(drop)
-    if args.no_results:
-        return
-    RESULTS.mkdir(exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = RESULTS / f"bench-{args.scale}-{stamp}.json"
-    out.write_text(json.dumps({"scale": scale, "items": args.items, "at": stamp, "results": rows}, indent=2))
-    print(f"results written to {out}")
+    with scratch_database(args.dsn, args.database, args.keep) as dsn:
+        bench = Bench(dsn, scale, args.items)
+        try:
+            rows = run(bench, args.only.split(","))
+        finally:
+            bench.conn.close()
+    if not args.no_results:
+        write_results(f"bench-{args.scale}", {"scale": scale, "items": args.items, "results": rows})
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ and reported as a ratio (nothing is asserted):
 The bare statements run with `jit = off`, as the score functions do (JIT
 compilation slowed the bare inserts by about half in our measurements).
 
-Hooked into `python -m bench` by `bench_scores(bench)`; alone:
+Run by `python -m bench` through `bench_scores(bench)`; alone:
 
   python -m bench.scores [--scale 100k] [--backfill 1m] [--dsn DSN] [--keep]
 
@@ -26,18 +26,14 @@ Hooked into `python -m bench` by `bench_scores(bench)`; alone:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
 import time
 
-import psycopg
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
-from scoreledger import db, scores
+from scoreledger import scores
 
-CHUNK = 5000
+from .harness import CHUNK, Bench, parse_scale, scratch_database, write_results
+
 KEYS = 5
 EVALUATORS = 5
 # Five keys of every kind the dispatch knows: a boolean, two numbers, a
@@ -231,7 +227,7 @@ class ScoreBench:
 
 
 def bench_scores(bench, results: int | None = None, backfill: int | None = None, batch_size: int = 5000) -> None:
-    """The score layer's figures, on the Bench of bench/__main__.py (its tenant and content).
+    """The score layer's figures, on a Bench of bench/harness.py (its tenant and content).
 
     results: results recorded (default BENCH_SCORE_RESULTS, else bench.scale);
     backfill: results backfilled (default BENCH_SCORE_BACKFILL, else 10 x bench.scale).
@@ -249,8 +245,6 @@ def bench_scores(bench, results: int | None = None, backfill: int | None = None,
 
 
 def main():
-    from bench.__main__ import RESULTS, Bench, parse_scale
-
     parser = argparse.ArgumentParser(prog="python -m bench.scores", description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="100k", help="results recorded: 100k (default), 1m, or a number")
     parser.add_argument("--backfill", default=None, help="results backfilled (default: 10 x --scale; 0: skip)")
@@ -264,28 +258,16 @@ def main():
     args = parser.parse_args()
     scale = parse_scale(args.scale)
     backfill = parse_scale(args.backfill) if args.backfill is not None else 10 * scale
-    dsn = make_conninfo(args.dsn or db.default_dsn(), dbname=args.database)
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(args.database))
-    with psycopg.connect(make_conninfo(dsn, dbname="postgres"), autocommit=True) as admin:
-        admin.execute(drop)
-    db.migrate(dsn)
-    bench = Bench(dsn, scale, 1)
-    print(f"scoreledger score bench: {scale} results recorded, {backfill} backfilled", flush=True)
-    try:
-        bench.setup_content()
-        bench_scores(bench, scale, backfill, args.batch_size)
-    finally:
-        bench.conn.close()
-        if not args.keep:
-            with psycopg.connect(make_conninfo(dsn, dbname="postgres"), autocommit=True) as admin:
-                admin.execute(drop)
-    if args.no_results:
-        return
-    RESULTS.mkdir(exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = RESULTS / f"bench-scores-{args.scale}-{stamp}.json"
-    out.write_text(json.dumps({"results": scale, "backfill": backfill, "at": stamp, "rows": bench.rows}, indent=2))
-    print(f"results written to {out}")
+    with scratch_database(args.dsn, args.database, args.keep) as dsn:
+        bench = Bench(dsn, scale, 1)
+        print(f"scoreledger score bench: {scale} results recorded, {backfill} backfilled", flush=True)
+        try:
+            bench.setup_content()
+            bench_scores(bench, scale, backfill, args.batch_size)
+        finally:
+            bench.conn.close()
+    if not args.no_results:
+        write_results(f"bench-scores-{args.scale}", {"results": scale, "backfill": backfill, "rows": bench.rows})
 
 
 if __name__ == "__main__":

@@ -6,9 +6,6 @@ calls so that the CLI (and tests) read as operations, not SQL strings.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
-
 import psycopg
 from psycopg.types.json import Jsonb
 
@@ -60,17 +57,6 @@ def check_invariants(conn: psycopg.Connection) -> list[dict]:
     return conn.execute("SELECT scope, invariant, breaches, sample FROM scoreledger.check_invariants()").fetchall()
 
 
-def read_json_lines(lines: Iterable[str]) -> Iterator[tuple[int, dict]]:
-    """(line number, document) for each non-blank line; bad JSON names its line."""
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"line {number}: not valid JSON ({exc.msg})") from exc
-
-
 def create_correction_batch(conn: psycopg.Connection, reason: str, corrections: list[dict]) -> str:
     row = conn.execute(
         "SELECT scoreledger.create_correction_batch(%s, %s) AS id", [reason, Jsonb(corrections)]
@@ -80,6 +66,27 @@ def create_correction_batch(conn: psycopg.Connection, reason: str, corrections: 
 
 def list_correction_batches(conn: psycopg.Connection, status: str | None = None) -> list[dict]:
     return conn.execute("SELECT * FROM scoreledger.list_correction_batches(%s)", [status]).fetchall()
+
+
+def action_center(conn: psycopg.Connection, status: str | None = None) -> list[dict]:
+    """The batches with what each waits for and its stored figures, in the action center's order."""
+    return conn.execute(
+        """SELECT b.id, b.status, b.reason, b.created_by, b.created_at, b.correction_types,
+                  n.waiting_for, n.next_actions, n.action_order,
+                  n.submissions_affected, n.pass_to_fail, n.fail_to_pass, n.figures_at
+           FROM scoreledger.list_correction_batches(%s) b
+           JOIN scoreledger.batch_next_actions n ON n.batch_id = b.id
+           ORDER BY n.action_order, b.created_at DESC, b.id""",
+        [status],
+    ).fetchall()
+
+
+def next_actions(conn: psycopg.Connection, batch_id: str) -> list[str]:
+    """What may be done with the batch now (empty when it does not exist in this tenant)."""
+    row = conn.execute(
+        "SELECT next_actions FROM scoreledger.batch_next_actions WHERE batch_id = %s", [batch_id]
+    ).fetchone()
+    return row["next_actions"] if row else []
 
 
 def get_correction_batch(conn: psycopg.Connection, batch_id: str) -> dict:

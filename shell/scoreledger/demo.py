@@ -13,7 +13,18 @@ import uuid
 import click
 
 from . import api, db
-from .output import number, table
+from .context import one_line
+from .demo_scores import run_scores_demo
+from .render import (
+    check_rows,
+    heading,
+    history_change,
+    number,
+    print_action_center,
+    print_batch,
+    print_preview,
+    table,
+)
 
 NAMESPACE = uuid.UUID("5c0e1ed6-0000-4000-8000-000000000000")
 OPTIONS = ["A", "B", "C", "D", "E"]
@@ -142,9 +153,12 @@ def _summary(conn) -> list[dict]:
     ).fetchall()
 
 
-def heading(text: str) -> None:
-    click.echo()
-    click.secho(f"== {text}", bold=True)
+def _print_history(conn, submission_id: str) -> None:
+    for row in api.submission_history(conn, submission_id):
+        click.echo(
+            f"  {row['created_at']:%Y-%m-%d %H:%M:%S}  {number(row['score'])}/{number(row['max_score'])}  "
+            + history_change(row)
+        )
 
 
 def run_demo(c, learners: int, seed: int) -> None:
@@ -153,63 +167,87 @@ def run_demo(c, learners: int, seed: int) -> None:
     tenants = ["Northwind Academy", "Contoso Training"]
 
     heading("1. Two tenants, three evaluations each, mixed item kinds, several attempts per learner")
+    home_tenant = None
     for name in tenants:
-        with db.acting(c.dsn, None, admin) as conn:
-            tenant_id = api.create_tenant(conn, name)
-        with db.acting(c.dsn, tenant_id, admin) as conn:
-            handles = load_tenant(conn, name, learners, rng)
-            click.echo(f"\n{name} ({tenant_id}):")
-            table(_summary(conn))
-            if name == tenants[0]:
-                home_tenant, home = tenant_id, handles
-    exam = home["Final Safety Exam"]
+        tenant_id, handles = _load_sample(c, name, admin, learners, rng)
+        if name == tenants[0]:
+            home_tenant, exam = tenant_id, handles["Final Safety Exam"]
     q3 = exam["items"][2]
+    victim = _failed_but_chose(c, home_tenant, admin, exam["version_id"], q3["question_version_id"], "C")
+    batch = _flawed_key(c, home_tenant, admin, exam["version_id"], q3["question_version_id"])
+    _apply_and_revert(c, home_tenant, admin, batch, victim)
+    _governed_tenant(c, tenants[1], admin)
 
+    heading("10. scoreledger batch list")
     with db.acting(c.dsn, home_tenant, admin) as conn:
-        victim = conn.execute(
+        print_action_center(api.action_center(conn))
+
+    run_scores_demo(c, home_tenant, admin)
+
+    heading("11. scoreledger check: every invariant, every tenant")
+    with db.connect(c.dsn) as conn:
+        rows = api.check_invariants(conn)
+    table(check_rows(rows), ["status", "scope", "invariant", "breaches"])
+    click.echo(
+        f"\nTry it yourself: scoreledger --tenant '{tenants[0]}' --actor {admin} batch list\n"
+        f"                 scoreledger --tenant '{tenants[0]}' submission history {victim or '<submission id>'}"
+    )
+
+
+def _load_sample(c, name: str, admin: str, learners: int, rng: random.Random) -> tuple[str, dict]:
+    with db.acting(c.dsn, None, admin) as conn:
+        tenant_id = api.create_tenant(conn, name)
+    with db.acting(c.dsn, tenant_id, admin) as conn:
+        handles = load_tenant(conn, name, learners, rng)
+        click.echo(f"\n{name} ({tenant_id}):")
+        table(_summary(conn))
+    return tenant_id, handles
+
+
+def _failed_but_chose(c, tenant: str, admin: str, version_id: str, question_version_id: str, option: str):
+    """The best-scoring failed submission that chose `option`: the learner the key's flaw hurt most."""
+    with db.acting(c.dsn, tenant, admin) as conn:
+        row = conn.execute(
             """SELECT s.submission_id FROM scoreledger.submissions s
                JOIN scoreledger.answers a USING (submission_id)
-               WHERE s.evaluation_version_id = %s AND a.question_version_id = %s AND a.selected = '{C}'
+               WHERE s.evaluation_version_id = %s AND a.question_version_id = %s AND a.selected = ARRAY[%s]
                  AND NOT s.passed
                ORDER BY s.score DESC, s.submission_id LIMIT 1""",
-            [exam["version_id"], q3["question_version_id"]],
+            [version_id, question_version_id, option],
         ).fetchone()
-        victim = str(victim["submission_id"]) if victim else None
+    return str(row["submission_id"]) if row else None
 
+
+def _flawed_key(c, tenant: str, admin: str, version_id: str, question_version_id: str) -> str:
+    """Steps 2 to 4: the batch that fixes the key, shown and previewed."""
     heading("2. A flaw is reported: question 3 of the Final Safety Exam was keyed B, the right answer is C")
-    with db.acting(c.dsn, home_tenant, admin) as conn:
-        batch = api.create_correction_batch(
-            conn,
-            "Q3 key was wrong: the regulation changed in 2025, C is correct (ticket SAFE-231)",
-            [
-                {
-                    "type": "replace_key",
-                    "evaluation_version_id": exam["version_id"],
-                    "question_version_id": q3["question_version_id"],
-                    "correct": ["C"],
-                }
-            ],
-        )
-    click.echo(
-        f"$ scoreledger batch create --reason '...' --replace-key {exam['version_id']}:{q3['question_version_id']}=C"
-    )
+    correction = {
+        "type": "replace_key",
+        "evaluation_version_id": version_id,
+        "question_version_id": question_version_id,
+        "correct": ["C"],
+    }
+    reason = "Q3 key was wrong: the regulation changed in 2025, C is correct (ticket SAFE-231)"
+    with db.acting(c.dsn, tenant, admin) as conn:
+        batch = api.create_correction_batch(conn, reason, [correction])
+    click.echo(f"$ scoreledger batch create --reason '...' --replace-key {version_id}:{question_version_id}=C")
     click.echo(f"draft batch {batch}")
 
     heading("3. Show the batch: who, when, why, what")
-    with db.acting(c.dsn, home_tenant, admin) as conn:
-        from .cli import _print_batch
-
-        _print_batch(api.get_correction_batch(conn, batch))
+    with db.acting(c.dsn, tenant, admin) as conn:
+        print_batch(api.get_correction_batch(conn, batch))
 
     heading("4. Preview before applying: who will pass, who will fail (a dry run: nothing is written)")
     click.echo(f"$ scoreledger batch preview {batch}")
-    with db.acting(c.dsn, home_tenant, admin) as conn:
-        from .cli import _print_preview
+    with db.acting(c.dsn, tenant, admin) as conn:
+        print_preview(api.preview_correction_batch(conn, batch), api.preview_correction_batch_changes(conn, batch))
+    return batch
 
-        _print_preview(api.preview_correction_batch(conn, batch), api.preview_correction_batch_changes(conn, batch))
 
+def _apply_and_revert(c, tenant: str, admin: str, batch: str, victim: str | None) -> None:
+    """Steps 5 to 8: apply, one learner's history, apply again, revert."""
     heading("5. Apply: every affected attempt rescored in one set-based statement, history written")
-    with db.acting(c.dsn, home_tenant, admin) as conn:
+    with db.acting(c.dsn, tenant, admin) as conn:
         before = _summary(conn)
         result = api.apply_correction_batch(conn, batch)
         after = _summary(conn)
@@ -223,20 +261,16 @@ def run_demo(c, learners: int, seed: int) -> None:
 
     if victim:
         heading("6. One learner's history: what the score is, how it got there, which batch changed it")
-        with db.acting(c.dsn, home_tenant, admin) as conn:
-            for row in api.submission_history(conn, victim):
-                change = "initial scoring" if row["correction_batch_id"] is None else row["reason"]
-                click.echo(
-                    f"  {row['created_at']:%Y-%m-%d %H:%M:%S}  {number(row['score'])}/{number(row['max_score'])}  {change}"
-                )
+        with db.acting(c.dsn, tenant, admin) as conn:
+            _print_history(conn, victim)
 
     heading("7. Applying again is a no-op")
-    with db.acting(c.dsn, home_tenant, admin) as conn:
+    with db.acting(c.dsn, tenant, admin) as conn:
         again = api.apply_correction_batch(conn, batch)
     click.echo(f"already_applied: {str(again['already_applied']).lower()} (nothing written)")
 
     heading("8. Revert: a compensating batch restores every score; history only grows")
-    with db.acting(c.dsn, home_tenant, admin) as conn:
+    with db.acting(c.dsn, tenant, admin) as conn:
         compensating = api.revert_correction_batch(conn, batch, "Reverted pending review by the exam board")
         restored = _summary(conn)
         doc = api.get_correction_batch(conn, compensating)
@@ -245,91 +279,62 @@ def run_demo(c, learners: int, seed: int) -> None:
     )
     click.echo(f"scores back to before: {'yes' if restored == before else 'NO'}")
     if victim:
-        with db.acting(c.dsn, home_tenant, admin) as conn:
-            for row in api.submission_history(conn, victim):
-                change = "initial scoring" if row["correction_batch_id"] is None else row["reason"]
-                click.echo(
-                    f"  {row['created_at']:%Y-%m-%d %H:%M:%S}  {number(row['score'])}/{number(row['max_score'])}  {change}"
-                )
+        with db.acting(c.dsn, tenant, admin) as conn:
+            _print_history(conn, victim)
 
+
+def _governed_tenant(c, name: str, admin: str) -> None:
+    """Step 9: maker and checker under require_approval and enforce_capabilities."""
     heading("9. A high-stakes tenant: approval required, capabilities enforced (maker, checker, apply)")
     maker, checker = sid("demo", "maker"), sid("demo", "checker")
     with db.acting(c.dsn, None, admin) as conn:
-        other_tenant = api.create_tenant(conn, tenants[1])
-    other_exam = None
-    with db.acting(c.dsn, other_tenant, admin) as conn:
-        # Administration itself is governed once enforced: the administrator
-        # takes approve_batch while it still may, then grants the others.
-        if not api.tenant_policy(conn)["enforce_capabilities"]:
-            api.grant_capability(conn, admin, "approve_batch")
-        # The maker may approve too — just never their own batch (dual control).
-        for user, caps in (
-            (maker, ["create_batch", "approve_batch"]),
-            (checker, ["approve_batch", "apply_batch", "revert_batch"]),
-        ):
-            for cap in caps:
-                api.grant_capability(conn, user, cap)
-        api.set_tenant_policy(conn, True, True)
-        other_exam = conn.execute(
-            """SELECT i.evaluation_version_id, i.question_version_id FROM scoreledger.items i
+        tenant = api.create_tenant(conn, name)
+    with db.acting(c.dsn, tenant, admin) as conn:
+        _govern(conn, admin, maker, checker)
+        item = conn.execute(
+            """SELECT i.evaluation_version_id::text, i.question_version_id::text FROM scoreledger.items i
                JOIN scoreledger.evaluation_versions v USING (evaluation_version_id)
                WHERE v.title = 'Forklift Theory' ORDER BY i.position LIMIT 1"""
         ).fetchone()
-    click.echo(
-        f"{tenants[1]}: require_approval on, enforce_capabilities on; maker {maker[:8]}…, checker {checker[:8]}…"
-    )
-    with db.acting(c.dsn, other_tenant, maker) as conn:
+    click.echo(f"{name}: require_approval on, enforce_capabilities on; maker {maker[:8]}…, checker {checker[:8]}…")
+    with db.acting(c.dsn, tenant, maker) as conn:
         gated = api.create_correction_batch(
             conn,
             "Forklift Q1 ambiguous: give everyone the point (incident FL-9)",
-            [
-                {
-                    "type": "mark_correct",
-                    "evaluation_version_id": str(other_exam["evaluation_version_id"]),
-                    "question_version_id": str(other_exam["question_version_id"]),
-                }
-            ],
+            [{"type": "mark_correct", **item}],
         )
         api.batch_action(conn, "submit", gated)
     click.echo(f"maker: created and submitted batch {gated}")
-    for who, label in ((maker, "maker tries to approve own batch"), (maker, "maker tries to apply")):
+    attempts = (
+        ("maker tries to approve own batch", lambda conn: api.batch_action(conn, "approve", gated, "looks fine")),
+        ("maker tries to apply", lambda conn: api.apply_correction_batch(conn, gated)),
+    )
+    for label, attempt in attempts:
         try:
-            with db.acting(c.dsn, other_tenant, who) as conn:
-                if "approve" in label:
-                    api.batch_action(conn, "approve", gated, "looks fine")
-                else:
-                    api.apply_correction_batch(conn, gated)
+            with db.acting(c.dsn, tenant, maker) as conn:
+                attempt(conn)
         except Exception as exc:  # noqa: BLE001 - the refusal is the point of the demo
-            from .cli import one_line
-
             click.echo(f"{label}: refused — {one_line(exc)}")
-    with db.acting(c.dsn, other_tenant, checker) as conn:
-        from .cli import _print_preview
-
-        _print_preview(api.preview_correction_batch(conn, gated), None)
+    with db.acting(c.dsn, tenant, checker) as conn:
+        print_preview(api.preview_correction_batch(conn, gated), None)
         api.batch_action(conn, "approve", gated, "checked against the incident report")
         result = api.apply_correction_batch(conn, gated)
     click.echo(f"checker: approved and applied — {result['submissions_rescored']} submissions rescored")
-    with db.acting(c.dsn, other_tenant, checker) as conn:
-        from .cli import _print_batch
+    with db.acting(c.dsn, tenant, checker) as conn:
+        print_batch(api.get_correction_batch(conn, gated))
 
-        _print_batch(api.get_correction_batch(conn, gated))
 
-    heading("10. scoreledger batch list")
-    with db.acting(c.dsn, home_tenant, admin) as conn:
-        table(api.list_correction_batches(conn), ["id", "status", "reason", "correction_types", "submissions_affected"])
-
-    from .demo_scores import run_scores_demo
-
-    run_scores_demo(c, home_tenant, admin)
-
-    heading("11. scoreledger check: every invariant, every tenant")
-    with db.connect(c.dsn) as conn:
-        rows = api.check_invariants(conn)
-    table(
-        [{"status": "FAIL" if r["breaches"] else "ok", **r} for r in rows], ["status", "scope", "invariant", "breaches"]
-    )
-    click.echo(
-        f"\nTry it yourself: scoreledger --tenant '{tenants[0]}' --actor {admin} batch list\n"
-        f"                 scoreledger --tenant '{tenants[0]}' submission history {victim or '<submission id>'}"
-    )
+def _govern(conn, admin: str, maker: str, checker: str) -> None:
+    """Grant the roles, then turn on approval and enforced capabilities."""
+    # Administration itself is governed once enforced: the administrator
+    # takes approve_batch while it still may, then grants the others.
+    if not api.tenant_policy(conn)["enforce_capabilities"]:
+        api.grant_capability(conn, admin, "approve_batch")
+    # The maker may approve too — just never their own batch (dual control).
+    for user, caps in (
+        (maker, ["create_batch", "approve_batch"]),
+        (checker, ["approve_batch", "apply_batch", "revert_batch"]),
+    ):
+        for cap in caps:
+            api.grant_capability(conn, user, cap)
+    api.set_tenant_policy(conn, True, True)

@@ -17,7 +17,7 @@ import uuid
 import click
 
 from . import db, scores
-from .output import table
+from .render import concordance_table, heading, score_value, table
 
 NAMESPACE = uuid.UUID("5c0e1ed6-0000-4000-8000-0000000000a5")
 
@@ -46,17 +46,31 @@ def _item(conn, queue: str, submission_id: str | None, message_ref: str | None =
     return row["id"] if row else scores.add_review_item(conn, queue, submission_id, message_ref)
 
 
-def _heading(text: str) -> None:
-    click.echo()
-    click.secho(f"== {text}", bold=True)
-
-
 def run_scores_demo(c, home_tenant: str, admin: str, sessions: int = 24, seed: int = 11) -> None:
     """Walk the score layer in `home_tenant` (a tenant id or name); `admin` is the acting user's uuid."""
     rng = random.Random(seed)
-    chair, second, trainee = _id("reviewer", "chair"), _id("reviewer", "second"), _id("reviewer", "trainee")
+    picked = _record_results(c, home_tenant, admin, sessions, rng)
+    if not picked:
+        return
+    reviewed = _board_reviews(c, home_tenant, admin, picked)
+    example = reviewed[0]["id"]
+    _show_scores(c, home_tenant, admin, example)
+    heading("Backfill: artefacts that predate the score layer, or whose write failed")
+    reports = scores.backfill(c.dsn, home_tenant)
+    r = reports[0]
+    click.echo(
+        f"$ scoreledger scores backfill   # {r.artefacts} artefact(s) lacked scores; "
+        f"{r.scores_written} scores written, {r.failed} failed"
+    )
+    click.echo(
+        f"\nTry it yourself: scoreledger --tenant {home_tenant} scores list {example}\n"
+        f"                 scoreledger --tenant {home_tenant} scores concordance"
+    )
 
-    _heading("Scores: evaluators and reviewers write typed scores about the same sessions")
+
+def _record_results(c, home_tenant: str, admin: str, sessions: int, rng: random.Random) -> list[dict]:
+    """Two evaluators' results about the first `sessions` submissions of the safety exam (returned)."""
+    heading("Scores: evaluators and reviewers write typed scores about the same sessions")
     with db.acting(c.dsn, home_tenant, admin) as conn:
         picked = conn.execute(
             """SELECT s.submission_id::text AS id, s.score, s.max_score, s.passed
@@ -68,7 +82,7 @@ def run_scores_demo(c, home_tenant: str, admin: str, sessions: int = 24, seed: i
         ).fetchall()
         if not picked:
             click.echo("(no submissions to score)")
-            return
+            return []
         scores.register_evaluator(conn, "rubric-grader v2", GRADER_SCHEMA)
         scores.register_evaluator(conn, "plagiarism-check")
         docs = []
@@ -109,7 +123,12 @@ def run_scores_demo(c, home_tenant: str, admin: str, sessions: int = 24, seed: i
     click.echo(
         "  rubric-grader v2 declares verdict and band as choices: band 3 is stored as CATEGORICAL '3', not a number"
     )
+    return picked
 
+
+def _board_reviews(c, home_tenant: str, admin: str, picked: list[dict]) -> list[dict]:
+    """The exam board's annotations of a third of the sessions (returned), and two that write no scores."""
+    chair, second, trainee = _id("reviewer", "chair"), _id("reviewer", "second"), _id("reviewer", "trainee")
     # The exam board reviews a third of them: the chair is authoritative.
     reviewed = picked[: max(3, len(picked) // 3)]
     with db.acting(c.dsn, home_tenant, admin) as conn:
@@ -145,8 +164,11 @@ def run_scores_demo(c, home_tenant: str, admin: str, sessions: int = 24, seed: i
         f"exam board: {len(reviewed)} sessions reviewed by the chair (authoritative) and a second reviewer; "
         "a trainee's draft and an annotation of an appeal e-mail write no scores"
     )
+    return reviewed
 
-    example = reviewed[0]["id"]
+
+def _show_scores(c, home_tenant: str, admin: str, example: str) -> None:
+    """`scores list` and `scores concordance` of one reviewed session."""
     with db.acting(c.dsn, home_tenant, admin) as conn:
         every = scores.submission_scores(conn, example)
         authoritative = scores.submission_scores(conn, example, authoritative_only=True)
@@ -159,13 +181,13 @@ def run_scores_demo(c, home_tenant: str, admin: str, sessions: int = 24, seed: i
         ).fetchone()
         summary = scores.concordance_summary(conn)
 
-    _heading(f"scoreledger scores list {example}")
+    heading(f"scoreledger scores list {example}")
     table(
         [
             {
                 "name": r["name"],
                 "type": r["data_type"],
-                "value": r["value_string"] if r["value_string"] is not None else r["value_numeric"],
+                "value": score_value(r),
                 "source": r["source"] + (" (authoritative)" if r["is_authoritative"] else ""),
                 "in authoritative view": "yes" if any(a["id"] == r["id"] for a in authoritative) else "no",
             }
@@ -180,30 +202,8 @@ def run_scores_demo(c, home_tenant: str, admin: str, sessions: int = 24, seed: i
         f"{totals['failures']} unresolved write failures"
     )
 
-    _heading("Concordance: the automated value beside the authoritative human value")
-    table(
-        [
-            {
-                "name": a["name"],
-                "automated": a["automated_value"],
-                "board": a["human_value"],
-                "agree": {True: "yes", False: "NO", None: ""}[a["agree"]],
-            }
-            for a in agreement
-        ]
-    )
+    heading("Concordance: the automated value beside the authoritative human value")
+    concordance_table(agreement, human="board")
     click.echo()
     click.echo("agreement per score name, over every reviewed session ($ scoreledger scores concordance):")
     table([row for row in summary if row["compared"]])
-
-    _heading("Backfill: artefacts that predate the score layer, or whose write failed")
-    reports = scores.backfill(c.dsn, home_tenant)
-    r = reports[0]
-    click.echo(
-        f"$ scoreledger scores backfill   # {r.artefacts} artefact(s) lacked scores; "
-        f"{r.scores_written} scores written, {r.failed} failed"
-    )
-    click.echo(
-        f"\nTry it yourself: scoreledger --tenant {home_tenant} scores list {example}\n"
-        f"                 scoreledger --tenant {home_tenant} scores concordance"
-    )

@@ -1,0 +1,184 @@
+"""Remediation benches: recording submissions, preview, apply and revert, each against bare SQL."""
+
+from __future__ import annotations
+
+from psycopg.types.json import Jsonb
+
+from .harness import CHUNK, Bench
+
+
+class RemediationBench:
+    def __init__(self, bench: Bench):
+        self.bench = bench
+        self.conn = bench.conn  # autocommit, superuser
+        self.scale = bench.scale
+        self.tenant = bench.tenant
+        self.items = bench.items
+        self.versions = bench.versions
+        self.timed = bench.timed
+        self.report = bench.report
+
+    def stage_documents(self):
+        """Submission documents, pre-chunked, so both sides parse the same JSON."""
+        (main_v, main_q), (small_v, small_q) = self.versions
+        self.conn.execute("DROP TABLE IF EXISTS bench_chunks")
+        self.conn.execute(
+            """
+            CREATE UNLOGGED TABLE bench_chunks AS
+            SELECT g / %(chunk)s AS chunk,
+                   jsonb_agg(jsonb_build_object(
+                     'submission_id', gen_random_uuid(),
+                     -- 1 %% of the submissions are of a second version: the small batch's scope.
+                     'evaluation_version_id', CASE WHEN g %% 100 = 0 THEN %(small_v)s ELSE %(main_v)s END,
+                     'user_id', md5('user' || (g / 3))::uuid,
+                     'submitted_at', '2026-11-01T10:00:00Z',
+                     'answers', (SELECT jsonb_agg(jsonb_build_object(
+                                   'question_version_id', (CASE WHEN g %% 100 = 0 THEN %(small_q)s::text[] ELSE %(main_q)s::text[] END)[i],
+                                   'selected', jsonb_build_array((ARRAY['A','B','C','D'])[1 + ((g * 7 + i * 13) %% 4)])))
+                                 FROM generate_series(1, %(items)s) i))) AS docs
+            FROM generate_series(0, %(n)s - 1) g
+            GROUP BY g / %(chunk)s
+            """,
+            {
+                "chunk": CHUNK,
+                "n": self.scale,
+                "items": self.items,
+                "main_v": main_v,
+                "small_v": small_v,
+                "main_q": main_q,
+                "small_q": small_q,
+            },
+        )
+        self.conn.execute("GRANT SELECT ON bench_chunks TO scoreledger_app")
+        self.chunks = [r[0] for r in self.conn.execute("SELECT chunk FROM bench_chunks ORDER BY chunk")]
+
+    # ------------------------------------------------------------ ingest
+
+    def bench_ingest(self):
+        self.conn.execute("DROP TABLE IF EXISTS bare_answers, bare_submissions")
+        self.conn.execute(
+            """CREATE TABLE bare_submissions (submission_id uuid PRIMARY KEY, evaluation_version_id uuid NOT NULL,
+                 user_id uuid NOT NULL, submitted_at timestamptz NOT NULL, score numeric, max_score numeric)"""
+        )
+        self.conn.execute(
+            """CREATE TABLE bare_answers (submission_id uuid NOT NULL, question_version_id uuid NOT NULL,
+                 selected text[] NOT NULL, PRIMARY KEY (submission_id, question_version_id))"""
+        )
+        ours = bare = 0.0
+        for chunk in self.chunks:
+            seconds, _ = self.timed(
+                "SELECT scoreledger.record_submissions(docs) FROM bench_chunks WHERE chunk = %s", [chunk], as_app=True
+            )
+            ours += seconds
+            seconds, _ = self.timed(
+                """
+                WITH d AS (SELECT e FROM bench_chunks, jsonb_array_elements(docs) e WHERE chunk = %s),
+                s AS (INSERT INTO bare_submissions (submission_id, evaluation_version_id, user_id, submitted_at)
+                      SELECT (e->>'submission_id')::uuid, (e->>'evaluation_version_id')::uuid, (e->>'user_id')::uuid,
+                             (e->>'submitted_at')::timestamptz FROM d)
+                INSERT INTO bare_answers (submission_id, question_version_id, selected)
+                SELECT (e->>'submission_id')::uuid, (a->>'question_version_id')::uuid,
+                       ARRAY(SELECT jsonb_array_elements_text(a->'selected'))
+                FROM d, jsonb_array_elements(e->'answers') a
+                RETURNING 1
+                """,
+                [chunk],
+            )
+            bare += seconds
+        self.report(f"ingest record_submissions ({self.items} items)", self.scale, ours, bare, "submissions")
+        self.conn.execute("DROP TABLE bare_answers, bare_submissions")
+        self.conn.execute("VACUUM ANALYZE scoreledger_private.submissions, scoreledger_private.answers")
+
+    # ------------------------------------------------------------ apply / revert
+
+    def create_batch(self, version: str, question: str) -> str:
+        _, row = self.timed(
+            "SELECT scoreledger.create_correction_batch(%s, %s)",
+            [
+                "bench: key was wrong",
+                Jsonb(
+                    [
+                        {
+                            "type": "replace_key",
+                            "evaluation_version_id": version,
+                            "question_version_id": question,
+                            "correct": ["C"],
+                        }
+                    ]
+                ),
+            ],
+            as_app=True,
+        )
+        return str(row[0])
+
+    def bare_apply(self, version: str, question: str) -> float:
+        """The minimal work: the one item's point delta, one history insert, one score update per submission."""
+        self.conn.execute("DROP TABLE IF EXISTS bare_history")
+        self.conn.execute(
+            "CREATE TABLE bare_history (history_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+            "submission_id uuid NOT NULL, score numeric NOT NULL, max_score numeric NOT NULL)"
+        )
+        seconds, _ = self.timed(
+            """
+            WITH delta AS (
+              SELECT a.submission_id,
+                     (CASE WHEN a.selected_mask = 4 THEN 1 ELSE 0 END) - (CASE WHEN a.selected_mask = 2 THEN 1 ELSE 0 END) AS d
+              FROM bare_answers a WHERE a.question_version_id = %s
+            ), h AS (
+              INSERT INTO bare_history (submission_id, score, max_score)
+              SELECT s.submission_id, s.score + delta.d, s.max_score
+              FROM delta JOIN bare_submissions s ON s.submission_id = delta.submission_id
+              RETURNING submission_id, score
+            )
+            UPDATE bare_submissions s SET score = h.score FROM h WHERE s.submission_id = h.submission_id
+            RETURNING 1
+            """,
+            [question],
+        )
+        return seconds
+
+    def bench_apply_revert(self):
+        (main_v, main_q), (small_v, small_q) = self.versions
+        # Bare tables with the same rows as ours (copied, untimed).
+        self.conn.execute("DROP TABLE IF EXISTS bare_answers, bare_submissions")
+        self.conn.execute("SELECT set_config('scoreledger.tenant_id', %s, false)", [self.tenant])
+        self.conn.execute("SET ROLE scoreledger_owner")
+        self.conn.execute(
+            "CREATE TEMP TABLE bare_submissions AS SELECT submission_id, score, max_score FROM scoreledger_private.submissions"
+        )
+        self.conn.execute(
+            "CREATE TEMP TABLE bare_answers AS SELECT submission_id, question_version_id, selected_mask FROM scoreledger_private.answers"
+        )
+        self.conn.execute("RESET ROLE")
+        self.conn.execute("SELECT set_config('scoreledger.tenant_id', '', false)")
+        self.conn.execute("ALTER TABLE bare_submissions ADD PRIMARY KEY (submission_id)")
+        self.conn.execute("CREATE INDEX ON bare_answers (question_version_id, submission_id)")
+        self.conn.execute("ANALYZE bare_submissions, bare_answers")
+
+        for label, version, question in (("all", main_v, main_q[3]), ("1%", small_v, small_q[3])):
+            batch = self.create_batch(version, question)
+            preview_s, row = self.timed("SELECT scoreledger.preview_correction_batch(%s)", [batch], as_app=True)
+            # Bare equivalent of a preview: the same deltas, read-only, counted.
+            bare_preview_s, _ = self.timed(
+                """SELECT count(*), count(*) FILTER (WHERE d <> 0) FROM (
+                     SELECT (CASE WHEN a.selected_mask = 4 THEN 1 ELSE 0 END) - (CASE WHEN a.selected_mask = 2 THEN 1 ELSE 0 END) AS d
+                     FROM bare_answers a JOIN bare_submissions s ON s.submission_id = a.submission_id
+                     WHERE a.question_version_id = %s) x""",
+                [question],
+            )
+            self.report(
+                f"preview replace_key ({label} of submissions)",
+                row[0]["submissionsAffected"],
+                preview_s,
+                bare_preview_s,
+                "submissions",
+            )
+            apply_s, row = self.timed("SELECT scoreledger.apply_correction_batch(%s)", [batch], as_app=True)
+            touched = row[0]["submissions_rescored"]
+            bare_s = self.bare_apply(version, question)
+            self.report(f"apply replace_key ({label} of submissions)", touched, apply_s, bare_s, "submissions")
+            revert_s, _ = self.timed(
+                "SELECT scoreledger.revert_correction_batch(%s, 'bench revert')", [batch], as_app=True
+            )
+            bare_s = self.bare_apply(version, question)
+            self.report(f"revert replace_key ({label} of submissions)", touched, revert_s, bare_s, "submissions")

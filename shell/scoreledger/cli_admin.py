@@ -1,0 +1,172 @@
+"""Commands that set things up and look after them: db, tenant, capability, check, demo."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import api, db
+from .context import Context, with_context
+from .demo import run_demo
+from .render import check_rows, emit_json, table
+
+CAPABILITIES = click.Choice(["create_batch", "approve_batch", "apply_batch", "revert_batch"])
+
+# --------------------------------------------------------------------- db
+
+
+@click.group("db")
+def db_group():
+    """Create, migrate and inspect the database."""
+
+
+@db_group.command("migrate")
+@with_context
+def db_migrate(c: Context):
+    """Create the database if missing, apply migrations, reload sql/ (idempotent)."""
+    report = db.migrate(c.dsn)
+    if c.as_json:
+        emit_json(report.__dict__)
+        return
+    if report.database_created:
+        click.echo(f"created database {db.database_name(c.dsn)}")
+    applied = ", ".join(report.migrations_applied) or "none pending"
+    click.echo(f"migrations applied: {applied}")
+    click.echo(f"definitions loaded: {len(report.sql_loaded)} files from sql/")
+
+
+@db_group.command("status")
+@with_context
+def db_status(c: Context):
+    """Applied and pending migrations; which sql/ definitions are loaded."""
+    state = db.status(c.dsn)
+    if c.as_json:
+        emit_json(state)
+        return
+    table(state["migrations"])
+    click.echo()
+    table(state["definitions"])
+
+
+# ----------------------------------------------------------------- tenant
+
+
+@click.group("tenant")
+def tenant_group():
+    """Tenants."""
+
+
+@tenant_group.command("create")
+@click.argument("name")
+@click.option("--id", "tenant_id", default=None, help="use this uuid")
+@with_context
+def tenant_create(c: Context, name, tenant_id):
+    """Create a tenant (idempotent on NAME)."""
+    with c.acting(need_tenant=False) as conn:
+        new_id = api.create_tenant(conn, name, tenant_id)
+    c.emit({"tenant_id": new_id, "name": name}, lambda: click.echo(f"tenant {name}: {new_id}"))
+
+
+@tenant_group.command("list")
+@with_context
+def tenant_list(c: Context):
+    """List tenants."""
+    with c.acting(need_tenant=False) as conn:
+        rows = api.list_tenants(conn)
+    c.emit(rows, lambda: table(rows, ["tenant_id", "name", "require_approval", "enforce_capabilities", "created_at"]))
+
+
+@tenant_group.command("policy")
+@click.option("--require-approval/--no-require-approval", default=None, help="apply needs an approved batch")
+@click.option(
+    "--enforce-capabilities/--no-enforce-capabilities", default=None, help="every batch action needs a capability"
+)
+@with_context
+def tenant_policy(c: Context, require_approval, enforce_capabilities):
+    """Show or set the tenant's governance policy (audited)."""
+    with c.acting() as conn:
+        if require_approval is None and enforce_capabilities is None:
+            policy = api.tenant_policy(conn)
+        else:
+            policy = api.set_tenant_policy(conn, require_approval, enforce_capabilities)
+    c.emit(
+        policy,
+        lambda: click.echo(
+            f"require_approval: {str(policy['require_approval']).lower()}, "
+            f"enforce_capabilities: {str(policy['enforce_capabilities']).lower()}"
+        ),
+    )
+
+
+# ------------------------------------------------------------- capability
+
+
+@click.group("capability")
+def capability_group():
+    """Who may create, approve, apply and revert batches (when enforced)."""
+
+
+def _capability_command(verb: str, preposition: str, change, key: str, done: str, not_done: str) -> None:
+    """`capability grant|revoke USER_ID CAPABILITY` (the database audits the change)."""
+
+    @capability_group.command(verb, help=f"{verb.capitalize()} CAPABILITY {preposition} USER_ID (audited).")
+    @click.argument("user_id")
+    @click.argument("capability", type=CAPABILITIES)
+    @with_context
+    def command(c: Context, user_id, capability):
+        with c.acting() as conn:
+            changed = change(conn, user_id, capability)
+        c.emit(
+            {"user_id": user_id, "capability": capability, key: changed},
+            lambda: click.echo(f"{capability} {done if changed else not_done} {user_id}"),
+        )
+
+
+_capability_command("grant", "to", api.grant_capability, "granted", done="granted to", not_done="already held by")
+_capability_command("revoke", "from", api.revoke_capability, "revoked", done="revoked from", not_done="was not held by")
+
+
+@capability_group.command("list")
+@with_context
+def capability_list(c: Context):
+    """Capabilities held in this tenant."""
+    with c.acting() as conn:
+        rows = api.list_capabilities(conn)
+    c.emit(
+        rows,
+        lambda: table(rows, ["user_id", "capability", "granted_by", "granted_at"], empty="no capabilities granted"),
+    )
+
+
+# ------------------------------------------------------------ check, demo
+
+
+@click.command("check")
+@with_context
+def check(c: Context):
+    """Verify every invariant over the whole database; exit 1 on any breach.
+
+    Runs as the connecting login role (the owner or a superuser), not as
+    scoreledger_app: it reads across tenants.
+    """
+    with db.connect(c.dsn) as conn:
+        rows = api.check_invariants(conn)
+    breaches = [r for r in rows if r["breaches"]]
+    if c.as_json:
+        emit_json({"ok": not breaches, "checks": rows})
+    else:
+        table(check_rows(rows), ["status", "scope", "invariant", "breaches", "sample"])
+    if breaches:
+        if not c.as_json:
+            click.echo(f"{len(breaches)} invariant(s) breached", err=True)
+        sys.exit(1)
+
+
+@click.command("demo")
+@click.option("--learners", default=300, show_default=True, type=click.IntRange(10, 100_000))
+@click.option("--seed", default=7, show_default=True)
+@with_context
+def demo(c: Context, learners, seed):
+    """Load a realistic sample and walk the whole lifecycle."""
+    run_demo(c, learners=learners, seed=seed)
