@@ -170,10 +170,10 @@ $$;
 CREATE TEMP TABLE view_rows (phase text NOT NULL, view_name text NOT NULL, row_json jsonb NOT NULL);
 GRANT ALL ON view_rows TO PUBLIC;
 
--- Views that are global by design (docs/security.md): the tenant registry
--- and the error registry. Every other view holds tenant data.
+-- Views that are global by design (docs/security.md): the tenant registry,
+-- the error registry and the input bounds. Every other view holds tenant data.
 CREATE FUNCTION tests.sec_global_views() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
-  SELECT ARRAY['scoreledger.tenants', 'scoreledger.error_codes']
+  SELECT ARRAY['scoreledger.tenants', 'scoreledger.error_codes', 'scoreledger.input_limits']
 $$;
 
 CREATE FUNCTION tests.sec_tenant_views() RETURNS SETOF text LANGUAGE sql STABLE AS $$
@@ -369,9 +369,9 @@ $$, 'no function of scoreledger_private is executable by PUBLIC');
 SELECT set_eq($$
   SELECT p.oid::regprocedure::text FROM pg_proc p
   WHERE p.pronamespace = 'scoreledger_private'::regnamespace AND has_function_privilege('scoreledger_app', p.oid, 'EXECUTE')
-$$, ARRAY['scoreledger_private.error_registry()', 'scoreledger_private.is_passing(numeric,numeric,numeric)',
-          'scoreledger_private.score_text(numeric,text)'],
-'scoreledger_app may execute exactly the private functions its views call (error_registry, is_passing, score_text)');
+$$, ARRAY['scoreledger_private.error_registry()', 'scoreledger_private.input_limits()',
+          'scoreledger_private.is_passing(numeric,numeric,numeric)', 'scoreledger_private.score_text(numeric,text)'],
+'scoreledger_app may execute exactly the private functions its views call (error_registry, input_limits, is_passing, score_text)');
 SELECT is_empty($$
   SELECT p.oid::regprocedure::text FROM pg_proc p
   WHERE p.pronamespace = 'scoreledger_private'::regnamespace AND has_function_privilege('scoreledger_app', p.oid, 'EXECUTE')
@@ -471,7 +471,7 @@ SELECT is_empty($$SELECT view_name || ': ' || problem FROM tests.sec_view_leaks(
 SELECT is_empty($$SELECT view_name || ': ' || problem FROM tests.sec_view_leaks() WHERE problem LIKE '%once tenant B has data'$$,
                 'every view shows tenant A exactly the rows it showed before tenant B had any data');
 SELECT set_eq($$SELECT DISTINCT view_name FROM view_rows WHERE phase = 'none'$$, tests.sec_global_views(),
-              'without a context only the global views (tenant and error registries) show rows');
+              'without a context only the global views (tenant and error registries, input bounds) show rows');
 SELECT is_empty($$
   SELECT g || ': ' || p || ' sees ' || (SELECT count(*) FROM view_rows r WHERE r.view_name = g AND r.phase = p)
   FROM unnest(tests.sec_global_views()) g, unnest(ARRAY['A', 'B']) p

@@ -22,9 +22,9 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from scoreledger import db
 
-# Global by design (docs/security.md): the tenant registry and the error
-# registry. Every other view of schema scoreledger holds tenant data.
-GLOBAL_VIEWS = {"scoreledger.tenants", "scoreledger.error_codes"}
+# Global by design (docs/security.md): the tenant registry, the error
+# registry and the input bounds. Every other view of schema scoreledger holds tenant data.
+GLOBAL_VIEWS = {"scoreledger.tenants", "scoreledger.error_codes", "scoreledger.input_limits"}
 # The functions that need no tenant context.
 CONTEXT_FREE_FUNCTIONS = {"set_context", "create_tenant", "current_tenant", "current_actor"}
 
