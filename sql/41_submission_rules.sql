@@ -76,7 +76,9 @@ $$;
 
 -- Every document of a call, parsed once, with the first rule it breaks
 -- (problem, null if none). One SELECT, so that the planner inlines it into
--- the statement that records the documents.
+-- the statement that records the documents. `docs` is named once: inlined,
+-- each mention is a copy of the whole call's JSON in the plan, and planning
+-- copies the plan tree several times.
 --
 -- Text fields (jsonb_to_record), so that no value can fail a conversion:
 -- an absent field and a JSON null both read as null, and a non-string JSON
@@ -93,10 +95,7 @@ AS $$
          CASE WHEN d.submitted_at_valid THEN d.submitted_at::timestamptz END, d.answer_count,
          CASE
            WHEN NOT d.is_object THEN scoreledger_private.problem('SL422', NULL, 'must be a JSON object')
-           WHEN d.has_unknown_field
-             THEN scoreledger_private.problem('SL422', scoreledger_private.first_unknown_key(docs -> d.idx,
-                    ARRAY['submission_id', 'evaluation_version_id', 'user_id', 'assignment_id', 'submitted_at', 'answers']),
-                    'unknown field')
+           WHEN d.unknown_field IS NOT NULL THEN scoreledger_private.problem('SL422', d.unknown_field, 'unknown field')
            WHEN d.submission_id IS NOT NULL AND d.given_id IS NULL
              THEN scoreledger_private.problem('SL422', 'submission_id', 'must be a uuid string')
            WHEN d.version_id IS NULL AND NOT coalesce(scoreledger_private.is_uuid(d.version_text), false)
@@ -131,8 +130,10 @@ AS $$
     FROM (
       SELECT (x.n - 1)::int AS idx, jsonb_typeof(x.doc) = 'object' AS is_object,
              CASE WHEN jsonb_typeof(x.doc) = 'object'
-                  THEN x.doc - ARRAY['submission_id', 'evaluation_version_id', 'user_id', 'assignment_id', 'submitted_at',
-                                     'answers'] <> '{}' END AS has_unknown_field,
+                       AND x.doc - ARRAY['submission_id', 'evaluation_version_id', 'user_id', 'assignment_id', 'submitted_at',
+                                         'answers'] <> '{}'
+                  THEN scoreledger_private.first_unknown_key(x.doc, ARRAY['submission_id', 'evaluation_version_id',
+                         'user_id', 'assignment_id', 'submitted_at', 'answers']) END AS unknown_field,
              f.submission_id, ids.given_id, f.evaluation_version_id AS version_text,
              v.evaluation_version_id AS version_id, v.evaluation_id, ids.user_id,
              f.assignment_id AS assignment_text, a.assignment_id, a.evaluation_id AS assignment_evaluation_id,
