@@ -1,9 +1,12 @@
 -- =====================================================================
--- Submissions, raw answers and score history.
+-- Submissions, raw answers and score history: their tables' guards and
+-- their read side.
 --   * raw answers and submission facts are immutable;
 --   * history is append-only, for the table owner too;
 --   * a submission's score is only ever set from its latest history row.
 -- All guards are statement-level triggers so bulk paths stay set-based.
+-- What a valid submission document is: sql/41_submission_rules.sql; how
+-- documents are recorded: sql/42_recording.sql.
 -- =====================================================================
 
 -- Row-level security of this domain's tables (the helper: sql/10_tenancy.sql).
@@ -220,7 +223,7 @@ SELECT scoreledger_private.declare_guard('scoreledger_private.submissions', 'sub
   'a submission''s score changes only to its latest history row');
 
 -- ---------------------------------------------------------------------
--- Read side (recording: sql/41_submission_rules.sql, sql/42_recording.sql)
+-- Read side
 -- ---------------------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION scoreledger.submission_score_history(submission_id uuid)

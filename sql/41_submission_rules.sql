@@ -7,7 +7,11 @@
 -- or null. Recording (sql/42_recording.sql) evaluates these CASEs over the
 -- whole call in its bulk statements, stores each entry's problem, and
 -- raises the first in document order; the diagnosis functions there read
--- the same stored problems. No other code says what a valid document is.
+-- the same stored problems. Rules across entries (an id named twice, an
+-- item answered twice) are set-based too: a window over the call's
+-- documents, one statement over its answers (mark_repeated_answers). No
+-- other code says what a valid document is; tests/pgtap/24 holds an
+-- example of each rule, counted from these functions' source.
 --
 -- Cheap first: on the valid path every WHEN is a cheap operator over values
 -- parsed once (nothing cast before it is checked); anything costly to word

@@ -8,8 +8,9 @@
 --                       corrections in force;
 --   parse_answers       every answer once: its item, selection, award and
 --                       the first rule it breaks;
---   score_submissions, number_attempts, insert_submissions,
---   refuse_changed_rerecordings.
+--   score_submissions   each document's score (and its items counted for
+--                       mark_repeated_answers, the one rule across answers);
+--   number_attempts, insert_submissions, refuse_changed_rerecordings.
 -- A broken rule is raised (first_submission_problem, in document order)
 -- before anything is written; the diagnosis functions at the end run the
 -- same steps and read the same problems, so they cannot disagree.
