@@ -49,7 +49,7 @@ BEGIN
     CREATE TEMP TABLE recording_submissions (
       idx integer PRIMARY KEY, answer_count integer, submission_id uuid, version_id uuid, evaluation_id uuid,
       user_id uuid, assignment_id uuid, submitted_at timestamptz, problem text[], fresh boolean,
-      attempt_no integer, score numeric, max_score numeric, items_answered integer,
+      attempt_no integer, score numeric, max_score numeric, items_answered integer, answer_problems integer,
       inserted boolean NOT NULL DEFAULT false
     ) WITH (fillfactor = 30) ON COMMIT DELETE ROWS;  -- room for its three updates to stay HOT
     CREATE TEMP TABLE recording_answers (
@@ -212,18 +212,21 @@ $$;
 -- Score and insert
 -- ---------------------------------------------------------------------
 
--- Step 4: each document's score, the sum of its answers' awards, and how
--- many distinct items its answers name (for mark_repeated_answers: counted
--- here, in the pass that groups the answers anyway).
+-- Step 4: each document's score, the sum of its answers' awards, how many
+-- distinct items its answers name (for mark_repeated_answers) and how many
+-- broke a rule: counted here, in the pass that groups the answers anyway,
+-- so that asking "any problem?" reads the documents, not every answer.
 CREATE OR REPLACE FUNCTION scoreledger_private.score_submissions()
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
   UPDATE pg_temp.recording_submissions r
-     SET score = t.score, max_score = t.max_score, items_answered = t.items_answered
+     SET score = t.score, max_score = t.max_score, items_answered = t.items_answered,
+         answer_problems = t.answer_problems
     FROM (SELECT ra.idx, sum(ra.award) AS score, sum(ra.item_max) AS max_score,
-                 count(DISTINCT ra.question_version_id)::int AS items_answered
+                 count(DISTINCT ra.question_version_id)::int AS items_answered,
+                 count(ra.problem)::int AS answer_problems
           FROM pg_temp.recording_answers ra
           GROUP BY ra.idx) t
    WHERE r.idx = t.idx;
@@ -364,7 +367,8 @@ BEGIN
   PERFORM scoreledger_private.parse_answers(docs);
   PERFORM scoreledger_private.score_submissions();
   PERFORM scoreledger_private.mark_repeated_answers();
-  IF EXISTS (SELECT 1 FROM pg_temp.recording_answers a WHERE a.problem IS NOT NULL) THEN
+  IF EXISTS (SELECT 1 FROM pg_temp.recording_submissions r
+             WHERE r.answer_problems > 0 OR r.items_answered < r.answer_count) THEN
     PERFORM scoreledger_private.raise_first_submission_problem(path_prefix);
   END IF;
 
