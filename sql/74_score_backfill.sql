@@ -227,7 +227,8 @@ SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
-  caller_tenant text := current_setting('scoreledger.tenant_id', true);
+  caller_tenant uuid := scoreledger.current_tenant();
+  caller_actor uuid := scoreledger.current_actor();
   t uuid;
   kind text;
   ids uuid[];
@@ -238,7 +239,7 @@ DECLARE
 BEGIN
   PERFORM scoreledger_private.check_backfill_arguments('evaluation_result', batch_size);
   FOR t IN SELECT x.tenant_id FROM scoreledger_private.tenants x ORDER BY x.tenant_id LOOP
-    PERFORM set_config('scoreledger.tenant_id', t::text, true);
+    PERFORM scoreledger_private.enter_context(t);
     FOREACH kind IN ARRAY ARRAY['evaluation_result', 'annotation'] LOOP
       tenant_id := t;
       source_kind := kind;
@@ -260,7 +261,7 @@ BEGIN
       END IF;
     END LOOP;
   END LOOP;
-  PERFORM set_config('scoreledger.tenant_id', coalesce(caller_tenant, ''), true);
+  PERFORM scoreledger_private.enter_context(caller_tenant, caller_actor);
 END
 $$;
 COMMENT ON FUNCTION scoreledger.top_up_scores(integer) IS

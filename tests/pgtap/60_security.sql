@@ -379,17 +379,18 @@ SELECT is_empty($$
 $$, 'those private functions are IMMUTABLE invoker-rights expressions: they read no table');
 
 -- Operator functions read across tenants by switching the tenant setting
--- themselves: none but set_context may be callable by the application.
+-- themselves (enter_context, or the settings directly): none but
+-- set_context may be callable by the application.
 SELECT is_empty($$
   SELECT p.oid::regprocedure::text FROM pg_proc p
   WHERE p.pronamespace = ANY (tests.sec_our_schemas())
-    AND p.prosrc ~ 'set_config\s*\(\s*''scoreledger\.(tenant|actor)_id'''
+    AND p.prosrc ~ '(set_config\s*\(\s*''scoreledger\.(tenant|actor)_id''|enter_context\s*\()'
     AND p.oid <> 'scoreledger.set_context(uuid,uuid)'::regprocedure
     AND has_function_privilege('scoreledger_app', p.oid, 'EXECUTE')
 $$, 'no function that switches the tenant context itself (cross-tenant operator functions) is executable by scoreledger_app');
 SELECT ok((SELECT count(*) FROM pg_proc p
            WHERE p.pronamespace = ANY (tests.sec_our_schemas())
-             AND p.prosrc ~ 'set_config\s*\(\s*''scoreledger\.(tenant|actor)_id'''
+             AND p.prosrc ~ '(set_config\s*\(\s*''scoreledger\.(tenant|actor)_id''|enter_context\s*\()'
              AND p.oid <> 'scoreledger.set_context(uuid,uuid)'::regprocedure) >= 2,
           'sanity: the check above found the operator functions (check_invariants, top_up_scores)');
 SELECT is(has_function_privilege('scoreledger_app', 'scoreledger.check_invariants()', 'EXECUTE'), false,
@@ -579,8 +580,7 @@ SELECT set_eq($$SELECT it FROM tests.sec_app_write_privileges() AS p(it) WHERE i
               ARRAY['scoreledger_private.submissions: INSERT', 'scoreledger_private.score_history: column UPDATE'],
               'self-test: a table grant and a column grant to scoreledger_app are both reported');
 -- (plpgsql_check plans the functions' queries: under a tenant context, as in 08.)
-SELECT set_config('scoreledger.tenant_id', tests.uuid_of('tenant', 611)::text, true);
-SELECT set_config('scoreledger.actor_id', tests.uuid_of('actor', 611)::text, true);
+SELECT scoreledger_private.enter_context(tests.uuid_of('tenant', 611), tests.uuid_of('actor', 611));
 SELECT ok(EXISTS (SELECT 1 FROM tests.sec_plpgsql_findings() f
                   WHERE f.label = 'scoreledger.zz_planted_definer(text)' AND f.level = 'security'),
           'self-test: plpgsql_check reports the SQL injection in the planted function');
@@ -626,8 +626,7 @@ $$, 'self-test: with the planted objects removed, the checks are clean again');
 -- =====================================================================
 -- As 08_plpgsql_check: plan under a tenant context, with the recording
 -- scratch tables present (recording above created them in this session).
-SELECT set_config('scoreledger.tenant_id', tests.uuid_of('tenant', 611)::text, true);
-SELECT set_config('scoreledger.actor_id', tests.uuid_of('actor', 611)::text, true);
+SELECT scoreledger_private.enter_context(tests.uuid_of('tenant', 611), tests.uuid_of('actor', 611));
 SELECT is_empty($$SELECT label || ' line ' || coalesce(lineno::text, '?') || ' [' || level || ']: ' || message
                   FROM tests.sec_plpgsql_findings()$$,
                 'plpgsql_check (security warnings on) finds no error and no SQL injection in any PL/pgSQL function');
