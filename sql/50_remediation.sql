@@ -1,7 +1,7 @@
 -- =====================================================================
 -- Remediation: correction batches — create, list, show, apply, revert.
 --
--- Apply and revert are one routine (rescore_for_batch): lock the affected
+-- Apply and revert are one routine (rescore_batch): lock the affected
 -- evaluation versions, compute every in-scope submission's new score as
 -- its stored score plus the change in points of the targeted items only
 -- (old item state -> new item state, both from scoring.sql), and write one
