@@ -10,16 +10,18 @@
 -- =====================================================================
 
 ALTER TABLE scoreledger_private.guards ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS registry_all ON scoreledger_private.guards;
 CREATE POLICY registry_all ON scoreledger_private.guards USING (true) WITH CHECK (true);
 
--- The digest covers the whole definition (body, volatility, SECURITY,
--- search_path), so CREATE OR REPLACE of any of them shows.
-CREATE OR REPLACE FUNCTION scoreledger_private.function_digest(fn regprocedure)
+-- A guard's digest: its trigger's definition (table, timing, events,
+-- WHEN, level) and its function's (body, volatility, SECURITY,
+-- search_path), as "trigger:function", so CREATE OR REPLACE of either
+-- shows, and which one.
+CREATE OR REPLACE FUNCTION scoreledger_private.guard_digest(trigger_oid oid)
 RETURNS text
 LANGUAGE sql STABLE
 AS $$
-  SELECT md5(pg_catalog.pg_get_functiondef(fn))
+  SELECT md5(pg_catalog.pg_get_triggerdef(t.oid)) || ':' || md5(pg_catalog.pg_get_functiondef(t.tgfoid))
+  FROM pg_catalog.pg_trigger t WHERE t.oid = trigger_oid
 $$;
 
 -- Called by the loader (as the owner) right after a CREATE TRIGGER.
@@ -30,23 +32,24 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 #variable_conflict use_column
 DECLARE
-  fn regprocedure;
+  trg pg_catalog.pg_trigger;
 BEGIN
-  SELECT t.tgfoid::regprocedure INTO fn FROM pg_catalog.pg_trigger t
+  SELECT t.* INTO trg FROM pg_catalog.pg_trigger t
   WHERE t.tgrelid = tbl AND t.tgname = declare_guard.trigger_name AND NOT t.tgisinternal;
-  IF fn IS NULL THEN
+  IF trg.oid IS NULL THEN
     PERFORM scoreledger_private.fail('SL404', format('declare_guard: no trigger %s on %s', trigger_name, tbl));
   END IF;
   INSERT INTO scoreledger_private.guards AS g (table_name, trigger_name, function_name, definition_md5, purpose, declared_in)
-  VALUES (tbl::text, declare_guard.trigger_name, fn::text, scoreledger_private.function_digest(fn), purpose,
-          pg_catalog.pg_current_xact_id())
+  VALUES (tbl::text, declare_guard.trigger_name, trg.tgfoid::regprocedure::text, scoreledger_private.guard_digest(trg.oid),
+          purpose, pg_catalog.pg_current_xact_id())
   ON CONFLICT (table_name, trigger_name) DO UPDATE
     SET function_name = excluded.function_name, definition_md5 = excluded.definition_md5,
         purpose = excluded.purpose, declared_in = excluded.declared_in;
 END
 $$;
 
--- A guard's state as the catalog shows it now: 'ok', or what is wrong.
+-- Every guard whose catalog state differs from its declaration, and every
+-- trigger on a private table that no file declared: what is wrong.
 CREATE OR REPLACE FUNCTION scoreledger_private.guard_problems()
 RETURNS TABLE (table_name text, trigger_name text, problem text)
 LANGUAGE sql STABLE
@@ -55,12 +58,20 @@ AS $$
          CASE WHEN t.oid IS NULL THEN 'missing'
               WHEN t.tgenabled NOT IN ('O', 'A') THEN 'disabled'
               WHEN t.tgfoid::regprocedure::text <> g.function_name THEN 'calls ' || t.tgfoid::regprocedure::text
+              WHEN split_part(scoreledger_private.guard_digest(t.oid), ':', 1) <> split_part(g.definition_md5, ':', 1)
+                THEN 'trigger redefined since load'
               ELSE 'function replaced since load' END
   FROM scoreledger_private.guards g
   LEFT JOIN pg_catalog.pg_trigger t
     ON t.tgrelid = to_regclass(g.table_name) AND t.tgname = g.trigger_name AND NOT t.tgisinternal
   WHERE t.oid IS NULL OR t.tgenabled NOT IN ('O', 'A') OR t.tgfoid::regprocedure::text <> g.function_name
-     OR scoreledger_private.function_digest(t.tgfoid::regprocedure) <> g.definition_md5
+     OR scoreledger_private.guard_digest(t.oid) <> g.definition_md5
+  UNION ALL
+  SELECT t.tgrelid::regclass::text, t.tgname, 'not a registered guard'
+  FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+  WHERE c.relnamespace = 'scoreledger_private'::regnamespace AND NOT t.tgisinternal
+    AND NOT EXISTS (SELECT 1 FROM scoreledger_private.guards g
+                    WHERE g.table_name = t.tgrelid::regclass::text AND g.trigger_name = t.tgname)
 $$;
 
 -- ---------------------------------------------------------------------
@@ -94,7 +105,7 @@ END
 $$;
 
 -- The loader runs every sql/ file in one transaction, then calls this:
--- every function, view, trigger and policy of the two schemas that the
+-- every function, view and trigger of the two schemas that the
 -- files did not (re)create in this transaction is a leftover of an older
 -- version and is dropped, so no file ever carries DROP … IF EXISTS for
 -- yesterday's names. CREATE OR REPLACE rewrites the catalog row even when
@@ -110,17 +121,14 @@ DECLARE
   stale record;
 BEGIN
   DELETE FROM scoreledger_private.guards g WHERE g.declared_in <> pg_catalog.pg_current_xact_id();
-  -- Triggers and policies first, then views, then functions: the order in
-  -- which the later ones are freed of what uses them.
+  -- Triggers first, then views, then functions: the order in which the
+  -- later ones are freed of what uses them. (Policies need no sweep: the
+  -- loader drops them all before the files create them afresh.)
   FOR stale IN
     SELECT 1 AS step, 'trigger' AS kind, t.tgname AS object_name, t.tgrelid::regclass AS rel, NULL::regprocedure AS fn
     FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
     WHERE c.relnamespace IN ('scoreledger'::regnamespace, 'scoreledger_private'::regnamespace)
       AND NOT t.tgisinternal AND t.xmin <> this_load
-    UNION ALL
-    SELECT 2, 'policy', p.polname, p.polrelid::regclass, NULL
-    FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
-    WHERE c.relnamespace IN ('scoreledger'::regnamespace, 'scoreledger_private'::regnamespace) AND p.xmin <> this_load
     UNION ALL
     SELECT 3, 'view', NULL, c.oid::regclass, NULL
     FROM pg_catalog.pg_class c
@@ -137,7 +145,6 @@ BEGIN
   LOOP
     CASE stale.kind
       WHEN 'trigger' THEN EXECUTE format('DROP TRIGGER %I ON %s', stale.object_name, stale.rel);
-      WHEN 'policy' THEN EXECUTE format('DROP POLICY %I ON %s', stale.object_name, stale.rel);
       WHEN 'view' THEN EXECUTE format('DROP VIEW %s', stale.rel);
       ELSE EXECUTE format('DROP FUNCTION %s', stale.fn);
     END CASE;

@@ -153,7 +153,6 @@ LANGUAGE plpgsql VOLATILE
 AS $fn$
 BEGIN
   EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', tbl);
-  EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %s', tbl);
   EXECUTE format($p$CREATE POLICY tenant_isolation ON %s
                     USING (tenant_id = (SELECT scoreledger.current_tenant()))
                     WITH CHECK (tenant_id = (SELECT scoreledger.current_tenant()))$p$, tbl);
@@ -164,15 +163,11 @@ $fn$;
 -- context exists) but only writable by create_tenant and, for its own row,
 -- by the tenant's policy functions.
 ALTER TABLE scoreledger_private.tenants ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS registry_read ON scoreledger_private.tenants;
 CREATE POLICY registry_read ON scoreledger_private.tenants FOR SELECT USING (true);
-DROP POLICY IF EXISTS registry_insert ON scoreledger_private.tenants;
 CREATE POLICY registry_insert ON scoreledger_private.tenants FOR INSERT WITH CHECK (true);
-DROP POLICY IF EXISTS own_row_update ON scoreledger_private.tenants;
 CREATE POLICY own_row_update ON scoreledger_private.tenants FOR UPDATE
   USING (tenant_id = (SELECT scoreledger.current_tenant()))
   WITH CHECK (tenant_id = (SELECT scoreledger.current_tenant()));
 
 ALTER TABLE scoreledger_private.sql_definitions ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS definitions_all ON scoreledger_private.sql_definitions;
 CREATE POLICY definitions_all ON scoreledger_private.sql_definitions USING (true) WITH CHECK (true);

@@ -135,16 +135,32 @@ def load_sql(dsn: str) -> list[str]:
     with connect(dsn) as conn, conn.transaction():
         conn.execute("SET LOCAL ROLE scoreledger_owner")
         conn.execute("SET LOCAL client_min_messages = warning")
+        # A policy has no CREATE OR REPLACE: the files create every one
+        # afresh, so no file needs DROP POLICY IF EXISTS for its own names.
+        conn.execute(
+            """DO $$
+               DECLARE p record;
+               BEGIN
+                 FOR p IN SELECT pol.polname, pol.polrelid::regclass AS rel
+                          FROM pg_catalog.pg_policy pol JOIN pg_catalog.pg_class c ON c.oid = pol.polrelid
+                          WHERE c.relnamespace IN ('scoreledger'::regnamespace, 'scoreledger_private'::regnamespace)
+                 LOOP
+                   EXECUTE format('DROP POLICY %I ON %s', p.polname, p.rel);
+                 END LOOP;
+               END $$"""
+        )
         for path in files:
             try:
                 conn.execute(path.read_text())
             except psycopg.Error as exc:
                 raise ScoreledgerError(f"loading sql/{path.name} failed: {exc.diag.message_primary or exc}") from exc
-            conn.execute(
+        # Recorded once every file is in: the table's own policy is one of them.
+        with conn.cursor() as cur:
+            cur.executemany(
                 """INSERT INTO scoreledger_private.sql_definitions (file_name, sha256, loaded_at)
                    VALUES (%s, %s, clock_timestamp())
                    ON CONFLICT (file_name) DO UPDATE SET sha256 = excluded.sha256, loaded_at = excluded.loaded_at""",
-                [path.name, _sha256(path)],
+                [(path.name, _sha256(path)) for path in files],
             )
         conn.execute(
             "DELETE FROM scoreledger_private.sql_definitions WHERE NOT (file_name = ANY(%s))",

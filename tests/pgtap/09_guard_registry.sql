@@ -1,9 +1,10 @@
 -- The guard registry (sql/05_guards.sql): every trigger on a private table
 -- is declared, and check reports a guard that is dropped, disabled, pointed
--- at another function, or whose function body was replaced -- as the owner,
--- who can do all four.
+-- at another function, re-created with another definition, or whose
+-- function body was replaced, and a trigger nobody declared -- as the
+-- owner, who can do all of these.
 BEGIN;
-SELECT plan(9);
+SELECT plan(11);
 
 CREATE FUNCTION tests.guard_breaches() RETURNS bigint LANGUAGE sql AS $$
   SELECT c.breaches FROM scoreledger.check_invariants() c
@@ -55,6 +56,22 @@ CREATE TRIGGER history_append_only BEFORE UPDATE OR DELETE ON scoreledger_privat
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_nothing();
 SELECT is(tests.guard_sample(), 'scoreledger_private.score_history.history_append_only: calls scoreledger_private.tg_nothing()',
           'a guard re-pointed at another function is a breach');
+ROLLBACK TO SAVEPOINT tamper;
+
+SAVEPOINT tamper;
+-- Same name, same function, fewer events: DELETE no longer guarded.
+CREATE OR REPLACE TRIGGER history_append_only BEFORE UPDATE ON scoreledger_private.score_history
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__append_only();
+SELECT is(tests.guard_sample(), 'scoreledger_private.score_history.history_append_only: trigger redefined since load',
+          'a guard re-created with fewer events is a breach');
+ROLLBACK TO SAVEPOINT tamper;
+
+SAVEPOINT tamper;
+CREATE FUNCTION scoreledger_private.tg_unlisted() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER unlisted BEFORE INSERT ON scoreledger_private.score_history
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_unlisted();
+SELECT is(tests.guard_sample(), 'scoreledger_private.score_history.unlisted: not a registered guard',
+          'a trigger nobody declared is a breach (a guard must be in the registry to be checked)');
 ROLLBACK TO SAVEPOINT tamper;
 
 RESET ROLE;
