@@ -22,6 +22,8 @@ $$;
 -- a one-shot query with the batch's questions known (see batch_question_ids).
 -- Without with_assignments, the per-assignment outcomes (the costly part)
 -- are left out: the stored figures need only the totals.
+-- Over 80 lines: one statement, planned once with its CTEs in view of each
+-- other (split into functions, the planner loses the row estimates).
 CREATE OR REPLACE FUNCTION scoreledger_private.preview_document(batch_id uuid, reverting boolean, with_assignments boolean)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
