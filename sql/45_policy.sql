@@ -199,10 +199,9 @@ AS $$
 DECLARE
   bound integer;
 BEGIN
-  SELECT l.max_value INTO bound FROM scoreledger_private.input_limits l WHERE l.name = limit_name;
-  IF bound IS NULL THEN
-    RAISE EXCEPTION 'require_text_within: no input limit named %', limit_name;
-  END IF;
+  -- STRICT: a limit name that is not in the list is a bug of the caller
+  -- (P0002), never a silent pass.
+  SELECT l.max_value INTO STRICT bound FROM scoreledger_private.input_limits l WHERE l.name = limit_name;
   IF pg_catalog.length(value) > bound THEN
     PERFORM scoreledger_private.fail('SL422', format('%s: at most %s characters (got %s)', field, bound, pg_catalog.length(value)));
   END IF;
