@@ -141,16 +141,17 @@ class RemediationBench:
         (main_v, main_q), (small_v, small_q) = self.versions
         # Bare tables with the same rows as ours (copied, untimed).
         self.conn.execute("DROP TABLE IF EXISTS bare_answers, bare_submissions")
-        self.conn.execute("SELECT set_config('scoreledger.tenant_id', %s, false)", [self.tenant])
-        self.conn.execute("SET ROLE scoreledger_owner")
-        self.conn.execute(
-            "CREATE TEMP TABLE bare_submissions AS SELECT submission_id, score, max_score FROM scoreledger_private.submissions"
-        )
-        self.conn.execute(
-            "CREATE TEMP TABLE bare_answers AS SELECT submission_id, question_version_id, selected_mask FROM scoreledger_private.answers"
-        )
-        self.conn.execute("RESET ROLE")
-        self.conn.execute("SELECT set_config('scoreledger.tenant_id', '', false)")
+        with self.conn.transaction():
+            self.conn.execute("SET LOCAL ROLE scoreledger_owner")
+            self.conn.execute("SELECT scoreledger_private.enter_context(%s)", [self.tenant])
+            self.conn.execute(
+                "CREATE TEMP TABLE bare_submissions AS"
+                " SELECT submission_id, score, max_score FROM scoreledger_private.submissions"
+            )
+            self.conn.execute(
+                "CREATE TEMP TABLE bare_answers AS"
+                " SELECT submission_id, question_version_id, selected_mask FROM scoreledger_private.answers"
+            )
         self.conn.execute("ALTER TABLE bare_submissions ADD PRIMARY KEY (submission_id)")
         self.conn.execute("CREATE INDEX ON bare_answers (question_version_id, submission_id)")
         self.conn.execute("ANALYZE bare_submissions, bare_answers")

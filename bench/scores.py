@@ -181,7 +181,7 @@ class ScoreBench:
         for first in range(0, n, 200_000):
             with self.conn.transaction():
                 self.conn.execute("SET LOCAL ROLE scoreledger_owner")
-                self.conn.execute("SELECT set_config('scoreledger.tenant_id', %s, true)", [self.tenant])
+                self.conn.execute("SELECT scoreledger_private.enter_context(%s)", [self.tenant])
                 self.conn.execute(
                     f"""INSERT INTO scoreledger_private.evaluation_results (tenant_id, result_id, evaluator_id, submission_id, payload)
                         SELECT %(t)s, gen_random_uuid(), (%(e)s::uuid[])[1 + g %% {EVALUATORS}],

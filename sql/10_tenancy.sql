@@ -3,25 +3,52 @@
 -- registry, and row-level security on every tenant-owned table.
 -- =====================================================================
 
+-- The context lives in three transaction-local settings that only
+-- enter_context writes: the tenant, the actor, and a marker holding the
+-- start time of the transaction that set them. A setting that outlived its
+-- transaction (a session-level SET by the application, which survives
+-- COMMIT and would follow a pooled connection to its next client) has a
+-- stale marker and reads as no context; so does a value that is not a
+-- uuid, which would otherwise fail every view with 22P02. One inlinable
+-- expression each: RLS policies and the bulk paths call them per statement.
 CREATE OR REPLACE FUNCTION scoreledger.current_tenant()
 RETURNS uuid
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-  SELECT nullif(current_setting('scoreledger.tenant_id', true), '')::uuid
+  SELECT CASE WHEN current_setting('scoreledger.context', true) = 'tx:' || extract(epoch FROM now())::text
+               AND current_setting('scoreledger.tenant_id', true)
+                   ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+              THEN current_setting('scoreledger.tenant_id', true)::uuid END
 $$;
 COMMENT ON FUNCTION scoreledger.current_tenant() IS
-  'The tenant set by set_context for the current transaction, or null.';
+  'The tenant set by set_context for the current transaction, or null (also when a setting was made any other way).';
 GRANT EXECUTE ON FUNCTION scoreledger.current_tenant() TO scoreledger_app;
 
 CREATE OR REPLACE FUNCTION scoreledger.current_actor()
 RETURNS uuid
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-  SELECT nullif(current_setting('scoreledger.actor_id', true), '')::uuid
+  -- An actor counts only within a live tenant context.
+  SELECT CASE WHEN scoreledger.current_tenant() IS NOT NULL
+               AND current_setting('scoreledger.actor_id', true)
+                   ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+              THEN current_setting('scoreledger.actor_id', true)::uuid END
 $$;
 COMMENT ON FUNCTION scoreledger.current_actor() IS
   'The acting user set by set_context for the current transaction, or null.';
 GRANT EXECUTE ON FUNCTION scoreledger.current_actor() TO scoreledger_app;
+
+-- The one writer of the context (set_context, and check's walk over the
+-- tenants). Not granted to the application: it validates nothing.
+CREATE OR REPLACE FUNCTION scoreledger_private.enter_context(tenant_id uuid, actor_id uuid DEFAULT NULL)
+RETURNS void
+LANGUAGE sql VOLATILE
+AS $$
+  -- The marker's form is the one current_tenant() compares with.
+  SELECT set_config('scoreledger.tenant_id', coalesce(tenant_id::text, ''), true),
+         set_config('scoreledger.actor_id', coalesce(actor_id::text, ''), true),
+         set_config('scoreledger.context', 'tx:' || extract(epoch FROM now())::text, true)
+$$;
 
 CREATE OR REPLACE FUNCTION scoreledger_private.require_tenant()
 RETURNS uuid
@@ -64,10 +91,9 @@ BEGIN
   IF NOT EXISTS (SELECT 1 FROM scoreledger_private.tenants t WHERE t.tenant_id = set_context.tenant_id) THEN
     PERFORM scoreledger_private.fail('SL404', format('tenant %s does not exist', tenant_id));
   END IF;
-  -- is_local = true: the context dies with the transaction, so a pooled
+  -- Transaction-local: the context dies with the transaction, so a pooled
   -- connection handed to the next client carries nothing over.
-  PERFORM set_config('scoreledger.tenant_id', tenant_id::text, true);
-  PERFORM set_config('scoreledger.actor_id', coalesce(actor_id::text, ''), true);
+  PERFORM scoreledger_private.enter_context(tenant_id, actor_id);
 END
 $$;
 COMMENT ON FUNCTION scoreledger.set_context(uuid, uuid) IS
@@ -85,7 +111,7 @@ BEGIN
   IF name IS NULL OR name !~ '\S' THEN
     PERFORM scoreledger_private.fail('SL422', 'name: must be a non-empty string');
   END IF;
-  PERFORM scoreledger_private.require_text_within('name', btrim(name, E' \t\r\n'), 'tenant_name');
+  PERFORM scoreledger_private.require_text_within('name', btrim(name, E' \t\r\n'), scoreledger_private.input_limit('name_chars'));
   INSERT INTO scoreledger_private.tenants (tenant_id, name)
   VALUES (coalesce(create_tenant.tenant_id, gen_random_uuid()), btrim(create_tenant.name, E' \t\r\n'))
   ON CONFLICT DO NOTHING;

@@ -174,36 +174,18 @@ COMMENT ON VIEW scoreledger.batch_next_actions IS
   'The action center: per batch, what it waits for (null when nothing is awaited), the actions allowed now under the tenant''s policy, its group order, and its impact figures as stored at creation, last edit, apply or revert (figures_at).';
 GRANT SELECT ON scoreledger.batch_next_actions TO scoreledger_app;
 
--- ---------------------------------------------------------------------
--- Input limits, as data: the one list of documented upper bounds on free
--- text (and, for the other domains, lists and per-call fan-out). A field
--- beyond its bound is SL422 naming the field, before any work is done.
--- Characters, not bytes: what a person typing a reason can count.
--- ---------------------------------------------------------------------
-CREATE OR REPLACE VIEW scoreledger_private.input_limits AS
-  SELECT * FROM (VALUES
-    ('tenant_name', 200, 'characters', 'a tenant''s name (create_tenant)'),
-    ('batch_reason', 4000, 'characters', 'why a batch changes scores (create_correction_batch, update_correction_batch)'),
-    ('review_note', 4000, 'characters', 'an approval''s or a rejection''s note'),
-    ('revert_reason', 4000, 'characters', 'why a batch is reverted (revert_correction_batch)')
-  ) l(name, max_value, unit, applies_to);
-COMMENT ON VIEW scoreledger_private.input_limits IS
-  'The documented upper bound of each bounded input: its name, maximum, unit and what it applies to.';
-
--- SL422 naming `field` when `value` is longer than the limit `limit_name`
--- allows; null passes (whether a field is required is the caller's rule).
-CREATE OR REPLACE FUNCTION scoreledger_private.require_text_within(field text, value text, limit_name text)
+-- SL422 naming `field` when `value` is longer than `max_chars` (a bound
+-- of the one list, scoreledger_private.input_limits() in sql/00_errors.sql,
+-- passed by the caller as input_limit('…')); null passes: whether a field
+-- is required is the caller's rule.
+CREATE OR REPLACE FUNCTION scoreledger_private.require_text_within(field text, value text, max_chars bigint)
 RETURNS void
 LANGUAGE plpgsql STABLE
 AS $$
-DECLARE
-  bound integer;
 BEGIN
-  -- STRICT: a limit name that is not in the list is a bug of the caller
-  -- (P0002), never a silent pass.
-  SELECT l.max_value INTO STRICT bound FROM scoreledger_private.input_limits l WHERE l.name = limit_name;
-  IF pg_catalog.length(value) > bound THEN
-    PERFORM scoreledger_private.fail('SL422', format('%s: at most %s characters (got %s)', field, bound, pg_catalog.length(value)));
+  IF pg_catalog.length(value) > max_chars THEN
+    PERFORM scoreledger_private.fail('SL422', format('%s: must be at most %s characters (got %s)',
+      field, max_chars, pg_catalog.length(value)));
   END IF;
 END
 $$;

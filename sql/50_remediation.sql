@@ -1,7 +1,7 @@
 -- =====================================================================
 -- Remediation: correction batches — create, list, show, apply, revert.
 --
--- Apply and revert are one routine (rescore_for_batch): lock the affected
+-- Apply and revert are one routine (rescore_batch): lock the affected
 -- evaluation versions, compute every in-scope submission's new score as
 -- its stored score plus the change in points of the targeted items only
 -- (old item state -> new item state, both from scoring.sql), and write one
@@ -31,17 +31,6 @@ BEGIN
      OR NEW.batch_id IS DISTINCT FROM OLD.batch_id OR NEW.tenant_id IS DISTINCT FROM OLD.tenant_id THEN
     PERFORM scoreledger_private.fail('SL423', format('correction batch %s: its id, tenant, creator and creation time are immutable', OLD.batch_id));
   END IF;
-  -- Who edited the corrections only grows, by the actor who edits them now
-  -- (the corrections' guards add them; so does a change of the payload
-  -- document itself): no edit loses its author before the approval.
-  IF NEW.payload IS DISTINCT FROM OLD.payload THEN
-    NEW.payload_editors := scoreledger_private.with_payload_editor(OLD.payload_editors);
-  END IF;
-  IF NEW.payload_editors IS DISTINCT FROM OLD.payload_editors
-     AND NEW.payload_editors IS DISTINCT FROM scoreledger_private.with_payload_editor(OLD.payload_editors) THEN
-    PERFORM scoreledger_private.fail('SL423', format(
-      'correction batch %s: its payload editors are recorded by the engine, never rewritten', OLD.batch_id));
-  END IF;
   -- Once applied (a frozen status of the machine, sql/45_policy.sql), a
   -- batch is history: only a move of the machine (applied -> reverted,
   -- which records the compensating batch) may touch it, and a compensating
@@ -61,6 +50,17 @@ BEGIN
                  SELECT 1 FROM scoreledger_private.workflow_transitions t
                  WHERE t.machine = 'batch' AND t.from_status = OLD.status AND t.to_status = NEW.status AND NOT t.read_only))) THEN
     PERFORM scoreledger_private.fail('SL423', format('correction batch %s is %s; its record is immutable', OLD.batch_id, OLD.status));
+  END IF;
+  -- Who edited the corrections only grows, by the actor who edits them now
+  -- (the corrections' guards add them; so does a change of the payload
+  -- document itself): no edit loses its author before the approval.
+  IF NEW.payload IS DISTINCT FROM OLD.payload THEN
+    NEW.payload_editors := scoreledger_private.with_payload_editor(OLD.payload_editors);
+  END IF;
+  IF NEW.payload_editors IS DISTINCT FROM OLD.payload_editors
+     AND NEW.payload_editors IS DISTINCT FROM scoreledger_private.with_payload_editor(OLD.payload_editors) THEN
+    PERFORM scoreledger_private.fail('SL423', format(
+      'correction batch %s: its payload editors are recorded by the engine, never rewritten', OLD.batch_id));
   END IF;
   RETURN NEW;
 END
@@ -339,7 +339,7 @@ BEGIN
   IF reason IS NULL OR reason !~ '\S' THEN
     PERFORM scoreledger_private.fail('SL422', 'reason: must not be empty (say why the scores change)');
   END IF;
-  PERFORM scoreledger_private.require_text_within('reason', reason, 'batch_reason');
+  PERFORM scoreledger_private.require_text_within('reason', reason, scoreledger_private.input_limit('reason_chars'));
   PERFORM scoreledger_private.validate_corrections(corrections);
   INSERT INTO scoreledger_private.correction_batches (tenant_id, batch_id, status, reason, payload, created_by)
   VALUES (scoreledger.current_tenant(), new_batch, 'draft', btrim(reason, E' \t\r\n'), corrections, actor);
@@ -411,7 +411,7 @@ BEGIN
   IF reason IS NULL OR reason !~ '\S' THEN
     PERFORM scoreledger_private.fail('SL422', 'reason: must not be empty (say why the batch is reverted)');
   END IF;
-  PERFORM scoreledger_private.require_text_within('reason', reason, 'revert_reason');
+  PERFORM scoreledger_private.require_text_within('reason', reason, scoreledger_private.input_limit('reason_chars'));
 
   -- The compensating batch carries the original's corrections for the
   -- record; active_batches never counts a compensating batch. It is

@@ -430,7 +430,7 @@ BEGIN
     PERFORM scoreledger_private.fail('SL403', format(
       'dual control: you created, last edited or changed the corrections of batch %s, so someone else must approve it', batch_id));
   END IF;
-  PERFORM scoreledger_private.require_text_within('note', note, 'review_note');
+  PERFORM scoreledger_private.require_text_within('note', note, scoreledger_private.input_limit('reason_chars'));
   RETURN scoreledger_private.transition_batch(batch, to_status, nullif(btrim(note), ''));
 END
 $$;
@@ -453,7 +453,7 @@ BEGIN
   IF note IS NULL OR note !~ '\S' THEN
     PERFORM scoreledger_private.fail('SL422', 'note: say why the batch is rejected');
   END IF;
-  PERFORM scoreledger_private.require_text_within('note', note, 'review_note');
+  PERFORM scoreledger_private.require_text_within('note', note, scoreledger_private.input_limit('reason_chars'));
   RETURN scoreledger_private.transition_batch(batch, to_status, btrim(note));
 END
 $$;
@@ -493,7 +493,7 @@ BEGIN
   IF reason IS NOT NULL AND reason !~ '\S' THEN
     PERFORM scoreledger_private.fail('SL422', 'reason: must not be empty (say why the scores change)');
   END IF;
-  PERFORM scoreledger_private.require_text_within('reason', reason, 'batch_reason');
+  PERFORM scoreledger_private.require_text_within('reason', reason, scoreledger_private.input_limit('reason_chars'));
   IF corrections IS NOT NULL THEN
     PERFORM scoreledger_private.validate_corrections(corrections);
     DELETE FROM scoreledger_private.correction_submissions cs WHERE cs.tenant_id = batch.tenant_id AND cs.batch_id = batch.batch_id;

@@ -77,7 +77,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-  caller_tenant text := current_setting('scoreledger.tenant_id', true);
+  caller_tenant uuid := scoreledger.current_tenant();
+  caller_actor uuid := scoreledger.current_actor();
   tenant record;
 BEGIN
   -- Catalog invariants, database-wide.
@@ -104,13 +105,13 @@ BEGIN
 
   -- Data invariants, tenant by tenant (RLS shows one tenant at a time).
   FOR tenant IN SELECT t.tenant_id, t.name FROM scoreledger_private.tenants t ORDER BY t.name LOOP
-    PERFORM pg_catalog.set_config('scoreledger.tenant_id', tenant.tenant_id::text, true);
+    PERFORM scoreledger_private.enter_context(tenant.tenant_id);
     RETURN QUERY SELECT 'tenant ' || tenant.name, b.invariant, b.breaches, b.sample
                  FROM scoreledger_private.tenant_breaches() b;
     RETURN QUERY SELECT 'tenant ' || tenant.name, b.invariant, b.breaches, b.sample
                  FROM scoreledger_private.score_breaches() b;
   END LOOP;
-  PERFORM pg_catalog.set_config('scoreledger.tenant_id', coalesce(caller_tenant, ''), true);
+  PERFORM scoreledger_private.enter_context(caller_tenant, caller_actor);
 END
 $$;
 COMMENT ON FUNCTION scoreledger.check_invariants() IS

@@ -97,10 +97,10 @@ SELECT tests.authenticate_without_context();
 SELECT is(scoreledger.current_tenant(), NULL, 'no context: current_tenant() is null');
 SELECT is_empty($$
   SELECT view_name || ': ' || row_count
-  FROM tests.view_row_counts('scoreledger', ARRAY['scoreledger.tenants', 'scoreledger.error_codes'])
+  FROM tests.view_row_counts('scoreledger', ARRAY['scoreledger.tenants', 'scoreledger.error_codes', 'scoreledger.input_limits'])
   WHERE row_count <> 0
 $$, 'no context: every view of tenant data shows no rows');
-SELECT ok((SELECT count(*) FROM tests.view_row_counts('scoreledger', ARRAY['scoreledger.tenants', 'scoreledger.error_codes'])) >= 7,
+SELECT ok((SELECT count(*) FROM tests.view_row_counts('scoreledger', ARRAY['scoreledger.tenants', 'scoreledger.error_codes', 'scoreledger.input_limits'])) >= 7,
           'no context: the sweep above covered the tenant-data views');
 SELECT ok((SELECT count(*) FROM scoreledger.tenants
            WHERE tenant_id IN (tests.uuid_of('tenant', 201), tests.uuid_of('tenant', 202))) = 2,

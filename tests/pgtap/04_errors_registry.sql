@@ -1,7 +1,7 @@
 -- The error registry (contract section 2): one place lists every SQLSTATE
 -- the API raises on purpose; scoreledger_private.fail refuses any other.
 BEGIN;
-SELECT plan(14);
+SELECT plan(17);
 
 SELECT set_eq($$SELECT sqlstate FROM scoreledger.error_codes$$,
               ARRAY['SL401', 'SL403', 'SL404', 'SL409', 'SL422', 'SL423'],
@@ -55,6 +55,21 @@ SELECT is_empty($$
     AND p.oid <> 'scoreledger_private.fail(text,text,text)'::regprocedure
     AND lower(m[1]) NOT IN ('notice', 'warning', 'info', 'log', 'debug')
 $$, 'no function but scoreledger_private.fail raises an error itself (every deliberate error goes through the registry)');
+
+-- Input bounds (the same file: both registries are read by name). Every
+-- name a function asks input_limit() for is in the list (an unknown name
+-- would give a null bound, which switches its check off), and the list is
+-- well formed.
+SELECT is_empty($$
+  SELECT DISTINCT p.oid::regprocedure::text || ': ' || m[1]
+  FROM pg_proc p CROSS JOIN LATERAL regexp_matches(p.prosrc, 'input_limit\(\s*''([^'']*)''', 'g') AS m
+  WHERE p.pronamespace IN ('scoreledger'::regnamespace, 'scoreledger_private'::regnamespace)
+    AND m[1] NOT IN (SELECT name FROM scoreledger.input_limits)
+$$, 'every input_limit() name in a function body is a listed bound');
+SELECT is_empty($$SELECT name FROM scoreledger.input_limits WHERE max_value IS NULL OR max_value <= 0 OR applies_to !~ '\S'$$,
+                'every listed bound is positive and says what it applies to');
+SELECT is(scoreledger_private.input_limit('no such bound'), NULL::bigint,
+          'sanity: an unknown name gives null (hence the static check above)');
 
 SELECT * FROM finish();
 ROLLBACK;

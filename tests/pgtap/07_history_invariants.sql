@@ -208,7 +208,7 @@ SELECT is((SELECT count(*) FROM scoreledger.check_invariants() WHERE scope = 'te
 SELECT ok((SELECT count(*) FROM scoreledger.check_invariants() WHERE scope = 'database') >= 3,
           'check_invariants() checks the catalog invariants too');
 
-SELECT set_config('scoreledger.tenant_id', tests.uuid_of('tenant', 702)::text, true);
+SELECT scoreledger_private.enter_context(tests.uuid_of('tenant', 702));
 SELECT lives_ok($$SELECT * FROM scoreledger.check_invariants()$$, 'check_invariants() runs with a context set');
 SELECT is(scoreledger.current_tenant(), tests.uuid_of('tenant', 702), 'and leaves the caller''s context as it was');
 SELECT tests.clear_context();

@@ -8,8 +8,7 @@ SELECT plan(6);
 -- The functions plan their queries as they run: under a tenant context, as
 -- every caller does (require_tenant() in a WHERE clause is evaluated while
 -- planning, and raises SL401 when there is no context at all).
-SELECT set_config('scoreledger.tenant_id', tests.uuid_of('tenant', 801)::text, true);
-SELECT set_config('scoreledger.actor_id', tests.uuid_of('actor', 801)::text, true);
+SELECT scoreledger_private.enter_context(tests.uuid_of('tenant', 801), tests.uuid_of('actor', 801));
 -- record_documents works on the session's temp tables: create them, as its
 -- first call would, so that the checker can see their columns.
 SELECT scoreledger_private.ensure_recording_tables();

@@ -17,10 +17,6 @@ SELECT plan(97);
 -- ---------------------------------------------------------------------
 -- Local helpers
 -- ---------------------------------------------------------------------
-CREATE FUNCTION pg_temp.actor(name text) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$ SELECT tests.uuid_of(name, 1) $$;
-CREATE FUNCTION pg_temp.as_(who text, tenant int DEFAULT 1) RETURNS void LANGUAGE sql AS $$
-  SELECT tests.authenticate_as(tests.uuid_of('tenant', tenant), pg_temp.actor(who))
-$$;
 CREATE FUNCTION pg_temp.correction(kind text, n int, correct text[] DEFAULT NULL) RETURNS jsonb LANGUAGE sql AS $$
   SELECT jsonb_build_array(jsonb_strip_nulls(jsonb_build_object('type', kind, 'evaluation_version_id', tests.uuid_of('version', 1),
                                                                 'question_version_id', tests.uuid_of('q' || n, 1),
@@ -28,7 +24,7 @@ CREATE FUNCTION pg_temp.correction(kind text, n int, correct text[] DEFAULT NULL
 $$;
 CREATE FUNCTION pg_temp.draft(reason text, n int DEFAULT 1) RETURNS uuid LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM pg_temp.as_('maker');
+  PERFORM tests.act_as('maker');
   RETURN scoreledger.create_correction_batch(reason, pg_temp.correction('drop_item', n));
 END $$;
 -- A batch's row in the action center as one readable line.
@@ -49,7 +45,7 @@ $$;
 CREATE FUNCTION pg_temp.owner_move(batch uuid, to_status text, who text DEFAULT 'third') RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM tests.act_as_owner(tests.uuid_of('tenant', 1));
-  PERFORM set_config('scoreledger.actor_id', pg_temp.actor(who)::text, true);
+  PERFORM set_config('scoreledger.actor_id', tests.actor(who)::text, true);
   BEGIN
     UPDATE scoreledger_private.correction_batches b SET status = to_status WHERE b.batch_id = batch;
     RAISE EXCEPTION USING ERRCODE = 'SLTST', MESSAGE = 'moved';
@@ -65,7 +61,7 @@ END $$;
 -- ---------------------------------------------------------------------
 SELECT scoreledger.create_tenant('state machine 1', tests.uuid_of('tenant', 1)) \gset
 SELECT scoreledger.create_tenant('state machine 2', tests.uuid_of('tenant', 2)) \gset
-SELECT pg_temp.as_('maker') \gset
+SELECT tests.act_as('maker') \gset
 SELECT tests.make_evaluation(1) \gset
 SELECT tests.submit(1, 1, '{B}', '{A,B}', '{A,B,C}', 1) \gset
 SELECT tests.submit(1, 2, '{A}', '{A}', '{A}', 2) \gset
@@ -87,10 +83,10 @@ SELECT scoreledger.apply_correction_batch(:'s_reverted') \gset
 SELECT scoreledger.revert_correction_batch(:'s_reverted', 'undo') AS s_compensating \gset
 SELECT pg_temp.draft('discarded') AS s_discarded \gset
 SELECT scoreledger.discard_correction_batch(:'s_discarded') \gset
-SELECT pg_temp.as_('checker') \gset
+SELECT tests.act_as('checker') \gset
 SELECT scoreledger.approve_correction_batch(:'s_approved', 'ok') \gset
 SELECT scoreledger.reject_correction_batch(:'s_rejected', 'no') \gset
-SELECT pg_temp.as_('maker') \gset
+SELECT tests.act_as('maker') \gset
 
 CREATE TEMP TABLE states (status text, batch uuid, compensating boolean);
 INSERT INTO states VALUES ('draft', :'s_draft', false), ('pending_review', :'s_pending', false),
@@ -170,7 +166,7 @@ SELECT is(pg_temp.owner_move(:'s_pending', 'approved', 'maker'), 'SL403',
 SELECT is(pg_temp.owner_move(:'s_draft', 'pending_review'), 'moved', 'an allowed move goes through for the owner');
 
 -- Under require_approval, draft -> applied is withheld, on the row too.
-SELECT pg_temp.as_('admin') \gset
+SELECT tests.act_as('admin') \gset
 SELECT scoreledger.set_tenant_policy(true, NULL) \gset
 SELECT is(pg_temp.owner_move(:'s_draft', 'applied'), 'SL409', 'under require_approval the owner cannot move a draft to applied');
 SELECT isnt(pg_temp.owner_move(:'s_approved', 'applied'), 'SL409', '... but approved -> applied stays in the machine');
@@ -178,7 +174,7 @@ SELECT isnt(pg_temp.owner_move(:'s_approved', 'applied'), 'SL409', '... but appr
 -- =====================================================================
 -- 3. The action center: what each batch waits for, what may happen next
 -- =====================================================================
-SELECT pg_temp.as_('maker') \gset
+SELECT tests.act_as('maker') \gset
 SELECT is((SELECT array_agg(c.column_name || ' ' || c.data_type ORDER BY c.ordinal_position)
            FROM information_schema.columns c WHERE c.table_schema = 'scoreledger' AND c.table_name = 'batch_next_actions'),
           '{"batch_id uuid","status text","waiting_for text","next_actions ARRAY","action_order integer",'
@@ -197,12 +193,12 @@ FROM states s JOIN (VALUES
   ('discarded', false, 'discarded | - | {} | 7')) e(status, compensating, line)
   ON e.status = s.status AND e.compensating = s.compensating
 ORDER BY s.status, s.compensating;
-SELECT pg_temp.as_('admin') \gset
+SELECT tests.act_as('admin') \gset
 SELECT scoreledger.set_tenant_policy(false, NULL)->'pending_change'->>'change_id' AS lowering \gset
 -- Lowering is dual-controlled: another user confirms it.
-SELECT pg_temp.as_('checker') \gset
+SELECT tests.act_as('checker') \gset
 SELECT scoreledger.confirm_tenant_policy(:'lowering') \gset
-SELECT pg_temp.as_('maker') \gset
+SELECT tests.act_as('maker') \gset
 SELECT is(pg_temp.center(s.batch), e.line, format('require_approval off: a%s batch in %s', CASE WHEN s.compensating THEN ' compensating' ELSE '' END, s.status))
 FROM states s JOIN (VALUES
   ('draft', false, 'draft | submit for review or apply | {submit,apply,edit,discard} | 3'),
@@ -219,13 +215,13 @@ ORDER BY s.status, s.compensating;
 -- Every next action the view offers is one the API accepts (checked
 -- through require_transition, which every API function calls).
 SELECT tests.act_as_owner(tests.uuid_of('tenant', 1)) \gset
-SELECT set_config('scoreledger.actor_id', pg_temp.actor('maker')::text, true) \gset
+SELECT set_config('scoreledger.actor_id', tests.actor('maker')::text, true) \gset
 SELECT is((SELECT count(*) FROM scoreledger.batch_next_actions n CROSS JOIN unnest(n.next_actions) a
            WHERE tests.sqlstate_of(format('SELECT scoreledger_private.require_transition(b, %L) FROM scoreledger_private.correction_batches b WHERE b.batch_id = %L', a, n.batch_id)) IS NOT NULL),
           0::bigint, 'every action the view offers passes require_transition');
 
 -- Tenancy: another tenant, or no context, sees none of these rows.
-SELECT pg_temp.as_('maker', 2) \gset
+SELECT tests.act_as('maker', 2) \gset
 SELECT is((SELECT count(*) FROM scoreledger.batch_next_actions), 0::bigint, 'another tenant sees none of tenant 1''s batches');
 SELECT tests.authenticate_without_context() \gset
 SELECT is((SELECT count(*) FROM scoreledger.batch_next_actions), 0::bigint, 'without a context the view shows no rows');
@@ -233,7 +229,7 @@ SELECT is((SELECT count(*) FROM scoreledger.batch_next_actions), 0::bigint, 'wit
 -- =====================================================================
 -- 4. require_transition: SL409 names the status and what is allowed
 -- =====================================================================
-SELECT pg_temp.as_('checker') \gset
+SELECT tests.act_as('checker') \gset
 SELECT tests.throws_code_like(format($$SELECT scoreledger.approve_correction_batch(%L, 'x')$$, :'s_draft'), 'SL409',
   '%is draft; to approve it must be pending_review (allowed now: submit, apply, edit, discard, preview)',
   'approving a draft: SL409 naming the status, where approve starts, and what is allowed now');
@@ -245,7 +241,7 @@ SELECT tests.throws_code_like(format($$SELECT scoreledger.preview_correction_bat
 -- =====================================================================
 -- 5. Stored figures: what the preview said, what apply and revert wrote
 -- =====================================================================
-SELECT pg_temp.as_('maker') \gset
+SELECT tests.act_as('maker') \gset
 SELECT scoreledger.create_correction_batch('drop q3', pg_temp.correction('drop_item', 3)) AS fb \gset
 SELECT scoreledger.preview_correction_batch(:'fb') AS fb_preview \gset
 SELECT is(pg_temp.figures(:'fb'), pg_temp.said(:'fb_preview'), 'at creation the stored figures are what the preview says');
@@ -280,12 +276,12 @@ SELECT is(pg_temp.figures(:'fb_comp'), format('%s/1/0', scoreledger.get_correcti
 SELECT is(pg_temp.figures(:'fb'), '5/0/1', 'the reverted original keeps the figures of its apply');
 
 -- Once applied, the figures are part of the immutable record.
-SELECT pg_temp.as_('maker') \gset
+SELECT tests.act_as('maker') \gset
 SELECT tests.act_as_owner(tests.uuid_of('tenant', 1)) \gset
-SELECT is(tests.sqlstate_of(format($$UPDATE scoreledger_private.correction_batches SET figures_pass_to_fail = 9 WHERE batch_id = %L$$, :'fb')),
-          'SL423', 'the owner cannot rewrite a reverted batch''s figures');
-SELECT is(tests.sqlstate_of(format($$UPDATE scoreledger_private.correction_batches SET figures_at = now() WHERE batch_id = %L$$, :'fb_comp')),
-          'SL423', 'nor an applied (compensating) batch''s');
+SELECT tests.throws_code_like(format($$UPDATE scoreledger_private.correction_batches SET figures_pass_to_fail = 9 WHERE batch_id = %L$$, :'fb'),
+          'SL423', '%', 'the owner cannot rewrite a reverted batch''s figures');
+SELECT tests.throws_code_like(format($$UPDATE scoreledger_private.correction_batches SET figures_at = now() WHERE batch_id = %L$$, :'fb_comp'),
+          'SL423', '%', 'nor an applied (compensating) batch''s');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -82,27 +82,27 @@ SELECT is(pg_temp.validates('[1]'::jsonb), 'SL422: corrections[0]: must be a JSO
 -- =====================================================================
 -- 3. Evaluation items: one pass, first problem in document order
 -- =====================================================================
-SELECT throws_ok(format('SELECT scoreledger.import_evaluation_version(%L)',
+SELECT tests.throws_code_like(format('SELECT scoreledger.import_evaluation_version(%L)',
                         jsonb_set(jsonb_set(tests.evaluation_doc(3), '{items,0,points}', '-1'),
                                   '{items,2,question_version_id}', to_jsonb(tests.uuid_of('q1', 3))))::text,
                  'SL422', 'items[0].points: must be a positive number (at most 1000000)',
                  'a problem of item 0 is raised before a duplicate question version in item 2');
-SELECT throws_ok(format('SELECT scoreledger.import_evaluation_version(%L)',
+SELECT tests.throws_code_like(format('SELECT scoreledger.import_evaluation_version(%L)',
                         jsonb_set(tests.evaluation_doc(3), '{items,2,question_version_id}', to_jsonb(tests.uuid_of('q1', 3))))::text,
-                 'SL422', 'items[2].question_version_id: appears twice in this version',
+                 'SL422', 'items[2].question\_version\_id: appears twice in this version',
                  'the second item with a question version is named');
-SELECT throws_ok(format('SELECT scoreledger.import_evaluation_version(%L)',
+SELECT tests.throws_code_like(format('SELECT scoreledger.import_evaluation_version(%L)',
                         jsonb_set(jsonb_set(tests.evaluation_doc(3), '{items,1,kind}', '"essay"'), '{items,1,options}', '[]'))::text,
-                 'SL422', 'items[1].kind: must be single_choice or multiple_choice', 'within an item, kind is reported before options');
-SELECT throws_ok(format('SELECT scoreledger.import_evaluation_version(%L)',
+                 'SL422', 'items[1].kind: must be single\_choice or multiple\_choice', 'within an item, kind is reported before options');
+SELECT tests.throws_code_like(format('SELECT scoreledger.import_evaluation_version(%L)',
                         jsonb_set(tests.evaluation_doc(3), '{items,1,scoring}', '"partial"') #- '{items,1,kind}')::text,
                  'SL422', 'items[1].kind: is required', 'a missing kind is reported before partial scoring');
 -- A question version id always means the same content, across versions.
-SELECT throws_ok(format('SELECT scoreledger.import_evaluation_version(%L)',
+SELECT tests.throws_code_like(format('SELECT scoreledger.import_evaluation_version(%L)',
                         jsonb_set(jsonb_set(tests.evaluation_doc(4), '{items,2,question_version_id}', to_jsonb(tests.uuid_of('q3', 1))),
                                   '{items,2,prompt}', '"Changed?"'))::text,
-                 'SL423', format('items[2].question_version_id: question version %s already exists with different content',
-                                 tests.uuid_of('q3', 1)),
+                 'SL423', replace(format('items[2].question_version_id: question version %s already exists with different content',
+                                         tests.uuid_of('q3', 1)), '_', '\_'),
                  'reusing a question version id with other content is SL423 naming the item');
 SELECT scoreledger.import_evaluation_version(jsonb_set(tests.evaluation_doc(5), '{items,2}', tests.evaluation_doc(1)->'items'->2))
   AS v5 \gset

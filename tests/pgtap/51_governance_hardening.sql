@@ -14,7 +14,7 @@
 --      their events or are refused; a compensating batch goes through the
 --      machine (draft, then `compensate`, only as its original's revert);
 --  11. reasons, notes and tenant names have documented bounds (SL422
---      naming the field), listed in scoreledger_private.input_limits.
+--      naming the field), from the one list scoreledger.input_limits.
 BEGIN;
 SELECT plan(67);
 
@@ -301,31 +301,31 @@ SELECT tests.throws_code_like(format($$UPDATE scoreledger_private.correction_bat
 -- 11. Bounds on governance texts
 -- =====================================================================
 SELECT tests.clear_context() \gset
-SELECT is((SELECT string_agg(name || '=' || max_value, ' ' ORDER BY name) FROM scoreledger_private.input_limits
-           WHERE name IN ('tenant_name', 'batch_reason', 'review_note', 'revert_reason')),
-          'batch_reason=4000 revert_reason=4000 review_note=4000 tenant_name=200', 'the bounds are listed in one place');
-SELECT tests.throws_code_like(format('SELECT scoreledger.create_tenant(%L)', repeat('n', 8192)), 'SL422', 'name: at most 200 characters%',
+SELECT is((SELECT string_agg(name || '=' || max_value, ' ' ORDER BY name) FROM scoreledger.input_limits
+           WHERE name IN ('name_chars', 'reason_chars')),
+          'name_chars=200 reason_chars=2000', 'the bounds come from the one list (scoreledger.input_limits)');
+SELECT tests.throws_code_like(format('SELECT scoreledger.create_tenant(%L)', repeat('n', 8192)), 'SL422', 'name: must be at most 200 characters%',
           'an 8 kB tenant name is SL422 naming the field (not 54000)');
 SELECT isnt(scoreledger.create_tenant(repeat('n', 200)), NULL, 'a 200-character name is accepted');
 SELECT tests.act_as('carol') \gset
 SELECT tests.throws_code_like(format('SELECT scoreledger.create_correction_batch(%L, %L)', repeat('r', 2 * 1024 * 1024),
                                      jsonb_build_array(tests.drop_item(1, 1))),
-          'SL422', 'reason: at most 4000 characters (got 2097152)', 'a 2 MB batch reason is SL422');
-SELECT tests.throws_code_like(format('SELECT scoreledger.create_correction_batch(%L, %L)', repeat('r', 4001),
+          'SL422', 'reason: must be at most 2000 characters (got 2097152)', 'a 2 MB batch reason is SL422');
+SELECT tests.throws_code_like(format('SELECT scoreledger.create_correction_batch(%L, %L)', repeat('r', 2001),
                                      jsonb_build_array(tests.drop_item(1, 1))),
-          'SL422', 'reason: at most 4000%', 'one character over is SL422 too');
-SELECT scoreledger.create_correction_batch(repeat('r', 4000), jsonb_build_array(tests.drop_item(1, 1))) AS long_ok \gset
-SELECT is(pg_temp.status(:'long_ok'), 'draft', 'a 4000-character reason is accepted');
-SELECT tests.throws_code_like(format('SELECT scoreledger.update_correction_batch(%L, %L, NULL)', :'long_ok', repeat('r', 4001)),
-          'SL422', 'reason: at most 4000%', 'editing the reason beyond the bound is SL422');
+          'SL422', 'reason: must be at most 2000%', 'one character over is SL422 too');
+SELECT scoreledger.create_correction_batch(repeat('r', 2000), jsonb_build_array(tests.drop_item(1, 1))) AS long_ok \gset
+SELECT is(pg_temp.status(:'long_ok'), 'draft', 'a 2000-character reason is accepted');
+SELECT tests.throws_code_like(format('SELECT scoreledger.update_correction_batch(%L, %L, NULL)', :'long_ok', repeat('r', 2001)),
+          'SL422', 'reason: must be at most 2000%', 'editing the reason beyond the bound is SL422');
 SELECT scoreledger.submit_correction_batch(:'long_ok') \gset
 SELECT tests.act_as('dave') \gset
-SELECT tests.throws_code_like(format('SELECT scoreledger.approve_correction_batch(%L, %L)', :'long_ok', repeat('x', 4001)),
-          'SL422', 'note: at most 4000%', 'an approval note beyond the bound is SL422');
-SELECT tests.throws_code_like(format('SELECT scoreledger.reject_correction_batch(%L, %L)', :'long_ok', repeat('x', 4001)),
-          'SL422', 'note: at most 4000%', 'a rejection note beyond the bound is SL422');
-SELECT tests.throws_code_like(format('SELECT scoreledger.revert_correction_batch(%L, %L)', :'scoped', repeat('x', 4001)),
-          'SL422', 'reason: at most 4000%', 'a revert reason beyond the bound is SL422');
+SELECT tests.throws_code_like(format('SELECT scoreledger.approve_correction_batch(%L, %L)', :'long_ok', repeat('x', 2001)),
+          'SL422', 'note: must be at most 2000%', 'an approval note beyond the bound is SL422');
+SELECT tests.throws_code_like(format('SELECT scoreledger.reject_correction_batch(%L, %L)', :'long_ok', repeat('x', 2001)),
+          'SL422', 'note: must be at most 2000%', 'a rejection note beyond the bound is SL422');
+SELECT tests.throws_code_like(format('SELECT scoreledger.revert_correction_batch(%L, %L)', :'scoped', repeat('x', 2001)),
+          'SL422', 'reason: must be at most 2000%', 'a revert reason beyond the bound is SL422');
 SELECT is(pg_temp.status(:'long_ok') || ' ' || pg_temp.status(:'scoped'), 'pending_review applied', 'the refused calls changed nothing');
 
 SELECT tests.clear_context() \gset

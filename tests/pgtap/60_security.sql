@@ -170,10 +170,10 @@ $$;
 CREATE TEMP TABLE view_rows (phase text NOT NULL, view_name text NOT NULL, row_json jsonb NOT NULL);
 GRANT ALL ON view_rows TO PUBLIC;
 
--- Views that are global by design (docs/security.md): the tenant registry
--- and the error registry. Every other view holds tenant data.
+-- Views that are global by design (docs/security.md): the tenant registry,
+-- the error registry and the input bounds. Every other view holds tenant data.
 CREATE FUNCTION tests.sec_global_views() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
-  SELECT ARRAY['scoreledger.tenants', 'scoreledger.error_codes']
+  SELECT ARRAY['scoreledger.tenants', 'scoreledger.error_codes', 'scoreledger.input_limits']
 $$;
 
 CREATE FUNCTION tests.sec_tenant_views() RETURNS SETOF text LANGUAGE sql STABLE AS $$
@@ -372,9 +372,9 @@ $$, 'no function of scoreledger_private is executable by PUBLIC');
 SELECT set_eq($$
   SELECT p.oid::regprocedure::text FROM pg_proc p
   WHERE p.pronamespace = 'scoreledger_private'::regnamespace AND has_function_privilege('scoreledger_app', p.oid, 'EXECUTE')
-$$, ARRAY['scoreledger_private.error_registry()', 'scoreledger_private.is_passing(numeric,numeric,numeric)',
-          'scoreledger_private.score_text(numeric,text)'],
-'scoreledger_app may execute exactly the private functions its views call (error_registry, is_passing, score_text)');
+$$, ARRAY['scoreledger_private.error_registry()', 'scoreledger_private.input_limits()',
+          'scoreledger_private.is_passing(numeric,numeric,numeric)', 'scoreledger_private.score_text(numeric,text)'],
+'scoreledger_app may execute exactly the private functions its views call (error_registry, input_limits, is_passing, score_text)');
 SELECT is_empty($$
   SELECT p.oid::regprocedure::text FROM pg_proc p
   WHERE p.pronamespace = 'scoreledger_private'::regnamespace AND has_function_privilege('scoreledger_app', p.oid, 'EXECUTE')
@@ -382,17 +382,18 @@ SELECT is_empty($$
 $$, 'those private functions are IMMUTABLE invoker-rights expressions: they read no table');
 
 -- Operator functions read across tenants by switching the tenant setting
--- themselves: none but set_context may be callable by the application.
+-- themselves (enter_context, or the settings directly): none but
+-- set_context may be callable by the application.
 SELECT is_empty($$
   SELECT p.oid::regprocedure::text FROM pg_proc p
   WHERE p.pronamespace = ANY (tests.sec_our_schemas())
-    AND p.prosrc ~ 'set_config\s*\(\s*''scoreledger\.(tenant|actor)_id'''
+    AND p.prosrc ~ '(set_config\s*\(\s*''scoreledger\.(tenant|actor)_id''|enter_context\s*\()'
     AND p.oid <> 'scoreledger.set_context(uuid,uuid)'::regprocedure
     AND has_function_privilege('scoreledger_app', p.oid, 'EXECUTE')
 $$, 'no function that switches the tenant context itself (cross-tenant operator functions) is executable by scoreledger_app');
 SELECT ok((SELECT count(*) FROM pg_proc p
            WHERE p.pronamespace = ANY (tests.sec_our_schemas())
-             AND p.prosrc ~ 'set_config\s*\(\s*''scoreledger\.(tenant|actor)_id'''
+             AND p.prosrc ~ '(set_config\s*\(\s*''scoreledger\.(tenant|actor)_id''|enter_context\s*\()'
              AND p.oid <> 'scoreledger.set_context(uuid,uuid)'::regprocedure) >= 2,
           'sanity: the check above found the operator functions (check_invariants, top_up_scores)');
 SELECT is(has_function_privilege('scoreledger_app', 'scoreledger.check_invariants()', 'EXECUTE'), false,
@@ -474,7 +475,7 @@ SELECT is_empty($$SELECT view_name || ': ' || problem FROM tests.sec_view_leaks(
 SELECT is_empty($$SELECT view_name || ': ' || problem FROM tests.sec_view_leaks() WHERE problem LIKE '%once tenant B has data'$$,
                 'every view shows tenant A exactly the rows it showed before tenant B had any data');
 SELECT set_eq($$SELECT DISTINCT view_name FROM view_rows WHERE phase = 'none'$$, tests.sec_global_views(),
-              'without a context only the global views (tenant and error registries) show rows');
+              'without a context only the global views (tenant and error registries, input bounds) show rows');
 SELECT is_empty($$
   SELECT g || ': ' || p || ' sees ' || (SELECT count(*) FROM view_rows r WHERE r.view_name = g AND r.phase = p)
   FROM unnest(tests.sec_global_views()) g, unnest(ARRAY['A', 'B']) p
@@ -582,8 +583,7 @@ SELECT set_eq($$SELECT it FROM tests.sec_app_write_privileges() AS p(it) WHERE i
               ARRAY['scoreledger_private.submissions: INSERT', 'scoreledger_private.score_history: column UPDATE'],
               'self-test: a table grant and a column grant to scoreledger_app are both reported');
 -- (plpgsql_check plans the functions' queries: under a tenant context, as in 08.)
-SELECT set_config('scoreledger.tenant_id', tests.uuid_of('tenant', 611)::text, true);
-SELECT set_config('scoreledger.actor_id', tests.uuid_of('actor', 611)::text, true);
+SELECT scoreledger_private.enter_context(tests.uuid_of('tenant', 611), tests.uuid_of('actor', 611));
 SELECT ok(EXISTS (SELECT 1 FROM tests.sec_plpgsql_findings() f
                   WHERE f.label = 'scoreledger.zz_planted_definer(text)' AND f.level = 'security'),
           'self-test: plpgsql_check reports the SQL injection in the planted function');
@@ -629,8 +629,7 @@ $$, 'self-test: with the planted objects removed, the checks are clean again');
 -- =====================================================================
 -- As 08_plpgsql_check: plan under a tenant context, with the recording
 -- scratch tables present (recording above created them in this session).
-SELECT set_config('scoreledger.tenant_id', tests.uuid_of('tenant', 611)::text, true);
-SELECT set_config('scoreledger.actor_id', tests.uuid_of('actor', 611)::text, true);
+SELECT scoreledger_private.enter_context(tests.uuid_of('tenant', 611), tests.uuid_of('actor', 611));
 SELECT is_empty($$SELECT label || ' line ' || coalesce(lineno::text, '?') || ' [' || level || ']: ' || message
                   FROM tests.sec_plpgsql_findings()$$,
                 'plpgsql_check (security warnings on) finds no error and no SQL injection in any PL/pgSQL function');

@@ -177,7 +177,7 @@ def test_check_exits_1_and_names_a_breach(run, loaded, dsn):
         tenant_id = conn.execute(
             "SELECT tenant_id FROM scoreledger.tenants WHERE name = %s", [loaded["tenant"]]
         ).fetchone()[0]
-        conn.execute("SELECT set_config('scoreledger.tenant_id', %s, true)", [str(tenant_id)])
+        conn.execute("SELECT scoreledger_private.enter_context(%s)", [str(tenant_id)])
         conn.execute(
             "INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, score, max_score) VALUES (%s, %s, 99, 3)",
             [tenant_id, json.loads(loaded["lines"][0])["submission_id"]],

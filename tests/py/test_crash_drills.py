@@ -459,7 +459,7 @@ def stage_results_without_scores(exam: Exam, count: int) -> None:
             scores.register_evaluator(conn, "judge", {"tone": {"type": "choice", "choices": ["ok", "rude"]}})
         with conn.transaction():
             conn.execute("SET LOCAL ROLE scoreledger_owner")
-            conn.execute("SELECT set_config('scoreledger.tenant_id', %s, true)", [exam.tenant])
+            conn.execute("SELECT scoreledger_private.enter_context(%s)", [exam.tenant])
             conn.execute(
                 """INSERT INTO scoreledger_private.evaluation_results
                      (tenant_id, result_id, evaluator_id, submission_id, payload)
@@ -477,7 +477,7 @@ def score_state(exam: Exam) -> dict:
     """As the owner, in the tenant: what an operator checks after a backfill."""
     with connect(exam.dsn) as conn, conn.transaction():
         conn.execute("SET LOCAL ROLE scoreledger_owner")
-        conn.execute("SELECT set_config('scoreledger.tenant_id', %s, true)", [exam.tenant])
+        conn.execute("SELECT scoreledger_private.enter_context(%s)", [exam.tenant])
         return conn.execute(
             """SELECT (SELECT count(*) FROM scoreledger_private.evaluation_results) AS results,
                       (SELECT count(*) FROM scoreledger_private.scores) AS scores,

@@ -95,7 +95,7 @@ def stage_old_results(dsn, tenant: str, submission_ids: list[str], count: int) -
     """`count` results inserted as the owner, without scores (pre-layer rows)."""
     with superuser(dsn) as conn, conn.transaction():
         conn.execute("SET LOCAL ROLE scoreledger_owner")
-        conn.execute("SELECT set_config('scoreledger.tenant_id', %s, true)", [tenant])
+        conn.execute("SELECT scoreledger_private.enter_context(%s)", [tenant])
         conn.execute(
             """INSERT INTO scoreledger_private.evaluation_results (tenant_id, result_id, evaluator_id, submission_id, payload)
                SELECT %(t)s, gen_random_uuid(), (SELECT evaluator_id FROM scoreledger_private.evaluators WHERE name = 'judge'),
@@ -111,7 +111,7 @@ def score_state(dsn, tenant: str) -> dict:
     """Counts an operator would check after a backfill (as the owner, one tenant)."""
     with superuser(dsn) as conn, conn.transaction():
         conn.execute("SET LOCAL ROLE scoreledger_owner")
-        conn.execute("SELECT set_config('scoreledger.tenant_id', %s, true)", [tenant])
+        conn.execute("SELECT scoreledger_private.enter_context(%s)", [tenant])
         return conn.execute(
             """SELECT (SELECT count(*) FROM scoreledger_private.evaluation_results) AS results,
                       (SELECT count(*) FROM scoreledger_private.scores) AS scores,
@@ -313,7 +313,7 @@ def test_a_backfill_runs_beside_live_writers(dsn, tenant, acting, sessions):
     stage_old_results(dsn, tenant, sessions, 5_000)
     with superuser(dsn) as conn, conn.transaction():
         conn.execute("SET LOCAL ROLE scoreledger_owner")
-        conn.execute("SELECT set_config('scoreledger.tenant_id', %s, true)", [tenant])
+        conn.execute("SELECT scoreledger_private.enter_context(%s)", [tenant])
         targets = [
             str(r["result_id"])
             for r in conn.execute(

@@ -22,9 +22,9 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from scoreledger import db
 
-# Global by design (docs/security.md): the tenant registry and the error
-# registry. Every other view of schema scoreledger holds tenant data.
-GLOBAL_VIEWS = {"scoreledger.tenants", "scoreledger.error_codes"}
+# Global by design (docs/security.md): the tenant registry, the error
+# registry and the input bounds. Every other view of schema scoreledger holds tenant data.
+GLOBAL_VIEWS = {"scoreledger.tenants", "scoreledger.error_codes", "scoreledger.input_limits"}
 # The functions that need no tenant context.
 CONTEXT_FREE_FUNCTIONS = {"set_context", "create_tenant", "current_tenant", "current_actor"}
 
@@ -285,6 +285,33 @@ def test_set_context_in_autocommit_has_no_lasting_effect(dsn, two_tenants):
             conn.execute("SELECT scoreledger.set_context(%s, %s)", [b["tenant"], b["actor"]])
             rows = view_rows(conn)
         assert_sees_only(rows, b["rows"], a["rows"], "tenant B after autocommit set_context calls")
+
+
+def test_only_set_context_establishes_a_context(dsn, two_tenants):
+    """Issue 12 item 14: a session-level SET by the application survives
+    COMMIT and would follow a pooled connection to its next client; a value
+    that is not a uuid would fail every view with 22P02. Both read as no
+    context: views empty, SL401 from the API."""
+    a, b = two_tenants["A"], two_tenants["B"]
+    with pooled_connection(dsn, "security-session-set") as conn:
+        # Client 1 sets the tenant at session level, with the settings of a
+        # real set_context copied over (the marker included).
+        with conn.transaction():
+            conn.execute("SELECT scoreledger.set_context(%s, %s)", [a["tenant"], a["actor"]])
+            for name in ("scoreledger.tenant_id", "scoreledger.actor_id", "scoreledger.context"):
+                conn.execute("SELECT set_config(%s, current_setting(%s), false)", [name, name])
+        assert conn.execute("SELECT current_setting('scoreledger.tenant_id') AS t").fetchone()["t"] == a["tenant"], (
+            "sanity: the session-level setting survived the commit"
+        )
+        # Client 2 never calls set_context.
+        with conn.transaction():
+            assert_sees_nothing(conn, "a transaction after a session-level SET of tenant A")
+
+        # A malformed tenant reads as no context too, not as a cast error.
+        with conn.transaction():
+            conn.execute("SELECT scoreledger.set_context(%s, %s)", [b["tenant"], b["actor"]])
+            conn.execute("SET LOCAL scoreledger.tenant_id = 'not-a-uuid'")
+            assert_sees_nothing(conn, "a malformed tenant setting after set_context")
 
 
 def test_rolled_back_transaction_leaves_no_context(dsn, two_tenants):

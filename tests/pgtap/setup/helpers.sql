@@ -19,7 +19,7 @@ RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   EXECUTE 'RESET ROLE';
   EXECUTE 'SET LOCAL ROLE scoreledger_owner';
-  PERFORM set_config('scoreledger.tenant_id', coalesce(tenant::text, ''), true);
+  PERFORM scoreledger_private.enter_context(tenant);
 END $$;
 
 CREATE OR REPLACE FUNCTION tests.clear_context()
@@ -28,6 +28,7 @@ BEGIN
   EXECUTE 'RESET ROLE';
   PERFORM set_config('scoreledger.tenant_id', '', true);
   PERFORM set_config('scoreledger.actor_id', '', true);
+  PERFORM set_config('scoreledger.context', '', true);
 END $$;
 
 -- Deterministic uuids from a label and a number: readable tests.

@@ -1,0 +1,452 @@
+-- =====================================================================
+-- Recording submissions: parse, check, score, insert -- set-based.
+--
+-- A call's documents go through session scratch tables, one step each:
+--   parse_submissions   the documents' fields and the first rule each
+--                       breaks (sql/41_submission_rules.sql);
+--   load_recording_items  the items of their versions, under the
+--                       corrections in force;
+--   parse_answers       every answer once: its item, selection, award and
+--                       the first rule it breaks;
+--   score_submissions   each document's score (and its items counted for
+--                       mark_repeated_answers, the one rule across answers);
+--   number_attempts, insert_submissions, refuse_changed_rerecordings.
+-- A broken rule is raised (first_submission_problem, in document order)
+-- before anything is written; the diagnosis functions at the end run the
+-- same steps and read the same problems, so they cannot disagree.
+--
+-- The scratch tables are ANALYZEd where joins depend on them: joins
+-- between CTEs are planned as if they held one row, and a nested loop over
+-- thousands of documents is quadratic.
+-- =====================================================================
+
+-- ---------------------------------------------------------------------
+-- Scratch tables
+-- ---------------------------------------------------------------------
+
+-- The session's scratch tables, created on first use (ON COMMIT DELETE
+-- ROWS: nothing outlives a transaction), and emptied for a new call. Named
+-- apart from earlier layouts (recording_documents, recording_answers_parsed),
+-- which a long-lived session may still hold.
+CREATE OR REPLACE FUNCTION scoreledger_private.ensure_recording_tables()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+  -- Only tables this role made: a look-alike the caller planted in its own
+  -- temp schema (with a trigger, say) would run its code as the owner.
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+             WHERE c.relnamespace = pg_catalog.pg_my_temp_schema()
+               AND c.relname IN ('recording_submissions', 'recording_answers', 'recording_items')
+               AND (c.relowner <> (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
+                    OR c.relkind <> 'r'
+                    OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid)
+                    OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w WHERE w.ev_class = c.oid))) THEN
+    PERFORM scoreledger_private.fail('SL403', 'this session holds temporary tables named recording_submissions/recording_answers/recording_items that scoreledger did not create; drop them');
+  END IF;
+  IF to_regclass('pg_temp.recording_submissions') IS NULL THEN
+    -- Nullable throughout: a row holds what a document says, checked or not.
+    CREATE TEMP TABLE recording_submissions (
+      idx integer PRIMARY KEY, answer_count integer, submission_id uuid, version_id uuid, evaluation_id uuid,
+      user_id uuid, assignment_id uuid, submitted_at timestamptz, problem text[], fresh boolean,
+      attempt_no integer, score numeric, max_score numeric, items_answered integer, answer_problems integer,
+      inserted boolean NOT NULL DEFAULT false
+    ) WITH (fillfactor = 30) ON COMMIT DELETE ROWS;  -- room for its three updates to stay HOT
+    CREATE TEMP TABLE recording_answers (
+      idx integer NOT NULL, answer_idx integer NOT NULL, question_version_id uuid, selected text[],
+      selected_mask bigint, award numeric, item_max numeric, problem text[]
+    ) ON COMMIT DELETE ROWS;
+  END IF;
+  IF to_regclass('pg_temp.recording_items') IS NULL THEN
+    -- The items of the call's evaluation versions under the corrections in
+    -- force, keyed as answers name them.
+    CREATE TEMP TABLE recording_items (
+      evaluation_version_id uuid NOT NULL, question_version_id uuid NOT NULL, question_version_text text NOT NULL,
+      kind text NOT NULL, scoring text NOT NULL, points numeric NOT NULL, key_mask bigint NOT NULL,
+      dropped boolean NOT NULL, credit_all boolean NOT NULL, options text[] NOT NULL,
+      PRIMARY KEY (evaluation_version_id, question_version_text)
+    ) ON COMMIT DELETE ROWS;
+  END IF;
+  -- A second call in the same transaction starts from empty tables.
+  DELETE FROM pg_temp.recording_submissions;
+  DELETE FROM pg_temp.recording_answers;
+  DELETE FROM pg_temp.recording_items;
+END
+$$;
+
+-- ---------------------------------------------------------------------
+-- Parse (and check)
+-- ---------------------------------------------------------------------
+
+-- Step 1: the documents' fields and problems (submission_documents); a
+-- document without an id gets a fresh one. `fresh`: no submission has its
+-- id yet.
+CREATE OR REPLACE FUNCTION scoreledger_private.parse_submissions(docs jsonb, tenant uuid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+  INSERT INTO pg_temp.recording_submissions
+    (idx, answer_count, submission_id, version_id, evaluation_id, user_id, assignment_id, submitted_at, problem, fresh)
+  SELECT d.idx, d.answer_count, coalesce(d.given_id, gen_random_uuid()), d.version_id, d.evaluation_id, d.user_id,
+         d.assignment_id, d.submitted_at, d.problem,
+         d.given_id IS NULL OR NOT EXISTS (SELECT 1 FROM scoreledger_private.submissions s
+                                           WHERE s.tenant_id = tenant AND s.submission_id = d.given_id)
+  FROM scoreledger_private.submission_documents(docs, tenant) d;
+  ANALYZE pg_temp.recording_submissions;
+END
+$$;
+
+-- Step 2: the items of the documents' versions, under the corrections in
+-- force (in a new snapshot: the caller takes its locks first).
+CREATE OR REPLACE FUNCTION scoreledger_private.load_recording_items()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+  INSERT INTO pg_temp.recording_items
+  SELECT s.evaluation_version_id, s.question_version_id, s.question_version_id::text, s.kind, s.scoring, s.points,
+         s.key_mask, s.dropped, s.credit_all, s.options
+  FROM scoreledger_private.item_states(
+    (SELECT array_agg(DISTINCT r.version_id) FROM pg_temp.recording_submissions r)) s;
+  ANALYZE pg_temp.recording_items;
+END
+$$;
+
+-- Step 3: every answer of documents without a problem, parsed once (from
+-- the call's documents, in memory), joined to its item, scored, and
+-- checked by submission_answer_problem (the rule across answers,
+-- mark_repeated_answers, runs once step 4 has counted each document's items). The common selections (none, one
+-- option) skip the per-answer subquery. OFFSET 0 keeps each level a
+-- separate projection: flattened, every use of a column would repeat the
+-- JSON extraction behind it.
+CREATE OR REPLACE FUNCTION scoreledger_private.parse_answers(docs jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+  INSERT INTO pg_temp.recording_answers
+    (idx, answer_idx, question_version_id, selected, selected_mask, award, item_max, problem)
+  SELECT m.idx, m.answer_idx, m.question_version_id, m.selected, m.selected_mask,
+         scoreledger_private.item_award(m.kind, m.scoring, m.points, m.key_mask, m.dropped, m.credit_all, m.selected_mask),
+         scoreledger_private.item_max(m.points, m.dropped),
+         scoreledger_private.submission_answer_problem(m.answer, m.question_version_id, m.options, m.version_id,
+           m.selection, m.selection_length, m.selected_mask)
+  FROM (
+    SELECT p.*,
+           CASE WHEN p.selection_length IS NULL THEN NULL
+             WHEN p.selection_length = 0 THEN '{}'::text[]
+             WHEN p.selection_length = 1 THEN ARRAY[p.selection->>0]
+             ELSE ARRAY(SELECT jsonb_array_elements_text(p.selection)) END AS selected,
+           CASE WHEN p.selection_length IS NULL THEN NULL
+             WHEN p.selection_length = 0 THEN 0::bigint
+             WHEN p.selection_length = 1 THEN
+               CASE WHEN jsonb_typeof(p.selection->0) = 'string'
+                    THEN 1::bigint << (array_position(p.options, p.selection->>0) - 1) END
+             ELSE (SELECT CASE WHEN bool_and(jsonb_typeof(x.e) = 'string')
+                               THEN bit_or(1::bigint << (array_position(p.options, x.e #>> '{}') - 1)) END
+                   FROM jsonb_array_elements(p.selection) x(e)) END
+             AS selected_mask
+    FROM (
+      SELECT r.idx, (a.n - 1)::int AS answer_idx, r.version_id, a.answer, it.question_version_id, it.kind, it.scoring,
+             it.points, it.key_mask, it.dropped, it.credit_all, it.options, a.selection,
+             CASE WHEN jsonb_typeof(a.selection) = 'array' THEN jsonb_array_length(a.selection) END AS selection_length
+      FROM jsonb_array_elements(docs) WITH ORDINALITY AS d(doc, n)
+      JOIN pg_temp.recording_submissions r ON r.idx = d.n - 1
+      CROSS JOIN LATERAL (
+        SELECT e.answer, e.n,
+               CASE WHEN jsonb_typeof(e.answer) = 'object' THEN e.answer->'selected' END AS selection,
+               CASE WHEN jsonb_typeof(e.answer) = 'object' THEN lower(e.answer->>'question_version_id') END AS qv
+        FROM jsonb_array_elements(d.doc->'answers') WITH ORDINALITY AS e(answer, n)
+        OFFSET 0) a
+      LEFT JOIN pg_temp.recording_items it
+        ON it.evaluation_version_id = r.version_id AND it.question_version_text = a.qv
+      WHERE r.problem IS NULL
+      OFFSET 0) p
+    OFFSET 0) m;
+  -- Not ANALYZEd: the sample costs more than the plans below gain from it.
+END
+$$;
+
+-- The first problem of the parsed call, in document order: documents'
+-- fields first (their answers are parsed only once every document's fields
+-- pass), then answers. `path_prefix`: the call's argument name
+-- ("submissions[2].user_id: ..."), null for a lone document ("user_id: ...").
+CREATE OR REPLACE FUNCTION scoreledger_private.first_submission_problem(path_prefix text)
+RETURNS TABLE (sqlstate text, message text)
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+  RETURN QUERY
+  SELECT x.problem[1], scoreledger_private.problem_message(x.entry, x.problem)
+  FROM (
+    (SELECT 0 AS part, r.idx, r.problem,
+            CASE WHEN path_prefix IS NULL THEN '' ELSE format('%s[%s]', path_prefix, r.idx) END AS entry
+     FROM pg_temp.recording_submissions r WHERE r.problem IS NOT NULL ORDER BY r.idx LIMIT 1)
+    UNION ALL
+    (SELECT 1, a.idx, a.problem,
+            CASE WHEN path_prefix IS NULL THEN '' ELSE format('%s[%s].', path_prefix, a.idx) END
+            || format('answers[%s]', a.answer_idx)
+     FROM pg_temp.recording_answers a WHERE a.problem IS NOT NULL ORDER BY a.idx, a.answer_idx LIMIT 1)
+  ) x
+  ORDER BY x.part
+  LIMIT 1;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION scoreledger_private.raise_first_submission_problem(path_prefix text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  first record;
+BEGIN
+  SELECT * INTO first FROM scoreledger_private.first_submission_problem(path_prefix);
+  IF FOUND THEN
+    PERFORM scoreledger_private.fail(first.sqlstate, first.message);
+  END IF;
+END
+$$;
+
+-- ---------------------------------------------------------------------
+-- Score and insert
+-- ---------------------------------------------------------------------
+
+-- Step 4: each document's score, the sum of its answers' awards, how many
+-- distinct items its answers name (for mark_repeated_answers) and how many
+-- broke a rule: counted here, in the pass that groups the answers anyway,
+-- so that asking "any problem?" reads the documents, not every answer.
+CREATE OR REPLACE FUNCTION scoreledger_private.score_submissions()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+  UPDATE pg_temp.recording_submissions r
+     SET score = t.score, max_score = t.max_score, items_answered = t.items_answered,
+         answer_problems = t.answer_problems
+    FROM (SELECT ra.idx, sum(ra.award) AS score, sum(ra.item_max) AS max_score,
+                 count(DISTINCT ra.question_version_id)::int AS items_answered,
+                 count(ra.problem)::int AS answer_problems
+          FROM pg_temp.recording_answers ra
+          GROUP BY ra.idx) t
+   WHERE r.idx = t.idx;
+END
+$$;
+
+-- Step 5: attempt numbers. The counter rows are locked in key order, so
+-- concurrent recorders of one learner take turns and never deadlock.
+CREATE OR REPLACE FUNCTION scoreledger_private.number_attempts(tenant uuid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+  WITH counters AS (
+    INSERT INTO scoreledger_private.attempt_counters AS c (tenant_id, evaluation_id, user_id, attempts)
+    SELECT tenant, r.evaluation_id, r.user_id, count(*)
+    FROM pg_temp.recording_submissions r WHERE r.fresh
+    GROUP BY r.evaluation_id, r.user_id ORDER BY r.evaluation_id, r.user_id
+    ON CONFLICT (tenant_id, evaluation_id, user_id) DO UPDATE SET attempts = c.attempts + excluded.attempts
+    RETURNING c.evaluation_id, c.user_id, c.attempts
+  )
+  UPDATE pg_temp.recording_submissions r SET attempt_no = numbered.attempt_no
+  FROM (SELECT r2.idx, c.attempts - count(*) OVER w + row_number() OVER (w ORDER BY r2.submitted_at, r2.idx) AS attempt_no
+        FROM pg_temp.recording_submissions r2 JOIN counters c ON c.evaluation_id = r2.evaluation_id AND c.user_id = r2.user_id
+        WHERE r2.fresh
+        WINDOW w AS (PARTITION BY r2.evaluation_id, r2.user_id)) numbered
+  WHERE r.idx = numbered.idx;
+END
+$$;
+
+-- Step 6: one statement writes the submissions, their raw answers and
+-- their first history rows: the tables' statement triggers then check them
+-- together (score = latest history row, answers complete). ON CONFLICT: a
+-- concurrent caller may have recorded the same id since the snapshot of
+-- step 1; its row wins and this one is compared in step 7.
+CREATE OR REPLACE FUNCTION scoreledger_private.insert_submissions(tenant uuid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+  WITH inserted AS (
+    INSERT INTO scoreledger_private.submissions
+      (tenant_id, submission_id, evaluation_version_id, evaluation_id, user_id, assignment_id, attempt_no, submitted_at,
+       answer_count, score, max_score)
+    SELECT tenant, r.submission_id, r.version_id, r.evaluation_id, r.user_id, r.assignment_id, r.attempt_no, r.submitted_at,
+           r.answer_count, r.score, r.max_score
+    FROM pg_temp.recording_submissions r WHERE r.fresh
+    ON CONFLICT (tenant_id, submission_id) DO NOTHING
+    RETURNING submissions.submission_id, submissions.submission_no, submissions.score, submissions.max_score
+  ), written AS (
+    SELECT r.idx, i.submission_id, i.submission_no, i.score, i.max_score
+    FROM inserted i JOIN pg_temp.recording_submissions r ON r.submission_id = i.submission_id
+  ), answers_written AS (
+    INSERT INTO scoreledger_private.answers
+      (tenant_id, submission_id, submission_no, question_version_id, selected, selected_mask)
+    SELECT tenant, w.submission_id, w.submission_no, ra.question_version_id, ra.selected, ra.selected_mask
+    FROM written w JOIN pg_temp.recording_answers ra ON ra.idx = w.idx
+  ), history_written AS (
+    INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, correction_batch_id, score, max_score)
+    SELECT tenant, w.submission_id, NULL, w.score, w.max_score FROM written w
+  )
+  UPDATE pg_temp.recording_submissions r SET inserted = true FROM written w WHERE r.idx = w.idx;
+END
+$$;
+
+-- Step 7: documents not recorded by this call name a submission that
+-- exists: a no-op if identical, else SL423 (raw answers are immutable).
+CREATE OR REPLACE FUNCTION scoreledger_private.refuse_changed_rerecordings(tenant uuid, path_prefix text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  mismatch record;
+BEGIN
+  SELECT r.idx, r.submission_id INTO mismatch
+  FROM pg_temp.recording_submissions r
+  WHERE NOT r.inserted
+    AND NOT EXISTS (
+      SELECT 1 FROM scoreledger_private.submissions s
+      WHERE s.tenant_id = tenant AND s.submission_id = r.submission_id
+        AND s.evaluation_version_id = r.version_id AND s.user_id = r.user_id
+        AND s.assignment_id IS NOT DISTINCT FROM r.assignment_id AND s.submitted_at = r.submitted_at
+        AND (SELECT jsonb_agg(jsonb_build_array(a.question_version_id,
+                      (SELECT coalesce(jsonb_agg(o ORDER BY o), '[]') FROM unnest(a.selected) o))
+                    ORDER BY a.question_version_id)
+               FROM scoreledger_private.answers a
+              WHERE a.tenant_id = tenant AND a.submission_no = s.submission_no)
+          = (SELECT jsonb_agg(jsonb_build_array(ra.question_version_id,
+                      (SELECT coalesce(jsonb_agg(o ORDER BY o), '[]') FROM unnest(ra.selected) o))
+                    ORDER BY ra.question_version_id)
+               FROM pg_temp.recording_answers ra WHERE ra.idx = r.idx))
+  ORDER BY r.idx LIMIT 1;
+  IF FOUND THEN
+    PERFORM scoreledger_private.fail('SL423', format(
+      '%ssubmission_id: submission %s is already recorded with other content; raw answers are immutable',
+      CASE WHEN path_prefix IS NULL THEN '' ELSE format('%s[%s].', path_prefix, mismatch.idx) END,
+      mismatch.submission_id));
+  END IF;
+END
+$$;
+
+-- ---------------------------------------------------------------------
+-- The steps together
+-- ---------------------------------------------------------------------
+
+-- Records submission documents, all or nothing. Returns one row per
+-- document: its submission id and whether this call recorded it (false:
+-- an identical earlier recording, a no-op).
+CREATE OR REPLACE FUNCTION scoreledger_private.record_documents(docs jsonb, path_prefix text)
+RETURNS TABLE (submission_id uuid, recorded boolean)
+LANGUAGE plpgsql VOLATILE
+-- A call's parsed answers (and the rows its triggers collect) in memory,
+-- not in batches spilled to temporary files.
+SET work_mem = '64MB'
+AS $$
+#variable_conflict use_column
+DECLARE
+  tenant uuid := scoreledger_private.require_tenant();
+BEGIN
+  IF docs IS NULL OR jsonb_typeof(docs) <> 'array' THEN
+    PERFORM scoreledger_private.fail('SL422', coalesce(path_prefix, 'document') || ': must be a JSON array');
+  END IF;
+  PERFORM scoreledger_private.ensure_recording_tables();
+
+  PERFORM scoreledger_private.parse_submissions(docs, tenant);
+  IF EXISTS (SELECT 1 FROM pg_temp.recording_submissions r WHERE r.problem IS NOT NULL) THEN
+    PERFORM scoreledger_private.raise_first_submission_problem(path_prefix);
+  END IF;
+
+  -- Shared lock on each evaluation version, in key order: an apply holds it
+  -- exclusively, so a submission is scored either before an apply starts or
+  -- after it commits, never against a half-applied batch.
+  PERFORM pg_catalog.pg_advisory_xact_lock_shared(k.key)
+  FROM (SELECT DISTINCT scoreledger_private.version_lock_key(tenant, r.version_id) AS key
+        FROM pg_temp.recording_submissions r ORDER BY 1) k;
+
+  PERFORM scoreledger_private.load_recording_items();
+  PERFORM scoreledger_private.parse_answers(docs);
+  PERFORM scoreledger_private.score_submissions();
+  PERFORM scoreledger_private.mark_repeated_answers();
+  IF EXISTS (SELECT 1 FROM pg_temp.recording_submissions r
+             WHERE r.answer_problems > 0 OR r.items_answered < r.answer_count) THEN
+    PERFORM scoreledger_private.raise_first_submission_problem(path_prefix);
+  END IF;
+
+  PERFORM scoreledger_private.number_attempts(tenant);
+  PERFORM scoreledger_private.insert_submissions(tenant);
+  PERFORM scoreledger_private.refuse_changed_rerecordings(tenant, path_prefix);
+
+  -- The scratch rows go at commit (ON COMMIT DELETE ROWS); a second call in
+  -- the same transaction clears them first.
+  RETURN QUERY SELECT r.submission_id, r.inserted FROM pg_temp.recording_submissions r ORDER BY r.idx;
+END
+$$;
+
+-- ---------------------------------------------------------------------
+-- Diagnosis: the first problem of documents, without recording them
+-- ---------------------------------------------------------------------
+
+-- The first broken rule among the documents' top-level fields, or no row.
+CREATE OR REPLACE FUNCTION scoreledger_private.submission_document_errors(docs jsonb, path_prefix text)
+RETURNS TABLE (sqlstate text, message text)
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+  PERFORM scoreledger_private.ensure_recording_tables();
+  PERFORM scoreledger_private.parse_submissions(docs, scoreledger_private.require_tenant());
+  RETURN QUERY SELECT * FROM scoreledger_private.first_submission_problem(path_prefix);
+END
+$$;
+
+-- The first broken rule among the answers of documents whose top-level
+-- fields pass, or no row (also when some document's fields do not pass).
+CREATE OR REPLACE FUNCTION scoreledger_private.submission_answer_errors(docs jsonb, path_prefix text)
+RETURNS TABLE (sqlstate text, message text)
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+  PERFORM scoreledger_private.ensure_recording_tables();
+  PERFORM scoreledger_private.parse_submissions(docs, scoreledger_private.require_tenant());
+  IF EXISTS (SELECT 1 FROM pg_temp.recording_submissions r WHERE r.problem IS NOT NULL) THEN
+    RETURN;
+  END IF;
+  PERFORM scoreledger_private.load_recording_items();
+  PERFORM scoreledger_private.parse_answers(docs);
+  PERFORM scoreledger_private.score_submissions();
+  PERFORM scoreledger_private.mark_repeated_answers();
+  RETURN QUERY SELECT * FROM scoreledger_private.first_submission_problem(path_prefix);
+END
+$$;
+
+-- ---------------------------------------------------------------------
+-- API
+-- ---------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION scoreledger.record_submission(doc jsonb)
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  recorded_id uuid;
+BEGIN
+  SELECT r.submission_id INTO recorded_id
+  FROM scoreledger_private.record_documents(jsonb_build_array(doc), NULL) r;
+  RETURN recorded_id;
+END
+$$;
+COMMENT ON FUNCTION scoreledger.record_submission(jsonb) IS
+  'Records one submission with its raw answers, scores it under the corrections in force and writes its first history row. Returns its id. Re-recording identical content is a no-op; other content raises SL423.';
+GRANT EXECUTE ON FUNCTION scoreledger.record_submission(jsonb) TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.record_submissions(docs jsonb)
+RETURNS integer
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT count(*) FILTER (WHERE r.recorded)::integer
+  FROM scoreledger_private.record_documents(docs, 'submissions') r
+$$;
+COMMENT ON FUNCTION scoreledger.record_submissions(jsonb) IS
+  'Records a JSON array of submission documents in one set-based pass (all or nothing). Returns how many were newly recorded; identical re-recordings are no-ops.';
+GRANT EXECUTE ON FUNCTION scoreledger.record_submissions(jsonb) TO scoreledger_app;
