@@ -546,7 +546,7 @@ def test_one_approver_cannot_switch_dual_control_off_alone(dsn, tenant, content)
         # The owner's plain UPDATE of the tenant row does not lower it either.
         two.execute("SET LOCAL ROLE scoreledger_owner")
         two.execute(
-            "SELECT set_config('scoreledger.tenant_id', %s, true), set_config('scoreledger.actor_id', %s, true)",
+            "SELECT scoreledger_private.enter_context(%s, %s)",
             [tenant, admin],
         )
         assert (
@@ -652,7 +652,7 @@ def test_a_confirmed_change_lowers_only_in_the_confirming_transaction(dsn, tenan
     with connect(dsn, "gov-owner") as owner:
         owner.execute("SET LOCAL ROLE scoreledger_owner")
         owner.execute(
-            "SELECT set_config('scoreledger.tenant_id', %s, true), set_config('scoreledger.actor_id', %s, true)",
+            "SELECT scoreledger_private.enter_context(%s, %s)",
             [tenant, other],
         )
         assert (
