@@ -111,6 +111,7 @@ BEGIN
   IF name IS NULL OR name !~ '\S' THEN
     PERFORM scoreledger_private.fail('SL422', 'name: must be a non-empty string');
   END IF;
+  PERFORM scoreledger_private.require_text_within('name', btrim(name, E' \t\r\n'), scoreledger_private.input_limit('name_chars'));
   INSERT INTO scoreledger_private.tenants (tenant_id, name)
   VALUES (coalesce(create_tenant.tenant_id, gen_random_uuid()), btrim(create_tenant.name, E' \t\r\n'))
   ON CONFLICT DO NOTHING;

@@ -18,53 +18,61 @@
 
 -- Every status: editable (its corrections may change), frozen (its record
 -- is history: only the machine's moves touch it), final (nothing follows),
--- and its group's place in the action center (most urgent first).
+-- initial (the only status a row is inserted in, whoever inserts it: every
+-- other status is reached by a move), and its group's place in the action
+-- center (most urgent first).
 CREATE OR REPLACE VIEW scoreledger_private.workflow_statuses AS
   SELECT * FROM (VALUES
-    ('batch', 'pending_review', 1, true, false, false),
-    ('batch', 'approved', 2, true, false, false),
-    ('batch', 'draft', 3, true, false, false),
-    ('batch', 'rejected', 4, true, false, false),
-    ('batch', 'applied', 5, false, true, false),
-    ('batch', 'reverted', 6, false, true, true),
-    ('batch', 'discarded', 7, false, false, true)
-  ) s(machine, status, action_order, editable, frozen, final);
+    ('batch', 'pending_review', 1, true, false, false, false),
+    ('batch', 'approved', 2, true, false, false, false),
+    ('batch', 'draft', 3, true, false, false, true),
+    ('batch', 'rejected', 4, true, false, false, false),
+    ('batch', 'applied', 5, false, true, false, false),
+    ('batch', 'reverted', 6, false, true, true, false),
+    ('batch', 'discarded', 7, false, false, true, false)
+  ) s(machine, status, action_order, editable, frozen, final, initial);
 COMMENT ON VIEW scoreledger_private.workflow_statuses IS
-  'The statuses of each state machine: editable, frozen (record immutable), final, and the action center''s group order.';
+  'The statuses of each state machine: editable, frozen (record immutable), final, initial (the only status a row is inserted in), and the action center''s group order.';
 
 -- Every action allowed from a status: where it leads, the capability it
 -- needs (under enforce_capabilities), what a batch in from_status waits for
 -- when this action is the awaited one, whether the tenant policy
 -- require_approval withholds it (needs_approval_off), whether a
--- compensating batch is refused it (original_only), and whether it only
+-- compensating batch is refused it (original_only), whether only a
+-- compensating batch may take it (compensating_only), and whether it only
 -- reads (a preview: never a move, never listed as a next action).
 -- An action that keeps the status (edit of a draft, a preview) is a row
--- from a status to itself.
+-- from a status to itself. A compensating batch is inserted as a draft by
+-- revert, with the original's corrections, and leaves it only by
+-- `compensate` in the same transaction: nobody submits, edits, applies or
+-- discards it.
 CREATE OR REPLACE VIEW scoreledger_private.workflow_transitions AS
   SELECT * FROM (VALUES
-    ('batch', 'draft', 1, 'submit', 'pending_review', 'create_batch', 'submit for review', false, false, false),
-    ('batch', 'draft', 2, 'apply', 'applied', 'apply_batch', 'apply', true, false, false),
-    ('batch', 'draft', 3, 'edit', 'draft', 'create_batch', NULL, false, false, false),
-    ('batch', 'draft', 4, 'discard', 'discarded', 'create_batch', NULL, false, false, false),
-    ('batch', 'draft', 5, 'preview', 'draft', NULL, NULL, false, false, true),
+    ('batch', 'draft', 1, 'submit', 'pending_review', 'create_batch', 'submit for review', false, true, false, false),
+    ('batch', 'draft', 2, 'apply', 'applied', 'apply_batch', 'apply', true, true, false, false),
+    ('batch', 'draft', 3, 'edit', 'draft', 'create_batch', NULL, false, true, false, false),
+    ('batch', 'draft', 4, 'discard', 'discarded', 'create_batch', NULL, false, true, false, false),
+    ('batch', 'draft', 5, 'preview', 'draft', NULL, NULL, false, false, true, false),
+    -- Revert's second half: the compensating batch, rescored, is applied.
+    ('batch', 'draft', 6, 'compensate', 'applied', 'revert_batch', NULL, false, false, false, true),
     ('batch', 'pending_review', 1, 'approve', 'approved', 'approve_batch',
-     'approval by someone other than its creator', false, false, false),
-    ('batch', 'pending_review', 2, 'reject', 'rejected', 'approve_batch', NULL, false, false, false),
-    ('batch', 'pending_review', 3, 'edit', 'draft', 'create_batch', NULL, false, false, false),
-    ('batch', 'pending_review', 4, 'discard', 'discarded', 'create_batch', NULL, false, false, false),
+     'approval by someone other than its creator', false, false, false, false),
+    ('batch', 'pending_review', 2, 'reject', 'rejected', 'approve_batch', NULL, false, false, false, false),
+    ('batch', 'pending_review', 3, 'edit', 'draft', 'create_batch', NULL, false, false, false, false),
+    ('batch', 'pending_review', 4, 'discard', 'discarded', 'create_batch', NULL, false, false, false, false),
     -- The approver is the one who most needs the preview.
-    ('batch', 'pending_review', 5, 'preview', 'pending_review', NULL, NULL, false, false, true),
-    ('batch', 'approved', 1, 'apply', 'applied', 'apply_batch', 'apply', false, false, false),
-    ('batch', 'approved', 2, 'edit', 'draft', 'create_batch', NULL, false, false, false),
-    ('batch', 'approved', 3, 'discard', 'discarded', 'create_batch', NULL, false, false, false),
-    ('batch', 'approved', 4, 'preview', 'approved', NULL, NULL, false, false, true),
-    ('batch', 'rejected', 1, 'edit', 'draft', 'create_batch', 'edit (back to draft)', false, false, false),
-    ('batch', 'rejected', 2, 'discard', 'discarded', 'create_batch', 'discard', false, false, false),
+    ('batch', 'pending_review', 5, 'preview', 'pending_review', NULL, NULL, false, false, true, false),
+    ('batch', 'approved', 1, 'apply', 'applied', 'apply_batch', 'apply', false, false, false, false),
+    ('batch', 'approved', 2, 'edit', 'draft', 'create_batch', NULL, false, false, false, false),
+    ('batch', 'approved', 3, 'discard', 'discarded', 'create_batch', NULL, false, false, false, false),
+    ('batch', 'approved', 4, 'preview', 'approved', NULL, NULL, false, false, true, false),
+    ('batch', 'rejected', 1, 'edit', 'draft', 'create_batch', 'edit (back to draft)', false, false, false, false),
+    ('batch', 'rejected', 2, 'discard', 'discarded', 'create_batch', 'discard', false, false, false, false),
     -- A compensating batch is undone by a new batch, never by a revert.
-    ('batch', 'applied', 1, 'revert', 'reverted', 'revert_batch', NULL, false, true, false),
-    ('batch', 'applied', 2, 'preview_revert', 'applied', NULL, NULL, false, true, true)
+    ('batch', 'applied', 1, 'revert', 'reverted', 'revert_batch', NULL, false, true, false, false),
+    ('batch', 'applied', 2, 'preview_revert', 'applied', NULL, NULL, false, true, true, false)
   ) t(machine, from_status, position, action, to_status, capability, waits_for, needs_approval_off, original_only,
-      read_only);
+      read_only, compensating_only);
 COMMENT ON VIEW scoreledger_private.workflow_transitions IS
   'The allowed transitions of each state machine: action, target status, capability, what is awaited, policy conditions.';
 
@@ -73,7 +81,8 @@ COMMENT ON VIEW scoreledger_private.workflow_transitions IS
 CREATE OR REPLACE VIEW scoreledger_private.batch_transitions AS
   SELECT b.tenant_id, b.batch_id, b.status, t.position, t.action, t.to_status, t.capability, t.waits_for, t.read_only,
          NOT (t.needs_approval_off AND tn.require_approval) AS policy_allows,
-         NOT (t.original_only AND b.reverts_batch_id IS NOT NULL) AS kind_allows
+         NOT (t.original_only AND b.reverts_batch_id IS NOT NULL)
+           AND NOT (t.compensating_only AND b.reverts_batch_id IS NULL) AS kind_allows
   FROM scoreledger_private.correction_batches b
   JOIN scoreledger_private.tenants tn ON tn.tenant_id = b.tenant_id
   JOIN scoreledger_private.workflow_transitions t ON t.machine = 'batch' AND t.from_status = b.status;
@@ -128,6 +137,9 @@ BEGIN
       batch.batch_id, batch.status, action,
       (SELECT string_agg(DISTINCT t.from_status, ' or ') FROM scoreledger_private.workflow_transitions t
         WHERE t.machine = 'batch' AND t.action = require_transition.action), allowed_now));
+  ELSIF NOT move.kind_allows AND batch.reverts_batch_id IS NULL THEN
+    PERFORM scoreledger_private.fail('SL409', format('batch %s is %s; only a compensating batch may %s (allowed now: %s)',
+      batch.batch_id, batch.status, action, allowed_now));
   ELSIF NOT move.kind_allows THEN
     PERFORM scoreledger_private.fail('SL409', format(
       'batch %s is %s and itself a revert (a compensating batch); to %s it, apply a new batch instead (allowed now: %s)',
@@ -161,3 +173,19 @@ CREATE OR REPLACE VIEW scoreledger.batch_next_actions AS
 COMMENT ON VIEW scoreledger.batch_next_actions IS
   'The action center: per batch, what it waits for (null when nothing is awaited), the actions allowed now under the tenant''s policy, its group order, and its impact figures as stored at creation, last edit, apply or revert (figures_at).';
 GRANT SELECT ON scoreledger.batch_next_actions TO scoreledger_app;
+
+-- SL422 naming `field` when `value` is longer than `max_chars` (a bound
+-- of the one list, scoreledger_private.input_limits() in sql/00_errors.sql,
+-- passed by the caller as input_limit('…')); null passes: whether a field
+-- is required is the caller's rule.
+CREATE OR REPLACE FUNCTION scoreledger_private.require_text_within(field text, value text, max_chars bigint)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+  IF pg_catalog.length(value) > max_chars THEN
+    PERFORM scoreledger_private.fail('SL422', format('%s: must be at most %s characters (got %s)',
+      field, max_chars, pg_catalog.length(value)));
+  END IF;
+END
+$$;

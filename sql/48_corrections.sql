@@ -1,7 +1,9 @@
 -- =====================================================================
 -- Corrections documents: validated in one set-based pass, then stored as
 -- rows of their batch. Used by create_correction_batch (sql/50_remediation.sql)
--- and update_correction_batch (sql/65_governance.sql).
+-- and update_correction_batch (sql/65_governance.sql). Their guards: rows
+-- change only while their batch is editable, and whoever changes them is
+-- recorded as one of the batch's payload editors (who may not approve it).
 -- =====================================================================
 
 -- Every problem of a corrections document, in one set-based pass: a row
@@ -157,3 +159,117 @@ AS $$
   CROSS JOIN LATERAL jsonb_array_elements_text(en.e->'submission_ids') s
   WHERE en.e->>'type' = 'mark_correct' AND jsonb_typeof(en.e->'submission_ids') = 'array'
 $$;
+
+-- ---------------------------------------------------------------------
+-- Guards of the stored corrections
+-- ---------------------------------------------------------------------
+
+-- `editors` with the current actor added (once): who changes a batch's
+-- corrections is on record, so an edit without an actor is refused.
+CREATE OR REPLACE FUNCTION scoreledger_private.with_payload_editor(editors uuid[])
+RETURNS uuid[]
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  actor uuid := scoreledger.current_actor();
+BEGIN
+  IF actor IS NULL THEN
+    PERFORM scoreledger_private.fail('SL401',
+      'no actor: a batch''s corrections are changed only by a known user (set_context(tenant_id, actor_id))');
+  END IF;
+  RETURN CASE WHEN actor = ANY (editors) THEN editors ELSE editors || actor END;
+END
+$$;
+
+-- Corrections are added, changed or removed only while their batch is
+-- editable (for the owner's plain INSERT too: an applied batch's effect
+-- never changes under an unchanged payload), and whoever does it joins the
+-- batch's payload editors. One statement-level pass over the rows touched
+-- (a scoped mark_correct may list 100,000 submissions).
+CREATE OR REPLACE FUNCTION scoreledger_private.corrections_changed(batches uuid[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  frozen record;
+BEGIN
+  IF batches IS NULL THEN
+    RETURN;
+  END IF;
+  SELECT b.batch_id, b.status INTO frozen
+  FROM scoreledger_private.correction_batches b
+  JOIN scoreledger_private.workflow_statuses s ON s.machine = 'batch' AND s.status = b.status
+  WHERE b.tenant_id = scoreledger.current_tenant() AND b.batch_id = ANY (batches) AND NOT s.editable
+  ORDER BY b.batch_id LIMIT 1;
+  IF FOUND THEN
+    PERFORM scoreledger_private.fail('SL423', format('the corrections of %s batch %s are immutable', frozen.status, frozen.batch_id));
+  END IF;
+  UPDATE scoreledger_private.correction_batches b
+     SET payload_editors = scoreledger_private.with_payload_editor(b.payload_editors)
+   WHERE b.tenant_id = scoreledger.current_tenant() AND b.batch_id = ANY (batches)
+     AND b.payload_editors IS DISTINCT FROM scoreledger_private.with_payload_editor(b.payload_editors);
+END
+$$;
+
+-- Rows added or removed (the transition table of an INSERT or a DELETE).
+CREATE OR REPLACE FUNCTION scoreledger_private.tg_corrections__editable_only()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  PERFORM scoreledger_private.corrections_changed((SELECT array_agg(DISTINCT r.batch_id) FROM changed_rows r));
+  RETURN NULL;
+END
+$$;
+
+-- Rows changed: the batches they left and the batches they joined.
+CREATE OR REPLACE FUNCTION scoreledger_private.tg_corrections__edited_while_editable()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  PERFORM scoreledger_private.corrections_changed((
+    SELECT array_agg(DISTINCT x.batch_id)
+    FROM (SELECT r.batch_id FROM changed_rows r UNION ALL SELECT o.batch_id FROM old_rows o) x));
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER corrections_added_while_editable AFTER INSERT ON scoreledger_private.corrections
+  REFERENCING NEW TABLE AS changed_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_corrections__editable_only();
+SELECT scoreledger_private.declare_guard('scoreledger_private.corrections', 'corrections_added_while_editable',
+  'corrections are added only while their batch is editable, by a recorded editor');
+CREATE OR REPLACE TRIGGER corrections_changed_while_editable AFTER UPDATE ON scoreledger_private.corrections
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS changed_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_corrections__edited_while_editable();
+SELECT scoreledger_private.declare_guard('scoreledger_private.corrections', 'corrections_changed_while_editable',
+  'corrections change only while their batch is editable, by a recorded editor');
+CREATE OR REPLACE TRIGGER corrections_removed_while_editable AFTER DELETE ON scoreledger_private.corrections
+  REFERENCING OLD TABLE AS changed_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_corrections__editable_only();
+SELECT scoreledger_private.declare_guard('scoreledger_private.corrections', 'corrections_removed_while_editable',
+  'corrections are removed only while their batch is editable, by a recorded editor');
+CREATE OR REPLACE TRIGGER corrections_never_truncated BEFORE TRUNCATE ON scoreledger_private.corrections
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__immutable();
+SELECT scoreledger_private.declare_guard('scoreledger_private.corrections', 'corrections_never_truncated',
+  'corrections are never truncated');
+CREATE OR REPLACE TRIGGER correction_submissions_added_while_editable AFTER INSERT ON scoreledger_private.correction_submissions
+  REFERENCING NEW TABLE AS changed_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_corrections__editable_only();
+SELECT scoreledger_private.declare_guard('scoreledger_private.correction_submissions', 'correction_submissions_added_while_editable',
+  'scoped submissions are added only while their batch is editable, by a recorded editor');
+CREATE OR REPLACE TRIGGER correction_submissions_changed_while_editable AFTER UPDATE ON scoreledger_private.correction_submissions
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS changed_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_corrections__edited_while_editable();
+SELECT scoreledger_private.declare_guard('scoreledger_private.correction_submissions', 'correction_submissions_changed_while_editable',
+  'scoped submissions change only while their batch is editable, by a recorded editor');
+CREATE OR REPLACE TRIGGER correction_submissions_removed_while_editable AFTER DELETE ON scoreledger_private.correction_submissions
+  REFERENCING OLD TABLE AS changed_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_corrections__editable_only();
+SELECT scoreledger_private.declare_guard('scoreledger_private.correction_submissions', 'correction_submissions_removed_while_editable',
+  'scoped submissions are removed only while their batch is editable, by a recorded editor');
+CREATE OR REPLACE TRIGGER correction_submissions_never_truncated BEFORE TRUNCATE ON scoreledger_private.correction_submissions
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__immutable();
+SELECT scoreledger_private.declare_guard('scoreledger_private.correction_submissions', 'correction_submissions_never_truncated',
+  'scoped submissions are never truncated');

@@ -51,20 +51,49 @@ BEGIN
                  WHERE t.machine = 'batch' AND t.from_status = OLD.status AND t.to_status = NEW.status AND NOT t.read_only))) THEN
     PERFORM scoreledger_private.fail('SL423', format('correction batch %s is %s; its record is immutable', OLD.batch_id, OLD.status));
   END IF;
+  -- Who edited the corrections only grows, by the actor who edits them now
+  -- (the corrections' guards add them; so does a change of the payload
+  -- document itself): no edit loses its author before the approval.
+  IF NEW.payload IS DISTINCT FROM OLD.payload THEN
+    NEW.payload_editors := scoreledger_private.with_payload_editor(OLD.payload_editors);
+  END IF;
+  IF NEW.payload_editors IS DISTINCT FROM OLD.payload_editors
+     AND NEW.payload_editors IS DISTINCT FROM scoreledger_private.with_payload_editor(OLD.payload_editors) THEN
+    PERFORM scoreledger_private.fail('SL423', format(
+      'correction batch %s: its payload editors are recorded by the engine, never rewritten', OLD.batch_id));
+  END IF;
   RETURN NEW;
 END
 $$;
 
 -- The workflow's state machine (sql/45_policy.sql) and dual control,
--- enforced on the row itself: no path — function or direct UPDATE by the
--- owner — skips a step, and nobody approves a batch they created or last
--- edited. The row still holds OLD here, so batch_transitions lists the
--- moves out of OLD.status under the tenant's policy.
+-- enforced on the row itself: no path — function or the owner's direct
+-- INSERT or UPDATE — skips a step. A row is inserted only in the machine's
+-- initial status, with no outcome yet; nobody approves a batch they
+-- created, last edited or whose corrections they changed; a compensating
+-- batch is applied only as the other half of its original's revert. The
+-- row still holds OLD here, so batch_transitions lists the moves out of
+-- OLD.status under the tenant's policy.
 CREATE OR REPLACE FUNCTION scoreledger_private.tg_correction_batches__workflow()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
+  IF TG_OP = 'INSERT' THEN
+    IF NOT EXISTS (SELECT 1 FROM scoreledger_private.workflow_statuses s
+                   WHERE s.machine = 'batch' AND s.status = NEW.status AND s.initial)
+       OR NEW.applied_at IS NOT NULL OR NEW.applied_by IS NOT NULL OR NEW.applied_seq IS NOT NULL
+       OR NEW.apply_result IS NOT NULL OR NEW.reverted_by_batch_id IS NOT NULL
+       OR NEW.updated_by IS NOT NULL OR NEW.payload_editors <> '{}' THEN
+      PERFORM scoreledger_private.fail('SL423', format(
+        'correction batch %s: a batch is inserted as a draft with no outcome; it moves on only along the workflow', NEW.batch_id));
+    END IF;
+    IF NEW.created_by IS DISTINCT FROM scoreledger.current_actor() THEN
+      PERFORM scoreledger_private.fail('SL403', format(
+        'correction batch %s: its creator must be the acting user', NEW.batch_id));
+    END IF;
+    RETURN NEW;
+  END IF;
   IF NEW.status IS DISTINCT FROM OLD.status AND NOT EXISTS (
        SELECT 1 FROM scoreledger_private.batch_transitions bt
        WHERE bt.tenant_id = OLD.tenant_id AND bt.batch_id = OLD.batch_id AND bt.status = OLD.status
@@ -74,18 +103,37 @@ BEGIN
   IF NEW.status = 'approved' AND OLD.status <> 'approved'
      AND (scoreledger.current_actor() IS NULL
           OR scoreledger.current_actor() IN (OLD.created_by, coalesce(OLD.updated_by, OLD.created_by),
-                                             NEW.created_by, coalesce(NEW.updated_by, NEW.created_by))) THEN
+                                             NEW.created_by, coalesce(NEW.updated_by, NEW.created_by))
+          OR scoreledger.current_actor() = ANY (OLD.payload_editors || NEW.payload_editors)) THEN
     PERFORM scoreledger_private.fail('SL403', format(
-      'dual control: batch %s must be approved by someone other than its creator and its last editor', OLD.batch_id));
+      'dual control: batch %s must be approved by someone other than its creator, its last editor and whoever changed its corrections',
+      OLD.batch_id));
+  END IF;
+  -- A revert's two halves name each other: the original, reverted, points
+  -- at its compensating batch (still a draft, rescored), which then
+  -- compensates: neither move is made alone.
+  IF NEW.status IS DISTINCT FROM OLD.status AND NEW.status = 'reverted' AND NEW.reverted_by_batch_id IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM scoreledger_private.correction_batches c
+                     WHERE c.tenant_id = OLD.tenant_id AND c.batch_id = NEW.reverted_by_batch_id
+                       AND c.reverts_batch_id = OLD.batch_id AND c.status = 'draft') THEN
+    PERFORM scoreledger_private.fail('SL423', format(
+      'batch %s is reverted only by its own compensating batch, created by revert_correction_batch', OLD.batch_id));
+  END IF;
+  IF NEW.status IS DISTINCT FROM OLD.status AND OLD.reverts_batch_id IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM scoreledger_private.correction_batches o
+                     WHERE o.tenant_id = OLD.tenant_id AND o.batch_id = OLD.reverts_batch_id
+                       AND o.reverted_by_batch_id = OLD.batch_id) THEN
+    PERFORM scoreledger_private.fail('SL409', format(
+      'compensating batch %s is applied only by revert_correction_batch of batch %s', OLD.batch_id, OLD.reverts_batch_id));
   END IF;
   RETURN NEW;
 END
 $$;
 
-CREATE OR REPLACE TRIGGER batch_workflow BEFORE UPDATE OF status ON scoreledger_private.correction_batches
+CREATE OR REPLACE TRIGGER batch_workflow BEFORE INSERT OR UPDATE OF status ON scoreledger_private.correction_batches
   FOR EACH ROW EXECUTE FUNCTION scoreledger_private.tg_correction_batches__workflow();
 SELECT scoreledger_private.declare_guard('scoreledger_private.correction_batches', 'batch_workflow',
-  'a batch moves only along the state machine; dual control on approval');
+  'a batch is inserted as a draft and moves only along the state machine; dual control on approval');
 
 CREATE OR REPLACE TRIGGER batch_record_immutable BEFORE UPDATE OR DELETE ON scoreledger_private.correction_batches
   FOR EACH ROW EXECUTE FUNCTION scoreledger_private.tg_correction_batches__guard();
@@ -96,39 +144,8 @@ CREATE OR REPLACE TRIGGER batch_never_truncated BEFORE TRUNCATE ON scoreledger_p
 SELECT scoreledger_private.declare_guard('scoreledger_private.correction_batches', 'batch_never_truncated',
   'batches are never truncated');
 
--- Corrections change only while their batch is still editable.
-CREATE OR REPLACE FUNCTION scoreledger_private.tg_corrections__editable_only()
-RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-DECLARE
-  batch_status text;
-BEGIN
-  SELECT b.status INTO batch_status FROM scoreledger_private.correction_batches b
-  WHERE b.tenant_id = OLD.tenant_id AND b.batch_id = OLD.batch_id;
-  IF NOT (SELECT s.editable FROM scoreledger_private.workflow_statuses s WHERE s.machine = 'batch' AND s.status = batch_status) THEN
-    PERFORM scoreledger_private.fail('SL423', format('the corrections of %s batch %s are immutable', batch_status, OLD.batch_id));
-  END IF;
-  RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
-END
-$$;
-
-CREATE OR REPLACE TRIGGER corrections_editable_only BEFORE UPDATE OR DELETE ON scoreledger_private.corrections
-  FOR EACH ROW EXECUTE FUNCTION scoreledger_private.tg_corrections__editable_only();
-SELECT scoreledger_private.declare_guard('scoreledger_private.corrections', 'corrections_editable_only',
-  'corrections change only while their batch is editable');
-CREATE OR REPLACE TRIGGER corrections_never_truncated BEFORE TRUNCATE ON scoreledger_private.corrections
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__immutable();
-SELECT scoreledger_private.declare_guard('scoreledger_private.corrections', 'corrections_never_truncated',
-  'corrections are never truncated');
-CREATE OR REPLACE TRIGGER correction_submissions_editable_only BEFORE UPDATE OR DELETE ON scoreledger_private.correction_submissions
-  FOR EACH ROW EXECUTE FUNCTION scoreledger_private.tg_corrections__editable_only();
-SELECT scoreledger_private.declare_guard('scoreledger_private.correction_submissions', 'correction_submissions_editable_only',
-  'scoped submissions change only while their batch is editable');
-CREATE OR REPLACE TRIGGER correction_submissions_never_truncated BEFORE TRUNCATE ON scoreledger_private.correction_submissions
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__immutable();
-SELECT scoreledger_private.declare_guard('scoreledger_private.correction_submissions', 'correction_submissions_never_truncated',
-  'scoped submissions are never truncated');
+-- The corrections' own guards (editable batches only, editors recorded)
+-- are in sql/48_corrections.sql, next to the rows they guard.
 
 CREATE OR REPLACE TRIGGER batch_events_append_only BEFORE UPDATE OR DELETE ON scoreledger_private.batch_events
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__append_only();
@@ -322,6 +339,7 @@ BEGIN
   IF reason IS NULL OR reason !~ '\S' THEN
     PERFORM scoreledger_private.fail('SL422', 'reason: must not be empty (say why the scores change)');
   END IF;
+  PERFORM scoreledger_private.require_text_within('reason', reason, scoreledger_private.input_limit('reason_chars'));
   PERFORM scoreledger_private.validate_corrections(corrections);
   INSERT INTO scoreledger_private.correction_batches (tenant_id, batch_id, status, reason, payload, created_by)
   VALUES (scoreledger.current_tenant(), new_batch, 'draft', btrim(reason, E' \t\r\n'), corrections, actor);
@@ -382,8 +400,10 @@ AS $$
 DECLARE
   actor uuid := scoreledger_private.require_actor();
   original scoreledger_private.correction_batches;
+  compensation scoreledger_private.correction_batches;
   compensating uuid := gen_random_uuid();
   to_status text;
+  compensate_to text;
   counts record;
 BEGIN
   original := scoreledger_private.lock_batch(batch_id);
@@ -391,13 +411,15 @@ BEGIN
   IF reason IS NULL OR reason !~ '\S' THEN
     PERFORM scoreledger_private.fail('SL422', 'reason: must not be empty (say why the batch is reverted)');
   END IF;
+  PERFORM scoreledger_private.require_text_within('reason', reason, scoreledger_private.input_limit('reason_chars'));
 
   -- The compensating batch carries the original's corrections for the
-  -- record; active_batches never counts a compensating batch.
+  -- record; active_batches never counts a compensating batch. It is
+  -- inserted as a draft like any batch and reaches applied by the machine's
+  -- `compensate`, once the original names it.
   INSERT INTO scoreledger_private.correction_batches
-    (tenant_id, batch_id, status, reason, payload, created_by, applied_at, applied_by, applied_seq, reverts_batch_id)
-  VALUES (original.tenant_id, compensating, 'applied', btrim(reason, E' \t\r\n'), original.payload, actor,
-          clock_timestamp(), actor, nextval('scoreledger_private.apply_seq'), original.batch_id);
+    (tenant_id, batch_id, status, reason, payload, created_by, reverts_batch_id)
+  VALUES (original.tenant_id, compensating, 'draft', btrim(reason, E' \t\r\n'), original.payload, actor, original.batch_id);
   INSERT INTO scoreledger_private.corrections
     (tenant_id, batch_id, ordinal, correction_type, evaluation_version_id, question_version_id, correct, correct_mask, scoped)
   SELECT c.tenant_id, compensating, c.ordinal, c.correction_type, c.evaluation_version_id, c.question_version_id,
@@ -406,20 +428,27 @@ BEGIN
   INSERT INTO scoreledger_private.correction_submissions (tenant_id, batch_id, ordinal, submission_id)
   SELECT cs.tenant_id, compensating, cs.ordinal, cs.submission_id
   FROM scoreledger_private.correction_submissions cs WHERE cs.tenant_id = original.tenant_id AND cs.batch_id = original.batch_id;
+  SELECT * INTO compensation FROM scoreledger_private.correction_batches b
+  WHERE b.tenant_id = original.tenant_id AND b.batch_id = compensating;
+  compensate_to := scoreledger_private.require_transition(compensation, 'compensate');
 
   SELECT * INTO counts FROM scoreledger_private.rescore_batch(original.batch_id, true, compensating);
 
   UPDATE scoreledger_private.correction_batches b
-     SET apply_result = jsonb_build_object('batch_id', compensating, 'status', 'applied',
+     SET status = to_status, reverted_by_batch_id = compensating
+   WHERE b.tenant_id = original.tenant_id AND b.batch_id = original.batch_id;
+  UPDATE scoreledger_private.correction_batches b
+     SET status = compensate_to, applied_at = clock_timestamp(), applied_by = actor,
+         applied_seq = nextval('scoreledger_private.apply_seq'),
+         apply_result = jsonb_build_object('batch_id', compensating, 'status', compensate_to,
            'submissions_rescored', counts.submissions_rescored, 'scores_changed', counts.scores_changed,
            'already_applied', false),
          figures_submissions_affected = counts.submissions_rescored, figures_pass_to_fail = counts.pass_to_fail,
          figures_fail_to_pass = counts.fail_to_pass, figures_at = clock_timestamp()
    WHERE b.tenant_id = original.tenant_id AND b.batch_id = compensating;
-  UPDATE scoreledger_private.correction_batches b
-     SET status = to_status, reverted_by_batch_id = compensating
-   WHERE b.tenant_id = original.tenant_id AND b.batch_id = original.batch_id;
-  PERFORM scoreledger_private.record_batch_event(compensating, NULL, 'applied',
+  -- One event for the compensating batch: its draft never outlives this
+  -- transaction, so nobody ever sees it.
+  PERFORM scoreledger_private.record_batch_event(compensating, NULL, compensate_to,
     format('reverts batch %s: %s submissions rescored, %s scores changed', original.batch_id,
            counts.submissions_rescored, counts.scores_changed));
   PERFORM scoreledger_private.record_batch_event(original.batch_id, original.status, to_status,

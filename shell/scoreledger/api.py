@@ -187,6 +187,17 @@ def list_capabilities(conn: psycopg.Connection) -> list[dict]:
 
 
 def tenant_policy(conn: psycopg.Connection) -> dict:
-    return conn.execute(
+    """The policy in force, shaped as set_tenant_policy returns it (with
+    pending_change when a lowering awaits confirmation)."""
+    policy = conn.execute(
         "SELECT require_approval, enforce_capabilities FROM scoreledger.tenants WHERE tenant_id = scoreledger.current_tenant()"
     ).fetchone()
+    pending = conn.execute(
+        "SELECT change_id::text AS change_id, require_approval, enforce_capabilities, requested_by::text AS requested_by,"
+        " requested_at FROM scoreledger.policy_changes WHERE status = 'pending'"
+    ).fetchone()
+    return dict(policy) | ({"pending_change": dict(pending)} if pending else {})
+
+
+def confirm_tenant_policy(conn: psycopg.Connection, change_id: str) -> dict:
+    return conn.execute("SELECT scoreledger.confirm_tenant_policy(%s) AS policy", [change_id]).fetchone()["policy"]

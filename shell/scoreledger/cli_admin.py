@@ -11,7 +11,7 @@ from .context import Context, with_context
 from .demo import run_demo
 from .render import check_rows, emit_json, table
 
-CAPABILITIES = click.Choice(["create_batch", "approve_batch", "apply_batch", "revert_batch"])
+CAPABILITIES = click.Choice(["create_batch", "approve_batch", "apply_batch", "revert_batch", "manage_policy"])
 
 # --------------------------------------------------------------------- db
 
@@ -77,6 +77,20 @@ def tenant_list(c: Context):
     c.emit(rows, lambda: table(rows, ["tenant_id", "name", "require_approval", "enforce_capabilities", "created_at"]))
 
 
+def _show_policy(policy: dict) -> None:
+    click.echo(
+        f"require_approval: {str(policy['require_approval']).lower()}, "
+        f"enforce_capabilities: {str(policy['enforce_capabilities']).lower()}"
+    )
+    pending = policy.get("pending_change")
+    if pending:
+        lowered = " and ".join(
+            f"{name} off" for name in ("require_approval", "enforce_capabilities") if pending[name] is False
+        )
+        click.echo(f"pending: change {pending['change_id']} turns {lowered} (requested by {pending['requested_by']})")
+        click.echo(f"  another user confirms it with: scoreledger tenant confirm-policy {pending['change_id']}")
+
+
 @tenant_group.command("policy")
 @click.option("--require-approval/--no-require-approval", default=None, help="apply needs an approved batch")
 @click.option(
@@ -84,19 +98,26 @@ def tenant_list(c: Context):
 )
 @with_context
 def tenant_policy(c: Context, require_approval, enforce_capabilities):
-    """Show or set the tenant's governance policy (audited)."""
+    """Show or set the tenant's governance policy (audited).
+
+    Raising protection takes effect at once; turning a setting off only
+    requests it: another user confirms with `tenant confirm-policy`."""
     with c.acting() as conn:
         if require_approval is None and enforce_capabilities is None:
             policy = api.tenant_policy(conn)
         else:
             policy = api.set_tenant_policy(conn, require_approval, enforce_capabilities)
-    c.emit(
-        policy,
-        lambda: click.echo(
-            f"require_approval: {str(policy['require_approval']).lower()}, "
-            f"enforce_capabilities: {str(policy['enforce_capabilities']).lower()}"
-        ),
-    )
+    c.emit(policy, lambda: _show_policy(policy))
+
+
+@tenant_group.command("confirm-policy")
+@click.argument("change_id")
+@with_context
+def tenant_confirm_policy(c: Context, change_id):
+    """Confirm a pending lowering of the policy requested by another user (audited)."""
+    with c.acting() as conn:
+        policy = api.confirm_tenant_policy(conn, change_id)
+    c.emit(policy, lambda: (click.echo(f"policy change {change_id} confirmed"), _show_policy(policy)))
 
 
 # ------------------------------------------------------------- capability

@@ -194,7 +194,10 @@ FROM states s JOIN (VALUES
   ON e.status = s.status AND e.compensating = s.compensating
 ORDER BY s.status, s.compensating;
 SELECT tests.act_as('admin') \gset
-SELECT scoreledger.set_tenant_policy(false, NULL) \gset
+SELECT scoreledger.set_tenant_policy(false, NULL)->'pending_change'->>'change_id' AS lowering \gset
+-- Lowering is dual-controlled: another user confirms it.
+SELECT tests.act_as('checker') \gset
+SELECT scoreledger.confirm_tenant_policy(:'lowering') \gset
 SELECT tests.act_as('maker') \gset
 SELECT is(pg_temp.center(s.batch), e.line, format('require_approval off: a%s batch in %s', CASE WHEN s.compensating THEN ' compensating' ELSE '' END, s.status))
 FROM states s JOIN (VALUES

@@ -19,7 +19,7 @@
 -- batch someone else made, admin sets the policy and grants, stranger holds
 -- nothing.
 BEGIN;
-SELECT plan(235);
+SELECT plan(237);
 
 -- ---------------------------------------------------------------------
 -- Local helpers
@@ -367,7 +367,11 @@ SELECT is(pg_temp.timeline(:'r2'),
 SELECT is(scoreledger.get_correction_batch(:'r2')->'corrections', pg_temp.replace_key(1, '{C}'), 'what was applied is the edited content');
 
 SELECT tests.act_as('admin') \gset
-SELECT is(scoreledger.set_tenant_policy(false, NULL)->>'require_approval', 'false', 'require_approval is turned off again');
+SELECT scoreledger.set_tenant_policy(false, NULL) AS lowering \gset
+SELECT is(:'lowering'::jsonb->>'require_approval', 'true', 'lowering require_approval is only requested: it stays on (dual control)');
+SELECT tests.act_as('checker') \gset
+SELECT is(scoreledger.confirm_tenant_policy((:'lowering'::jsonb->'pending_change'->>'change_id')::uuid)->>'require_approval', 'false',
+          'require_approval is turned off again once another user confirms');
 SELECT pg_temp.draft('no review needed again', 1) AS r3 \gset
 SELECT is(pg_temp.act('apply', :'r3'), 'ok', 'and a draft is applied directly again');
 
@@ -569,8 +573,16 @@ SELECT is(pg_temp.try(format($$SELECT scoreledger.grant_capability(%L, 'apply_ba
           'P0001: no error (effects rolled back)', 'enforced: another holder of approve_batch may grant to and revoke from the admin');
 
 -- Not enforced: nobody needs a capability.
+-- Switching enforcement off: requested and confirmed by two holders of manage_policy.
+SELECT tests.act_as('checker') \gset
+SELECT scoreledger.grant_capability(tests.actor('admin'), 'manage_policy') \gset
 SELECT tests.act_as('admin') \gset
-SELECT is(scoreledger.set_tenant_policy(false, false)->>'enforce_capabilities', 'false', 'enforce_capabilities is turned off');
+SELECT scoreledger.grant_capability(tests.actor('checker'), 'manage_policy') \gset
+SELECT scoreledger.set_tenant_policy(false, false) AS unenforce \gset
+SELECT is(:'unenforce'::jsonb->>'enforce_capabilities', 'true', 'switching enforcement off is only requested: it stays on');
+SELECT tests.act_as('checker') \gset
+SELECT is(scoreledger.confirm_tenant_policy((:'unenforce'::jsonb->'pending_change'->>'change_id')::uuid)->>'enforce_capabilities',
+          'false', 'enforce_capabilities is turned off once another holder of manage_policy confirms');
 SELECT tests.act_as('stranger') \gset
 SELECT scoreledger.create_correction_batch('no grants needed', pg_temp.drop_item(1)) AS free \gset
 SELECT is(pg_temp.status(:'free'), 'draft', 'not enforced: a user without create_batch creates');
@@ -591,9 +603,12 @@ SELECT is(pg_temp.try(format($$SELECT scoreledger.revoke_capability(%L, 'approve
 -- =====================================================================
 SELECT tests.act_as('admin') \gset
 SELECT is(pg_temp.governance_log(),
-          'policy - - by admin; policy - - by admin; grant admin approve_batch by admin; policy - - by admin; grant maker create_batch by admin; '
+          'policy - - by admin; policy_requested - - by admin; policy_confirmed - - by checker; policy - - by checker; '
+          'grant admin approve_batch by admin; policy - - by admin; grant maker create_batch by admin; '
           'grant checker approve_batch by admin; grant maker approve_batch by admin; grant applier apply_batch by admin; '
-          'grant applier revert_batch by admin; revoke maker create_batch by admin; policy - - by admin',
+          'grant applier revert_batch by admin; revoke maker create_batch by admin; '
+          'grant admin manage_policy by checker; grant checker manage_policy by admin; '
+          'policy_requested - - by admin; policy_confirmed - - by checker; policy - - by checker',
           'governance_events: every policy change, grant and revoke, in order, with its actor (no event for a no-op)');
 SELECT is((SELECT jsonb_agg(detail ORDER BY event_id) FROM scoreledger.governance_events WHERE kind = 'policy'),
           '[{"after": {"require_approval": true, "enforce_capabilities": false}, "before": {"require_approval": false, "enforce_capabilities": false}},

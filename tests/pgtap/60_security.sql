@@ -245,6 +245,9 @@ BEGIN
     'question_version_id', tests.uuid_of('q1', seed))));
   PERFORM scoreledger.apply_correction_batch(batch);
   PERFORM scoreledger.grant_capability(tests.uuid_of('reviewer', seed), 'approve_batch');
+  -- A lowering of the policy awaiting another user's confirmation.
+  PERFORM scoreledger.set_tenant_policy(true, NULL);
+  PERFORM scoreledger.set_tenant_policy(false, NULL);
   PERFORM scoreledger.register_evaluator(judge,
     jsonb_build_object('tone ' || seed, '{"type": "choice", "choices": ["ok", "rude"]}'::jsonb));
   -- A number, a declared choice, and a null (skipped with a warning).

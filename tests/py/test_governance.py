@@ -472,3 +472,224 @@ def test_maker_checker_through_the_cli(run, dsn, tmp_path):
     revoked = run("capability", "revoke", maker, "approve_batch", tenant=name, actor=admin)
     assert revoked.exit_code == 0 and revoked.output.strip() == f"approve_batch revoked from {maker}"
     assert invariant_breaches(dsn) == []
+
+
+# ---------------------------------------------------------------------------
+# (d) Lowering protection is dual-controlled (issue 12 item 5, contract §10)
+# ---------------------------------------------------------------------------
+
+
+def policy_of(dsn, tenant) -> tuple[bool, bool]:
+    row = in_transaction(
+        dsn,
+        tenant,
+        str(uuid.uuid4()),
+        lambda c: call(
+            c,
+            "SELECT require_approval, enforce_capabilities FROM scoreledger.tenants"
+            " WHERE tenant_id = scoreledger.current_tenant()",
+        ),
+    )
+    return row["require_approval"], row["enforce_capabilities"]
+
+
+def fully_protected(dsn, tenant, admin, second_admin):
+    """Both settings on; admin and second_admin hold approve_batch and
+    manage_policy (each granted by the other, as enforcement requires)."""
+
+    def setup(conn):
+        for capability in ("approve_batch", "manage_policy"):
+            call(conn, "SELECT scoreledger.grant_capability(%s, %s)", admin, capability)
+            call(conn, "SELECT scoreledger.grant_capability(%s, %s)", second_admin, capability)
+        call(conn, "SELECT scoreledger.set_tenant_policy(true, true)")
+
+    in_transaction(dsn, tenant, admin, setup)
+    assert policy_of(dsn, tenant) == (True, True)
+
+
+def request_lowering(dsn, tenant, who) -> str:
+    policy = in_transaction(
+        dsn, tenant, who, lambda c: call(c, "SELECT scoreledger.set_tenant_policy(false, false) AS p")["p"]
+    )
+    assert (policy["require_approval"], policy["enforce_capabilities"]) == (True, True), "a lowering is only requested"
+    return policy["pending_change"]["change_id"]
+
+
+def test_one_approver_cannot_switch_dual_control_off_alone(dsn, tenant, content):
+    """The issue's attack: a holder of approve_batch turns both protections
+    off, creates and applies a batch alone, and turns them back on."""
+    admin, other = str(uuid.uuid4()), str(uuid.uuid4())
+    fully_protected(dsn, tenant, admin, other)
+    change = request_lowering(dsn, tenant, admin)
+
+    # Still protected while the change is pending: a draft is not applied.
+    in_transaction(
+        dsn, tenant, admin, lambda c: call(c, "SELECT scoreledger.grant_capability(%s, 'create_batch')", other)
+    )
+    batch = create_batch(dsn, tenant, other, content, submit=False)
+    assert (
+        sqlstate_of(
+            lambda: in_transaction(
+                dsn, tenant, admin, lambda c: call(c, "SELECT scoreledger.apply_correction_batch(%s)", batch)
+            )
+        )
+        == "SL403"
+    )
+    with connect(dsn, "attacker-1") as one, connect(dsn, "attacker-2") as two:
+        begin_acting(one, tenant, admin)
+        assert sqlstate_of(lambda: call(one, "SELECT scoreledger.confirm_tenant_policy(%s)", change)) == "SL403"
+        one.rollback()
+        # A second session of the same actor is the same actor.
+        begin_acting(two, tenant, admin)
+        assert sqlstate_of(lambda: call(two, "SELECT scoreledger.confirm_tenant_policy(%s)", change)) == "SL403"
+        two.rollback()
+        # The owner's plain UPDATE of the tenant row does not lower it either.
+        two.execute("SET LOCAL ROLE scoreledger_owner")
+        two.execute(
+            "SELECT scoreledger_private.enter_context(%s, %s)",
+            [tenant, admin],
+        )
+        assert (
+            sqlstate_of(lambda: two.execute("UPDATE scoreledger_private.tenants SET require_approval = false"))
+            == "SL403"
+        )
+        two.rollback()
+    assert policy_of(dsn, tenant) == (True, True)
+
+    confirmed = in_transaction(
+        dsn, tenant, other, lambda c: call(c, "SELECT scoreledger.confirm_tenant_policy(%s) AS p", change)["p"]
+    )
+    assert (confirmed["require_approval"], confirmed["enforce_capabilities"]) == (False, False)
+    assert policy_of(dsn, tenant) == (False, False)
+
+    def audit(conn):
+        return conn.execute(
+            "SELECT kind, actor_id::text AS actor_id FROM scoreledger.governance_events"
+            " WHERE kind LIKE 'policy%%' ORDER BY event_id"
+        ).fetchall()
+
+    assert [(e["kind"], e["actor_id"]) for e in in_transaction(dsn, tenant, admin, audit)] == [
+        ("policy", admin),
+        ("policy_requested", admin),
+        ("policy_confirmed", other),
+        ("policy", other),
+    ]
+    assert invariant_breaches(dsn) == []
+
+
+def test_two_concurrent_confirmations_one_wins(dsn, tenant, content):
+    admin, first, second = (str(uuid.uuid4()) for _ in range(3))
+    fully_protected(dsn, tenant, admin, first)
+    in_transaction(
+        dsn, tenant, admin, lambda c: call(c, "SELECT scoreledger.grant_capability(%s, 'approve_batch')", second)
+    )
+    in_transaction(
+        dsn, tenant, admin, lambda c: call(c, "SELECT scoreledger.grant_capability(%s, 'manage_policy')", second)
+    )
+    change = request_lowering(dsn, tenant, admin)
+
+    confirm = "SELECT scoreledger.confirm_tenant_policy(%s) AS r"
+    winner, loser = race(dsn, tenant, first, confirm, second, confirm, change)
+
+    assert winner["r"]["require_approval"] is False and winner["r"]["enforce_capabilities"] is False
+    assert isinstance(loser.error, psycopg.Error), f"the second confirmation did not fail: {loser.result!r}"
+    assert loser.error.sqlstate not in DEADLOCK_OR_SERIALIZATION
+    assert loser.error.sqlstate == "SL409" and "not pending" in loser.error.diag.message_primary
+    assert policy_of(dsn, tenant) == (False, False)
+
+
+def test_a_confirmation_racing_a_new_request_confirms_nothing_stale(dsn, tenant, content):
+    """The requester supersedes their request while another user confirms
+    the old one: the confirmation waits for the tenant row, then finds the
+    change superseded (SL409); the new request stays pending."""
+    admin, other = str(uuid.uuid4()), str(uuid.uuid4())
+    fully_protected(dsn, tenant, admin, other)
+    old_change = request_lowering(dsn, tenant, admin)
+
+    name = f"gov-confirm-{uuid.uuid4().hex[:8]}"
+    with connect(dsn, "gov-request") as requester:
+        begin_acting(requester, tenant, admin)
+        # Only require_approval this time.
+        new_change = call(requester, "SELECT scoreledger.set_tenant_policy(false, NULL) AS p")["p"]["pending_change"][
+            "change_id"
+        ]
+        confirmation = BlockedCall(
+            dsn, tenant, other, name, "SELECT scoreledger.confirm_tenant_policy(%s) AS r", old_change
+        )
+        confirmation.start()
+        try:
+            wait_until_waiting(dsn, name)
+        finally:
+            requester.commit()
+    confirmation.join(timeout=WAIT_TIMEOUT * 3)
+    assert not confirmation.is_alive()
+    assert isinstance(confirmation.error, psycopg.Error), confirmation.result
+    assert confirmation.error.sqlstate == "SL409" and "superseded" in confirmation.error.diag.message_primary
+    assert policy_of(dsn, tenant) == (True, True)
+
+    def changes(conn):
+        return {
+            r["change_id"]: r["status"]
+            for r in conn.execute(
+                "SELECT change_id::text AS change_id, status FROM scoreledger.policy_changes"
+            ).fetchall()
+        }
+
+    assert in_transaction(dsn, tenant, admin, changes) == {old_change: "superseded", new_change: "pending"}
+    in_transaction(dsn, tenant, other, lambda c: call(c, "SELECT scoreledger.confirm_tenant_policy(%s)", new_change))
+    assert policy_of(dsn, tenant) == (False, True)
+
+
+def test_a_confirmed_change_lowers_only_in_the_confirming_transaction(dsn, tenant, content):
+    """A confirmation is no standing licence: once its transaction is over,
+    the owner's UPDATE of the tenant row cannot lower the policy again."""
+    admin, other = str(uuid.uuid4()), str(uuid.uuid4())
+    fully_protected(dsn, tenant, admin, other)
+    change = request_lowering(dsn, tenant, admin)
+    in_transaction(dsn, tenant, other, lambda c: call(c, "SELECT scoreledger.confirm_tenant_policy(%s)", change))
+    in_transaction(dsn, tenant, admin, lambda c: call(c, "SELECT scoreledger.set_tenant_policy(true, true)"))
+    assert policy_of(dsn, tenant) == (True, True)
+    with connect(dsn, "gov-owner") as owner:
+        owner.execute("SET LOCAL ROLE scoreledger_owner")
+        owner.execute(
+            "SELECT scoreledger_private.enter_context(%s, %s)",
+            [tenant, other],
+        )
+        assert (
+            sqlstate_of(
+                lambda: owner.execute(
+                    "UPDATE scoreledger_private.tenants SET require_approval = false, enforce_capabilities = false"
+                )
+            )
+            == "SL403"
+        )
+        owner.rollback()
+    assert policy_of(dsn, tenant) == (True, True)
+
+
+def test_policy_confirmation_through_the_cli(run, dsn):
+    admin, other = str(uuid.uuid4()), str(uuid.uuid4())
+    name = f"gov-policy-{uuid.uuid4().hex[:6]}"
+    assert run("tenant", "create", name).exit_code == 0
+    assert run("tenant", "policy", "--require-approval", tenant=name, actor=admin).output.strip() == (
+        "require_approval: true, enforce_capabilities: false"
+    )
+    requested = run("tenant", "policy", "--no-require-approval", tenant=name, actor=admin)
+    assert requested.exit_code == 0, requested.output
+    lines = requested.output.splitlines()
+    assert lines[0] == "require_approval: true, enforce_capabilities: false"
+    change = lines[1].split()[2]
+    assert lines[1] == f"pending: change {change} turns require_approval off (requested by {admin})"
+    assert lines[2].strip() == f"another user confirms it with: scoreledger tenant confirm-policy {change}"
+    # Showing the policy shows the pending change too.
+    assert run("tenant", "policy", tenant=name, actor=other).output.splitlines()[1:] == lines[1:]
+    assert "dual control" in one_line_error(run("tenant", "confirm-policy", change, tenant=name, actor=admin), "SL403")
+    confirmed = run("tenant", "confirm-policy", change, tenant=name, actor=other)
+    assert confirmed.exit_code == 0, confirmed.output
+    assert confirmed.output.splitlines() == [
+        f"policy change {change} confirmed",
+        "require_approval: false, enforce_capabilities: false",
+    ]
+    assert run("tenant", "policy", tenant=name, actor=admin).output.strip() == (
+        "require_approval: false, enforce_capabilities: false"
+    )

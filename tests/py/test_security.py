@@ -66,6 +66,9 @@ def populate(dsn: str, tenant: str, actor: str, label: str) -> None:
         )
         call("SELECT scoreledger.apply_correction_batch(%s)", batch)
         call("SELECT scoreledger.grant_capability(%s, 'approve_batch')", str(uuid.uuid4()))
+        # A lowering of the policy awaiting another user's confirmation.
+        call("SELECT scoreledger.set_tenant_policy(true, NULL)")
+        call("SELECT scoreledger.set_tenant_policy(false, NULL)")
         call(
             "SELECT scoreledger.register_evaluator(%s, %s)",
             judge,
