@@ -60,7 +60,8 @@ AS $$
   SELECT CASE WHEN dropped THEN 0::numeric ELSE points END
 $$;
 
--- The batches in effect: applied, non-compensating ones, plus `with_batch`
+-- The batches in effect: non-compensating ones in a status whose
+-- corrections count (in_effect of sql/25_workflow.sql: applied), plus `with_batch`
 -- (as the most recent apply: a preview or an apply in progress) and minus
 -- `without_batch` (a revert). Compensating batches carry the original's
 -- payload for the record only; they never correct anything themselves.
@@ -72,7 +73,10 @@ AS $$
          CASE WHEN b.batch_id = with_batch THEN 9223372036854775807 ELSE b.applied_seq END
   FROM scoreledger_private.correction_batches b
   WHERE b.tenant_id = scoreledger.current_tenant()
-    AND ((b.status = 'applied' AND b.reverts_batch_id IS NULL) OR b.batch_id = with_batch)
+    AND ((b.status IN (SELECT s.status FROM scoreledger_private.workflow_statuses s
+                       WHERE s.machine = 'batch' AND s.in_effect)
+          AND b.reverts_batch_id IS NULL)
+         OR b.batch_id = with_batch)
     AND b.batch_id IS DISTINCT FROM without_batch
 $$;
 

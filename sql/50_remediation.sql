@@ -31,7 +31,7 @@ BEGIN
      OR NEW.batch_id IS DISTINCT FROM OLD.batch_id OR NEW.tenant_id IS DISTINCT FROM OLD.tenant_id THEN
     PERFORM scoreledger_private.fail('SL423', format('correction batch %s: its id, tenant, creator and creation time are immutable', OLD.batch_id));
   END IF;
-  -- Once applied (a frozen status of the machine, sql/45_policy.sql), a
+  -- Once applied (a frozen status of the machine, sql/25_workflow.sql), a
   -- batch is history: only a move of the machine (applied -> reverted,
   -- which records the compensating batch) may touch it, and a compensating
   -- batch's result is recorded once, after its rescoring.
@@ -66,7 +66,7 @@ BEGIN
 END
 $$;
 
--- The workflow's state machine (sql/45_policy.sql) and dual control,
+-- The workflow's state machine (sql/25_workflow.sql) and dual control,
 -- enforced on the row itself: no path — function or the owner's direct
 -- INSERT or UPDATE — skips a step. A row is inserted only in the machine's
 -- initial status, with no outcome yet; nobody approves a batch they
@@ -100,7 +100,9 @@ BEGIN
          AND bt.to_status = NEW.status AND NOT bt.read_only AND bt.policy_allows AND bt.kind_allows) THEN
     PERFORM scoreledger_private.fail('SL409', format('batch %s cannot go from %s to %s', OLD.batch_id, OLD.status, NEW.status));
   END IF;
-  IF NEW.status = 'approved' AND OLD.status <> 'approved'
+  IF NEW.status IS DISTINCT FROM OLD.status
+     AND EXISTS (SELECT 1 FROM scoreledger_private.workflow_transitions t
+                 WHERE t.machine = 'batch' AND t.from_status = OLD.status AND t.to_status = NEW.status AND t.dual_control)
      AND (scoreledger.current_actor() IS NULL
           OR scoreledger.current_actor() IN (OLD.created_by, coalesce(OLD.updated_by, OLD.created_by),
                                              NEW.created_by, coalesce(NEW.updated_by, NEW.created_by))
@@ -342,10 +344,11 @@ BEGIN
   PERFORM scoreledger_private.require_text_within('reason', reason, scoreledger_private.input_limit('reason_chars'));
   PERFORM scoreledger_private.validate_corrections(corrections);
   INSERT INTO scoreledger_private.correction_batches (tenant_id, batch_id, status, reason, payload, created_by)
-  VALUES (scoreledger.current_tenant(), new_batch, 'draft', btrim(reason, E' \t\r\n'), corrections, actor);
+  VALUES (scoreledger.current_tenant(), new_batch, scoreledger_private.initial_status('batch'),
+          btrim(reason, E' \t\r\n'), corrections, actor);
   PERFORM scoreledger_private.store_corrections(new_batch, corrections);
   PERFORM scoreledger_private.store_preview_figures(new_batch);
-  PERFORM scoreledger_private.record_batch_event(new_batch, NULL, 'draft');
+  PERFORM scoreledger_private.record_batch_event(new_batch, NULL, scoreledger_private.initial_status('batch'));
   RETURN new_batch;
 END
 $$;
@@ -368,7 +371,8 @@ BEGIN
   batch := scoreledger_private.lock_batch(batch_id);
   -- Idempotence, not a transition: applying an applied batch again
   -- returns what the first apply did.
-  IF batch.status = 'applied' THEN
+  IF batch.status IN (SELECT t.to_status FROM scoreledger_private.workflow_transitions t
+                      WHERE t.machine = 'batch' AND t.action = 'apply') THEN
     RETURN batch.apply_result || jsonb_build_object('already_applied', true);
   END IF;
   to_status := scoreledger_private.require_transition(batch, 'apply');
@@ -419,7 +423,8 @@ BEGIN
   -- `compensate`, once the original names it.
   INSERT INTO scoreledger_private.correction_batches
     (tenant_id, batch_id, status, reason, payload, created_by, reverts_batch_id)
-  VALUES (original.tenant_id, compensating, 'draft', btrim(reason, E' \t\r\n'), original.payload, actor, original.batch_id);
+  VALUES (original.tenant_id, compensating, scoreledger_private.initial_status('batch'), btrim(reason, E' \t\r\n'),
+          original.payload, actor, original.batch_id);
   INSERT INTO scoreledger_private.corrections
     (tenant_id, batch_id, ordinal, correction_type, evaluation_version_id, question_version_id, correct, correct_mask, scoped)
   SELECT c.tenant_id, compensating, c.ordinal, c.correction_type, c.evaluation_version_id, c.question_version_id,

@@ -146,7 +146,7 @@ END
 $$;
 
 -- A batch that may be previewed now: the state machine's preview and
--- preview_revert actions (sql/45_policy.sql) say from which statuses.
+-- preview_revert actions (sql/25_workflow.sql) say from which statuses.
 -- Reads without locking: a preview writes nothing and waits for nobody.
 CREATE OR REPLACE FUNCTION scoreledger_private.require_previewable(batch_id uuid, reverting boolean)
 RETURNS void

@@ -1,7 +1,7 @@
 -- =====================================================================
 -- Governance: review workflow, dual control and capabilities.
 -- Which status a batch may move to, by which action and capability, is
--- the state machine of sql/45_policy.sql; these functions name the action
+-- the state machine of sql/25_workflow.sql; these functions name the action
 -- and add what the machine cannot say (dual control, a rejection's note).
 -- Every transition is a batch event; every grant, revoke, policy change,
 -- policy request, confirmation and supersession is a governance event,
@@ -198,7 +198,7 @@ SELECT scoreledger_private.declare_guard('scoreledger_private.policy_changes', '
 
 -- Moves a locked batch to the status require_transition returned, and
 -- records the event. The workflow trigger refuses, whoever writes, a move
--- the state machine (sql/45_policy.sql) does not allow.
+-- the state machine (sql/25_workflow.sql) does not allow.
 CREATE OR REPLACE FUNCTION scoreledger_private.transition_batch(
   batch scoreledger_private.correction_batches, to_status text, note text DEFAULT NULL)
 RETURNS jsonb

@@ -1,5 +1,5 @@
 -- The batch state machine as data (issue 11, point 1): workflow_statuses
--- and workflow_transitions (sql/45_policy.sql) are the single source.
+-- and workflow_transitions (sql/25_workflow.sql) are the single source.
 -- The status CHECK names exactly their statuses; the workflow trigger lets
 -- the owner's direct UPDATE through for exactly the pairs in the relation
 -- (under the tenant's policy, and never reverting a compensating batch);

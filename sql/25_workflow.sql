@@ -13,34 +13,39 @@
 --
 -- Views of VALUES, not tables: the machine is code, versioned and loaded
 -- with the functions that read it, so it needs no migration to change and
--- no row-security exemption (it holds no tenant data).
+-- no row-security exemption (it holds no tenant data). Loaded before
+-- sql/30_scoring.sql, whose active_batches asks which statuses are in
+-- effect.
 -- =====================================================================
 
 -- Every status: editable (its corrections may change), frozen (its record
 -- is history: only the machine's moves touch it), final (nothing follows),
 -- initial (the only status a row is inserted in, whoever inserts it: every
--- other status is reached by a move), and its group's place in the action
--- center (most urgent first).
+-- other status is reached by a move), in_effect (its corrections count in
+-- scoring: sql/30_scoring.sql's active_batches), and its group's place in
+-- the action center (most urgent first).
 CREATE OR REPLACE VIEW scoreledger_private.workflow_statuses AS
   SELECT * FROM (VALUES
-    ('batch', 'pending_review', 1, true, false, false, false),
-    ('batch', 'approved', 2, true, false, false, false),
-    ('batch', 'draft', 3, true, false, false, true),
-    ('batch', 'rejected', 4, true, false, false, false),
-    ('batch', 'applied', 5, false, true, false, false),
-    ('batch', 'reverted', 6, false, true, true, false),
-    ('batch', 'discarded', 7, false, false, true, false)
-  ) s(machine, status, action_order, editable, frozen, final, initial);
+    ('batch', 'pending_review', 1, true, false, false, false, false),
+    ('batch', 'approved', 2, true, false, false, false, false),
+    ('batch', 'draft', 3, true, false, false, true, false),
+    ('batch', 'rejected', 4, true, false, false, false, false),
+    ('batch', 'applied', 5, false, true, false, false, true),
+    ('batch', 'reverted', 6, false, true, true, false, false),
+    ('batch', 'discarded', 7, false, false, true, false, false)
+  ) s(machine, status, action_order, editable, frozen, final, initial, in_effect);
 COMMENT ON VIEW scoreledger_private.workflow_statuses IS
-  'The statuses of each state machine: editable, frozen (record immutable), final, initial (the only status a row is inserted in), and the action center''s group order.';
+  'The statuses of each state machine: editable, frozen (record immutable), final, initial (the only status a row is inserted in), in effect (counted in scoring), and the action center''s group order.';
 
 -- Every action allowed from a status: where it leads, the capability it
 -- needs (under enforce_capabilities), what a batch in from_status waits for
 -- when this action is the awaited one, whether the tenant policy
 -- require_approval withholds it (needs_approval_off), whether a
 -- compensating batch is refused it (original_only), whether only a
--- compensating batch may take it (compensating_only), and whether it only
--- reads (a preview: never a move, never listed as a next action).
+-- compensating batch may take it (compensating_only), whether it only
+-- reads (a preview: never a move, never listed as a next action), and
+-- whether dual control applies (dual_control: not by the batch's creator,
+-- last editor or anyone who changed its corrections).
 -- An action that keeps the status (edit of a draft, a preview) is a row
 -- from a status to itself. A compensating batch is inserted as a draft by
 -- revert, with the original's corrections, and leaves it only by
@@ -48,33 +53,41 @@ COMMENT ON VIEW scoreledger_private.workflow_statuses IS
 -- discards it.
 CREATE OR REPLACE VIEW scoreledger_private.workflow_transitions AS
   SELECT * FROM (VALUES
-    ('batch', 'draft', 1, 'submit', 'pending_review', 'create_batch', 'submit for review', false, true, false, false),
-    ('batch', 'draft', 2, 'apply', 'applied', 'apply_batch', 'apply', true, true, false, false),
-    ('batch', 'draft', 3, 'edit', 'draft', 'create_batch', NULL, false, true, false, false),
-    ('batch', 'draft', 4, 'discard', 'discarded', 'create_batch', NULL, false, true, false, false),
-    ('batch', 'draft', 5, 'preview', 'draft', NULL, NULL, false, false, true, false),
+    ('batch', 'draft', 1, 'submit', 'pending_review', 'create_batch', 'submit for review', false, true, false, false, false),
+    ('batch', 'draft', 2, 'apply', 'applied', 'apply_batch', 'apply', true, true, false, false, false),
+    ('batch', 'draft', 3, 'edit', 'draft', 'create_batch', NULL, false, true, false, false, false),
+    ('batch', 'draft', 4, 'discard', 'discarded', 'create_batch', NULL, false, true, false, false, false),
+    ('batch', 'draft', 5, 'preview', 'draft', NULL, NULL, false, false, true, false, false),
     -- Revert's second half: the compensating batch, rescored, is applied.
-    ('batch', 'draft', 6, 'compensate', 'applied', 'revert_batch', NULL, false, false, false, true),
+    ('batch', 'draft', 6, 'compensate', 'applied', 'revert_batch', NULL, false, false, false, true, false),
     ('batch', 'pending_review', 1, 'approve', 'approved', 'approve_batch',
-     'approval by someone other than its creator', false, false, false, false),
-    ('batch', 'pending_review', 2, 'reject', 'rejected', 'approve_batch', NULL, false, false, false, false),
-    ('batch', 'pending_review', 3, 'edit', 'draft', 'create_batch', NULL, false, false, false, false),
-    ('batch', 'pending_review', 4, 'discard', 'discarded', 'create_batch', NULL, false, false, false, false),
+     'approval by someone other than its creator', false, false, false, false, true),
+    ('batch', 'pending_review', 2, 'reject', 'rejected', 'approve_batch', NULL, false, false, false, false, false),
+    ('batch', 'pending_review', 3, 'edit', 'draft', 'create_batch', NULL, false, false, false, false, false),
+    ('batch', 'pending_review', 4, 'discard', 'discarded', 'create_batch', NULL, false, false, false, false, false),
     -- The approver is the one who most needs the preview.
-    ('batch', 'pending_review', 5, 'preview', 'pending_review', NULL, NULL, false, false, true, false),
-    ('batch', 'approved', 1, 'apply', 'applied', 'apply_batch', 'apply', false, false, false, false),
-    ('batch', 'approved', 2, 'edit', 'draft', 'create_batch', NULL, false, false, false, false),
-    ('batch', 'approved', 3, 'discard', 'discarded', 'create_batch', NULL, false, false, false, false),
-    ('batch', 'approved', 4, 'preview', 'approved', NULL, NULL, false, false, true, false),
-    ('batch', 'rejected', 1, 'edit', 'draft', 'create_batch', 'edit (back to draft)', false, false, false, false),
-    ('batch', 'rejected', 2, 'discard', 'discarded', 'create_batch', 'discard', false, false, false, false),
+    ('batch', 'pending_review', 5, 'preview', 'pending_review', NULL, NULL, false, false, true, false, false),
+    ('batch', 'approved', 1, 'apply', 'applied', 'apply_batch', 'apply', false, false, false, false, false),
+    ('batch', 'approved', 2, 'edit', 'draft', 'create_batch', NULL, false, false, false, false, false),
+    ('batch', 'approved', 3, 'discard', 'discarded', 'create_batch', NULL, false, false, false, false, false),
+    ('batch', 'approved', 4, 'preview', 'approved', NULL, NULL, false, false, true, false, false),
+    ('batch', 'rejected', 1, 'edit', 'draft', 'create_batch', 'edit (back to draft)', false, false, false, false, false),
+    ('batch', 'rejected', 2, 'discard', 'discarded', 'create_batch', 'discard', false, false, false, false, false),
     -- A compensating batch is undone by a new batch, never by a revert.
-    ('batch', 'applied', 1, 'revert', 'reverted', 'revert_batch', NULL, false, true, false, false),
-    ('batch', 'applied', 2, 'preview_revert', 'applied', NULL, NULL, false, true, true, false)
+    ('batch', 'applied', 1, 'revert', 'reverted', 'revert_batch', NULL, false, true, false, false, false),
+    ('batch', 'applied', 2, 'preview_revert', 'applied', NULL, NULL, false, true, true, false, false)
   ) t(machine, from_status, position, action, to_status, capability, waits_for, needs_approval_off, original_only,
-      read_only, compensating_only);
+      read_only, compensating_only, dual_control);
 COMMENT ON VIEW scoreledger_private.workflow_transitions IS
   'The allowed transitions of each state machine: action, target status, capability, what is awaited, policy conditions.';
+
+-- The status a new row of `machine` is inserted in.
+CREATE OR REPLACE FUNCTION scoreledger_private.initial_status(machine text)
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+  SELECT s.status FROM scoreledger_private.workflow_statuses s WHERE s.machine = initial_status.machine AND s.initial
+$$;
 
 -- Each batch with every transition out of its status, and whether the
 -- tenant's policy and the batch's kind allow it now.
