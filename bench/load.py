@@ -178,6 +178,7 @@ class LoadRun:
                 "rows_per_s": round(s.rows / elapsed, 1),
                 "p50_ms": round(statistics.median(lat) * 1000, 1) if lat else None,
                 "p95_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.95))] * 1000, 1) if lat else None,
+                "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, 1) if lat else None,
                 "max_ms": round(lat[-1] * 1000, 1) if lat else None,
                 "errors": dict(s.errors),
             }
@@ -215,6 +216,9 @@ class LoadRun:
                 "samples_with_waiters": sum(1 for n in monitor.lock_waiters if n),
                 "max": max(monitor.lock_waiters, default=0),
                 "longest_wait_by_client": dict(sorted(monitor.longest_waits.items())),
+                "max_wait_s": round(max((w["waited_s"] for w in monitor.longest_waits.values()), default=0.0), 2),
+                "long_wait_s": monitor.long_wait_s,
+                "long_waits": monitor.long_wait_report(),
             },
         }
 
@@ -238,7 +242,7 @@ def print_report(report: dict) -> None:
         errs = ", ".join(f"{k}×{v}" for k, v in o["errors"].items()) or "0"
         print(
             f"{op:<40} {o['calls']:>7} {o['calls_per_s']:>8} {o['rows']:>8} {o['rows_per_s']:>8} "
-            f"{o['p50_ms'] or 0:>8} {o['p95_ms'] or 0:>8} {o['max_ms'] or 0:>8}  {errs}"
+            f"{o['p50_ms'] or 0:>8} {o['p95_ms'] or 0:>8} {o['p99_ms'] or 0:>8} {o['max_ms'] or 0:>8}  {errs}"
         )
     d, la, lw = report["database"], report["loadavg"], report["lock_waiters"]
     print()
@@ -265,6 +269,12 @@ def print_report(report: dict) -> None:
         print("longest lock wait seen per client (sampled each second):")
         for client, w in waits.items():
             print(f"  {client:<22} {w['waited_s']:>8.2f} s  ({w['wait_event']}, at {w['at_s']} s)  {w['query']}")
+    if lw["long_waits"]:
+        print(f"waits over {lw['long_wait_s']:g} s, with what blocked them (pg_blocking_pids, pg_stat_activity):")
+        for w in lw["long_waits"]:
+            print(f"  {w['client']:<22} {w['waited_s']:>8.1f} s on {w['wait_event']} (at {w['at_s']} s): {w['query']}")
+            for b in w["blockers"]:
+                print(f"    blocked by {b['described']}")
     for e in report["error_samples"]:
         print(f"  error {e['sqlstate']} in {e['op']} ({e['thread']}, {e['at_s']} s): {e['message']}")
         if e.get("context"):
