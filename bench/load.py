@@ -16,11 +16,15 @@ serialization failure (40001) included — counted by SQLSTATE. Afterwards
 breach counts; so do the cross-checks (rows the clients committed against
 rows the database holds, attempt numbers, score write failures) and the
 server's deadlock counter for the database. Figures are printed, never
-asserted.
+asserted. A monitor reports every lock wait longer than --long-wait seconds
+with what blocks it: the blocking backend's state (active, and on what it
+waits; idle in transaction), for how long, its transaction's age and its
+statement (pg_blocking_pids, pg_stat_activity), as it happens on stderr
+and in the report.
 
   python -m bench.load [--seconds 120] [--clients 4] [--writers 1] [--dsn DSN]
                        [--database scoreledger_load] [--keep] [--no-results]
-                       [--think-ms 0] [--statement-timeout 60] [--seed N]
+                       [--think-ms 0] [--statement-timeout 60] [--seed N] [--long-wait 3]
 
 Exit 1 on any error, breach or anomaly.
 """
@@ -39,7 +43,7 @@ import time
 from scoreledger import db
 
 from .harness import scratch_database, write_results
-from .load_clients import Client, Monitor, Recorder, Remediator, ResultWriter
+from .load_clients import LONG_WAIT_S, Client, Monitor, Recorder, Remediator, ResultWriter
 from .load_world import Stats, World, setup_world
 
 # ---------------------------------------------------------------------------
@@ -60,6 +64,7 @@ class LoadRun:
         twin_share: float = 0.25,
         revert_share: float = 0.3,
         think_s: float = 0.0,
+        long_wait_s: float = LONG_WAIT_S,
     ):
         self.dsn = dsn
         self.seconds = seconds
@@ -71,6 +76,7 @@ class LoadRun:
         self.twin_share = twin_share
         self.revert_share = revert_share
         self.think_s = think_s
+        self.long_wait_s = long_wait_s
         self.stats = Stats()
         self.stop = threading.Event()
         self.deadline = 0.0
@@ -91,7 +97,7 @@ class LoadRun:
         threads: list[Client] = [Recorder(f"recorder{i + 1}", self, rng.randrange(2**32)) for i in range(self.clients)]
         threads += [ResultWriter(f"writer{i + 1}", self, rng.randrange(2**32)) for i in range(self.writers)]
         threads.append(Remediator("remediator", self, rng.randrange(2**32)))
-        monitor = Monitor(self)
+        monitor = Monitor(self, long_wait_s=self.long_wait_s)
         loadavg_start = os.getloadavg()
         self.stats.started = start = time.monotonic()
         self.deadline = start + self.seconds
@@ -303,6 +309,12 @@ def main() -> None:
     parser.add_argument(
         "--statement-timeout", type=int, default=60, help="seconds; a call that waits longer is an error (57014)"
     )
+    parser.add_argument(
+        "--long-wait",
+        type=float,
+        default=LONG_WAIT_S,
+        help="seconds; a lock wait longer than this is printed with its blockers' state (default %(default)s)",
+    )
     parser.add_argument("--no-results", action="store_true", help="do not write bench/results/load-*.json")
     args = parser.parse_args()
 
@@ -320,6 +332,7 @@ def main() -> None:
             args.seed,
             statement_timeout_s=args.statement_timeout,
             think_s=args.think_ms / 1000,
+            long_wait_s=args.long_wait,
         )
     print_report(report)
     if not args.no_results:

@@ -10,10 +10,9 @@ clients committed is what the database holds), and check_invariants finds
 no breach. Rates are printed by `python -m bench.load`, not asserted.
 
 Recorders and the result writer pause ~0.15 s between calls (think_s): run
-back to back, recorders hold the evaluation versions' FOR SHARE row locks
-without a gap, and a waiting apply gets its lock only once they stop
-(reported in docs/performance.md, "Load test"); with the pauses, applies and
-reverts really interleave with recording inside the 10 seconds.
+back to back, recorders hold the evaluation versions' shared advisory locks
+almost without a gap; with the pauses, applies and reverts really
+interleave with recording inside the 10 seconds.
 """
 
 from __future__ import annotations
