@@ -16,11 +16,15 @@ serialization failure (40001) included — counted by SQLSTATE. Afterwards
 breach counts; so do the cross-checks (rows the clients committed against
 rows the database holds, attempt numbers, score write failures) and the
 server's deadlock counter for the database. Figures are printed, never
-asserted.
+asserted. A monitor reports every lock wait longer than --long-wait seconds
+with what blocks it: the blocking backend's state (active, and on what it
+waits; idle in transaction), for how long, its transaction's age and its
+statement (pg_blocking_pids, pg_stat_activity), as it happens on stderr
+and in the report.
 
   python -m bench.load [--seconds 120] [--clients 4] [--writers 1] [--dsn DSN]
                        [--database scoreledger_load] [--keep] [--no-results]
-                       [--think-ms 0] [--statement-timeout 60] [--seed N]
+                       [--think-ms 0] [--statement-timeout 60] [--seed N] [--long-wait 3]
 
 Exit 1 on any error, breach or anomaly.
 """
@@ -39,7 +43,7 @@ import time
 from scoreledger import db
 
 from .harness import scratch_database, write_results
-from .load_clients import Client, Monitor, Recorder, Remediator, ResultWriter
+from .load_clients import LONG_WAIT_S, Client, Monitor, Recorder, Remediator, ResultWriter
 from .load_world import Stats, World, setup_world
 
 # ---------------------------------------------------------------------------
@@ -60,6 +64,7 @@ class LoadRun:
         twin_share: float = 0.25,
         revert_share: float = 0.3,
         think_s: float = 0.0,
+        long_wait_s: float = LONG_WAIT_S,
     ):
         self.dsn = dsn
         self.seconds = seconds
@@ -71,6 +76,7 @@ class LoadRun:
         self.twin_share = twin_share
         self.revert_share = revert_share
         self.think_s = think_s
+        self.long_wait_s = long_wait_s
         self.stats = Stats()
         self.stop = threading.Event()
         self.deadline = 0.0
@@ -91,7 +97,7 @@ class LoadRun:
         threads: list[Client] = [Recorder(f"recorder{i + 1}", self, rng.randrange(2**32)) for i in range(self.clients)]
         threads += [ResultWriter(f"writer{i + 1}", self, rng.randrange(2**32)) for i in range(self.writers)]
         threads.append(Remediator("remediator", self, rng.randrange(2**32)))
-        monitor = Monitor(self)
+        monitor = Monitor(self, long_wait_s=self.long_wait_s)
         loadavg_start = os.getloadavg()
         self.stats.started = start = time.monotonic()
         self.deadline = start + self.seconds
@@ -178,6 +184,7 @@ class LoadRun:
                 "rows_per_s": round(s.rows / elapsed, 1),
                 "p50_ms": round(statistics.median(lat) * 1000, 1) if lat else None,
                 "p95_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.95))] * 1000, 1) if lat else None,
+                "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, 1) if lat else None,
                 "max_ms": round(lat[-1] * 1000, 1) if lat else None,
                 "errors": dict(s.errors),
             }
@@ -215,6 +222,9 @@ class LoadRun:
                 "samples_with_waiters": sum(1 for n in monitor.lock_waiters if n),
                 "max": max(monitor.lock_waiters, default=0),
                 "longest_wait_by_client": dict(sorted(monitor.longest_waits.items())),
+                "max_wait_s": round(max((w["waited_s"] for w in monitor.longest_waits.values()), default=0.0), 2),
+                "long_wait_s": monitor.long_wait_s,
+                "long_waits": monitor.long_wait_report(),
             },
         }
 
@@ -238,7 +248,7 @@ def print_report(report: dict) -> None:
         errs = ", ".join(f"{k}×{v}" for k, v in o["errors"].items()) or "0"
         print(
             f"{op:<40} {o['calls']:>7} {o['calls_per_s']:>8} {o['rows']:>8} {o['rows_per_s']:>8} "
-            f"{o['p50_ms'] or 0:>8} {o['p95_ms'] or 0:>8} {o['max_ms'] or 0:>8}  {errs}"
+            f"{o['p50_ms'] or 0:>8} {o['p95_ms'] or 0:>8} {o['p99_ms'] or 0:>8} {o['max_ms'] or 0:>8}  {errs}"
         )
     d, la, lw = report["database"], report["loadavg"], report["lock_waiters"]
     print()
@@ -265,6 +275,12 @@ def print_report(report: dict) -> None:
         print("longest lock wait seen per client (sampled each second):")
         for client, w in waits.items():
             print(f"  {client:<22} {w['waited_s']:>8.2f} s  ({w['wait_event']}, at {w['at_s']} s)  {w['query']}")
+    if lw["long_waits"]:
+        print(f"waits over {lw['long_wait_s']:g} s, with what blocked them (pg_blocking_pids, pg_stat_activity):")
+        for w in lw["long_waits"]:
+            print(f"  {w['client']:<22} {w['waited_s']:>8.1f} s on {w['wait_event']} (at {w['at_s']} s): {w['query']}")
+            for b in w["blockers"]:
+                print(f"    blocked by {b['described']}")
     for e in report["error_samples"]:
         print(f"  error {e['sqlstate']} in {e['op']} ({e['thread']}, {e['at_s']} s): {e['message']}")
         if e.get("context"):
@@ -293,6 +309,12 @@ def main() -> None:
     parser.add_argument(
         "--statement-timeout", type=int, default=60, help="seconds; a call that waits longer is an error (57014)"
     )
+    parser.add_argument(
+        "--long-wait",
+        type=float,
+        default=LONG_WAIT_S,
+        help="seconds; a lock wait longer than this is printed with its blockers' state (default %(default)s)",
+    )
     parser.add_argument("--no-results", action="store_true", help="do not write bench/results/load-*.json")
     args = parser.parse_args()
 
@@ -310,6 +332,7 @@ def main() -> None:
             args.seed,
             statement_timeout_s=args.statement_timeout,
             think_s=args.think_ms / 1000,
+            long_wait_s=args.long_wait,
         )
     print_report(report)
     if not args.no_results:

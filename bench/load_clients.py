@@ -385,16 +385,112 @@ def apply(conn: psycopg.Connection, batch: str) -> dict:
     return conn.execute("SELECT scoreledger.apply_correction_batch(%s) AS r", [batch]).fetchone()["r"]
 
 
+# A wait longer than this (seconds) is reported with what blocks it.
+LONG_WAIT_S = 3.0
+
+# Every client backend waiting on a lock for longer than %(min)s seconds,
+# with each backend pg_blocking_pids names and that backend's state: active
+# (and on what it waits, if anything), idle in transaction (a client holding
+# a transaction open while it does something else), for how long, and its
+# last statement. Backends outside the load (autovacuum, another session)
+# are reported too: the blocker need not be a client.
+BLOCKED_WAITS_SQL = """
+SELECT w.pid, w.application_name AS client, w.wait_event,
+       extract(epoch FROM clock_timestamp() - w.query_start)::float8 AS waited_s,
+       w.query_start, left(regexp_replace(w.query, '\\s+', ' ', 'g'), 120) AS query,
+       b.pid AS blocker_pid, coalesce(nullif(b.application_name, ''), b.backend_type) AS blocker,
+       b.state AS blocker_state, b.wait_event_type AS blocker_wait_event_type,
+       b.wait_event AS blocker_wait_event,
+       extract(epoch FROM clock_timestamp() - b.state_change)::float8 AS blocker_state_s,
+       extract(epoch FROM clock_timestamp() - b.xact_start)::float8 AS blocker_xact_s,
+       left(regexp_replace(b.query, '\\s+', ' ', 'g'), 120) AS blocker_query
+FROM pg_stat_activity w
+CROSS JOIN LATERAL unnest(pg_blocking_pids(w.pid)) AS bp(pid)
+LEFT JOIN pg_stat_activity b ON b.pid = bp.pid
+WHERE w.datname = current_database() AND w.application_name LIKE %(app)s
+  AND w.wait_event_type = 'Lock' AND w.state = 'active'
+  AND clock_timestamp() - w.query_start > make_interval(secs => %(min)s)
+ORDER BY w.pid, b.pid
+"""
+
+
+def blocked_waits(conn: psycopg.Connection, min_wait_s: float = LONG_WAIT_S, app_prefix: str = APP_NAME) -> list[dict]:
+    """One row per (waiting client, blocking backend) of the waits over min_wait_s (see BLOCKED_WAITS_SQL)."""
+    rows = conn.execute(BLOCKED_WAITS_SQL, {"app": app_prefix + ":%", "min": min_wait_s}).fetchall()
+    return [dict(r) for r in rows]
+
+
+def describe_blocker(w: dict) -> str:
+    """'remediator-twin1 (pid 123) idle in transaction for 52.1 s (transaction open 55.0 s): <query>'"""
+    state = w["blocker_state"] or "gone"
+    if state == "active" and w["blocker_wait_event_type"]:
+        state += f", waiting on {w['blocker_wait_event_type']}:{w['blocker_wait_event']}"
+    elif state == "active":
+        state += ", waiting on nothing"
+    xact = f"{w['blocker_xact_s']:.1f} s" if w["blocker_xact_s"] is not None else "none"
+    since = f"{w['blocker_state_s']:.1f} s" if w["blocker_state_s"] is not None else "?"
+    return (
+        f"{w['blocker']} (pid {w['blocker_pid']}) {state} for {since} (transaction open {xact}): {w['blocker_query']}"
+    )
+
+
 class Monitor(threading.Thread):
     """Samples, once a second, the load average and which clients wait on a
-    lock, and keeps each client's longest wait seen (with its statement)."""
+    lock, keeps each client's longest wait seen (with its statement), and
+    every wait over `long_wait_s` with what blocked it (blocked_waits): one
+    entry per wait (client backend and statement start), its longest
+    sample kept, printed as it is first seen."""
 
-    def __init__(self, run):
+    def __init__(self, run, long_wait_s: float = LONG_WAIT_S, echo: bool = True):
         super().__init__(name="monitor", daemon=True)
         self.r = run
+        self.long_wait_s = long_wait_s
+        self.echo = echo
         self.loadavg: list[float] = []
         self.lock_waiters: list[int] = []
         self.longest_waits: dict[str, dict] = {}
+        self.long_waits: dict[tuple, dict] = {}
+
+    def record_long_waits(self, conn: psycopg.Connection) -> None:
+        at_s = round(time.monotonic() - self.r.stats.started, 1)
+        grouped: dict[tuple, list[dict]] = {}
+        for w in blocked_waits(conn, self.long_wait_s):
+            grouped.setdefault((w["pid"], w["query_start"]), []).append(w)
+        for key, ws in grouped.items():
+            first = ws[0]
+            entry = {
+                "client": first["client"].split(":", 1)[-1],
+                "wait_event": first["wait_event"],
+                "waited_s": round(first["waited_s"], 1),
+                "at_s": at_s,
+                "query": first["query"],
+                "blockers": [
+                    {
+                        "pid": w["blocker_pid"],
+                        "name": (w["blocker"] or "").split(":", 1)[-1],
+                        "state": w["blocker_state"],
+                        "wait_event": f"{w['blocker_wait_event_type']}:{w['blocker_wait_event']}"
+                        if w["blocker_wait_event_type"]
+                        else None,
+                        "state_s": None if w["blocker_state_s"] is None else round(w["blocker_state_s"], 1),
+                        "xact_s": None if w["blocker_xact_s"] is None else round(w["blocker_xact_s"], 1),
+                        "query": w["blocker_query"],
+                        "described": describe_blocker(w),
+                    }
+                    for w in ws
+                ],
+            }
+            if key not in self.long_waits and self.echo:
+                print(
+                    f"[{at_s:>6} s] {entry['client']} waiting {entry['waited_s']} s on {entry['wait_event']}, "
+                    f"blocked by " + "; ".join(b["described"] for b in entry["blockers"]),
+                    file=sys.stderr,
+                    flush=True,
+                )
+            self.long_waits[key] = entry  # the latest sample: the longest wait, its blockers then
+
+    def long_wait_report(self) -> list[dict]:
+        return sorted(self.long_waits.values(), key=lambda e: -e["waited_s"])
 
     def run(self) -> None:
         try:
@@ -420,6 +516,8 @@ class Monitor(threading.Thread):
                                 "query": row["query"],
                                 "at_s": round(time.monotonic() - self.r.stats.started, 1),
                             }
+                    if any(row["waited_s"] > self.long_wait_s for row in rows):
+                        self.record_long_waits(conn)
                     self.r.stop.wait(1.0)
         except Exception as exc:  # the monitor is not a client: report, do not fail the run on it
             print(f"monitor stopped: {exc}", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import os
 import random
 import threading
 import time
@@ -96,6 +97,18 @@ def open_conn(dsn: str, name: str, statement_timeout_s: int) -> psycopg.Connecti
     conn = db.connect(dsn, application_name=f"{APP_NAME}:{name}")
     # A hang is reported as an error (57014), never a stuck run.
     conn.execute(f"SET statement_timeout = '{int(statement_timeout_s)}s'")
+    if os.environ.get("LOAD_EXPLAIN"):
+        # Plans (with row counts, no timing) of statements slower than
+        # LOAD_EXPLAIN ms, nested ones included, to the server log: notices
+        # from a dozen threads would interleave on stderr.
+        for setting in (
+            "LOAD 'auto_explain'",
+            f"SET auto_explain.log_min_duration = {int(os.environ['LOAD_EXPLAIN'])}",
+            "SET auto_explain.log_nested_statements = on",
+            "SET auto_explain.log_analyze = on",
+            "SET auto_explain.log_timing = off",
+        ):
+            conn.execute(setting)
     conn.commit()
     return conn
 
