@@ -68,6 +68,7 @@ DECLARE
   existing scoreledger_private.evaluators;
   clean_name text := btrim(register_evaluator.name, E' \t\r\n');
 BEGIN
+  PERFORM scoreledger_private.require_read_committed('scoreledger.register_evaluator');
   IF clean_name IS NULL OR clean_name !~ '\S' OR length(clean_name) > 200 THEN
     PERFORM scoreledger_private.fail('SL422', 'name: must be a non-empty string of at most 200 characters');
   END IF;
@@ -299,6 +300,7 @@ AS $$
 DECLARE
   ids uuid[];
 BEGIN
+  PERFORM scoreledger_private.require_read_committed('scoreledger.record_evaluation_result');
   PERFORM scoreledger_private.require_tenant();
   ids := scoreledger_private.record_results(jsonb_build_array(jsonb_build_object(
     'evaluator', evaluator, 'submission_id', submission_id, 'payload', payload, 'error', error,
@@ -318,6 +320,7 @@ SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
 BEGIN
+  PERFORM scoreledger_private.require_read_committed('scoreledger.record_evaluation_results');
   PERFORM scoreledger_private.require_tenant();
   RETURN cardinality(scoreledger_private.record_results(docs, true));
 END

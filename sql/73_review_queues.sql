@@ -30,6 +30,7 @@ DECLARE
   existing scoreledger_private.review_queues;
   clean_name text := btrim(create_review_queue.name, E' \t\r\n');
 BEGIN
+  PERFORM scoreledger_private.require_read_committed('scoreledger.create_review_queue');
   IF clean_name IS NULL OR clean_name !~ '\S' OR length(clean_name) > 200 THEN
     PERFORM scoreledger_private.fail('SL422', 'name: must be a non-empty string of at most 200 characters');
   END IF;
@@ -59,6 +60,7 @@ DECLARE
   tenant uuid := scoreledger_private.require_tenant();
   new_id uuid := gen_random_uuid();
 BEGIN
+  PERFORM scoreledger_private.require_read_committed('scoreledger.add_review_item');
   IF queue_id IS NULL THEN
     PERFORM scoreledger_private.fail('SL422', 'queue_id: is required');
   END IF;
@@ -99,6 +101,7 @@ DECLARE
   saved_id uuid := coalesce(annotation_id, gen_random_uuid());
   current_row scoreledger_private.annotations;
 BEGIN
+  PERFORM scoreledger_private.require_read_committed('scoreledger.save_annotation');
   IF review_item_id IS NULL THEN
     PERFORM scoreledger_private.fail('SL422', 'review_item_id: is required');
   END IF;
