@@ -20,16 +20,19 @@ import uuid
 
 import psycopg
 import pytest
-from helpers import Correction, begin_acting, connect, invariant_breaches, submission_doc
+from helpers import Correction, Model, Submission, begin_acting, connect, invariant_breaches, submission_doc
 from psycopg.types.json import Jsonb
-from test_concurrency import (
-    WAIT_TIMEOUT,
-    add_version,
-    assert_scores_match_model,
-    create_batch,
-    wait_until_waiting,
-    world,  # noqa: F401  (fixture)
-)
+from test_concurrency import WAIT_TIMEOUT, add_version, assert_scores_match_model, create_batch, wait_until_waiting
+
+
+@pytest.fixture
+def world(dsn, tenant, actor):
+    """One evaluation version with 24 submissions, and a model of it (as in
+    test_concurrency)."""
+    world = {"dsn": dsn, "tenant": tenant, "actor": actor, "model": Model()}
+    world["version_id"], world["q"] = add_version(world, 24)
+    return world
+
 
 RR = psycopg.IsolationLevel.REPEATABLE_READ
 SER = psycopg.IsolationLevel.SERIALIZABLE
@@ -95,8 +98,6 @@ def test_applier_at_snapshot_isolation_vs_committed_recorder_is_refused(world, l
         doc, sid = new_doc(world, 1, {q1: {"B"}})
         record(recorder, doc)
         recorder.commit()
-    from helpers import Submission
-
     world["model"].record(Submission(sid, world["version_id"], {q1: frozenset("B")}))
     name = "REPEATABLE READ" if level == RR else "SERIALIZABLE"
     refused_409(apply, applier, batch_id, like=f"needs READ COMMITTED isolation; this transaction is {name}")
@@ -174,8 +175,6 @@ def test_record_then_apply_in_two_transactions_never_deadlocks(world, first):
         "t2": create_batch(world, "drop q2", [Correction("drop_item", world["version_id"], q2)]),
     }
     conns = {name: session(world, name) for name in ("t1", "t2")}
-    from helpers import Submission
-
     recorded = {}
     for n, name in enumerate(("t1", "t2")):
         doc, sid = new_doc(world, 20 + n, {q1: {"B"}, q2: {"A", "B"}})
@@ -264,8 +263,6 @@ def test_recording_overlapping_learners_in_opposite_orders_never_deadlocks(world
         t2.rollback()
     else:
         t2.commit()
-        from helpers import Submission
-
         world["model"].record(Submission(s22, world["version_id"], {q1: frozenset("C")}))
         world["model"].record(Submission(s21, world["version_id"], {q1: frozenset("D")}))
     t1.close()
