@@ -208,13 +208,17 @@ AS $$
                  WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'advisory' AND l.granted)
 $$;
 
--- The lock_timeout a later call runs under: shorter than deadlock_timeout
--- (1 s by default), so its wait ends before a deadlock check could run.
+-- The lock_timeout a later call runs under, for the waits it cannot take
+-- with a try or NOWAIT (a row another recorder is inserting). A hundredth
+-- of deadlock_timeout (1 s by default): its wait ends long before a
+-- deadlock check of its own could run, and the residual case (a first
+-- call's check falling inside these 10 ms, docs/hardening-rec.md) is as
+-- short as a lock wait can be made without refusing every brief overlap.
 CREATE OR REPLACE FUNCTION scoreledger_private.later_call_lock_timeout()
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-  SELECT '50ms'::text
+  SELECT '10ms'::text
 $$;
 
 CREATE OR REPLACE FUNCTION scoreledger_private.refuse_lock_wait(fn text, what text)
