@@ -92,13 +92,22 @@ BEGIN
   SELECT k.idx, k.answer_count, k.submission_id, k.version_id, k.evaluation_id, k.user_id, k.assignment_id,
          k.submitted_at, k.problem,
          k.submission_id IS NOT NULL
-         AND row_number() OVER (PARTITION BY k.submission_id ORDER BY k.idx) = 1
          AND NOT EXISTS (SELECT 1 FROM scoreledger_private.submissions s
                          WHERE s.tenant_id = tenant AND s.submission_id = k.submission_id)
   FROM (SELECT d.*, CASE WHEN d.problem IS NULL THEN coalesce(d.given_id,
                       scoreledger_private.submission_key(tenant, d.version_id, d.user_id, d.submitted_at)) END
                       AS submission_id
         FROM scoreledger_private.submission_documents(docs, tenant) d) k;
+  -- Twins: only a derived id can repeat one of the call (a given id named
+  -- twice is a problem of submission_documents), so the sort that finds
+  -- them runs only for calls with a document without submission_id.
+  IF EXISTS (SELECT 1 FROM jsonb_array_elements(docs) x(doc)
+             WHERE jsonb_typeof(x.doc->'submission_id') IS DISTINCT FROM 'string') THEN
+    UPDATE pg_temp.recording_submissions r SET fresh = false
+      FROM (SELECT r2.idx, row_number() OVER (PARTITION BY r2.submission_id ORDER BY r2.idx) AS occurrence
+            FROM pg_temp.recording_submissions r2 WHERE r2.submission_id IS NOT NULL) t
+     WHERE r.idx = t.idx AND t.occurrence > 1 AND r.fresh;
+  END IF;
   ANALYZE pg_temp.recording_submissions;
 END
 $$;

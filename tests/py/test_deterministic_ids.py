@@ -124,3 +124,12 @@ def test_twins_in_one_call_with_different_answers_name_both_entries(dsn, tenant,
     assert caught.value.sqlstate == "SL422"
     assert "submissions[1] and submissions[2]" in str(caught.value)
     assert submissions(dsn, tenant, actor) == []
+
+
+def test_a_null_submission_id_is_derived_too(dsn, tenant, actor, versions):
+    user = str(uuid.uuid4())
+    d = dict(doc(versions[0], user, "2026-11-01T10:00:00Z"), submission_id=None)
+    assert record_all(dsn, tenant, actor, [d, d]) == 1
+    assert [r["id"] for r in submissions(dsn, tenant, actor)] == [
+        str(client_side_id(tenant, versions[0][0], user, "2026-11-01T10:00:00Z"))
+    ]
