@@ -10,7 +10,9 @@
 --                       the first rule it breaks;
 --   score_submissions   each document's score (and its items counted for
 --                       mark_repeated_answers, the one rule across answers);
+--   refuse_differing_twins  two documents of the call deriving one id;
 --   number_attempts, insert_submissions, refuse_changed_rerecordings.
+-- A document without submission_id gets a derived one (submission_key).
 -- A broken rule is raised (first_submission_problem, in document order)
 -- before anything is written; the diagnosis functions at the end run the
 -- same steps and read the same problems, so they cannot disagree.
