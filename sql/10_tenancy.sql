@@ -108,6 +108,7 @@ AS $$
 DECLARE
   existing scoreledger_private.tenants;
 BEGIN
+  PERFORM scoreledger_private.require_read_committed('scoreledger.create_tenant');
   IF name IS NULL OR name !~ '\S' THEN
     PERFORM scoreledger_private.fail('SL422', 'name: must be a non-empty string');
   END IF;
@@ -172,3 +173,27 @@ CREATE POLICY own_row_update ON scoreledger_private.tenants FOR UPDATE
 
 ALTER TABLE scoreledger_private.sql_definitions ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY definitions_all ON scoreledger_private.sql_definitions USING (true) WITH CHECK (true);
+
+-- ---------------------------------------------------------------------
+-- Isolation (contract section 10): the writers take their locks (the
+-- evaluation version's advisory lock, the batch row) and then rely on the
+-- next statement's snapshot seeing everything committed before the lock was
+-- granted. Only READ COMMITTED takes a snapshot per statement; under
+-- REPEATABLE READ or SERIALIZABLE the snapshot of the transaction's first
+-- statement would be scored against (a silently wrong score, or 40001).
+-- So every writing API function calls this first, before any work or lock,
+-- and refuses with SL409 naming the level it needs. Reads stay allowed at
+-- every level: a consistent older snapshot is a correct read.
+-- ---------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION scoreledger_private.require_read_committed(fn text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+  IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+    PERFORM scoreledger_private.fail('SL409', format(
+      '%s needs READ COMMITTED isolation; this transaction is %s', fn,
+      upper(pg_catalog.current_setting('transaction_isolation'))));
+  END IF;
+END
+$$;
