@@ -45,6 +45,7 @@ AS $$
     ('text_chars', 10000, 'a title, prompt or other free text of a document'),
     ('reason_chars', 2000, 'a batch reason, an approval, rejection or resolution note'),
     ('option_chars', 1000, 'one option or selected value'),
+    ('reference_chars', 1000, 'a review item''s message_ref'),
     ('items_per_version', 1000, 'items of one evaluation version'),
     ('answers_per_submission', 1000, 'answers of one submission'),
     ('corrections_per_batch', 1000, 'entries of one corrections document'),

@@ -5,20 +5,21 @@
 
 -- The context lives in three transaction-local settings that only
 -- enter_context writes: the tenant, the actor, and a marker holding the
--- start time of the transaction that set them. A setting that outlived its
--- transaction (a session-level SET by the application, which survives
--- COMMIT and would follow a pooled connection to its next client) has a
--- stale marker and reads as no context; so does a value that is not a
--- uuid, which would otherwise fail every view with 22P02. One inlinable
--- expression each: RLS policies and the bulk paths call them per statement.
+-- start time of the transaction that set them and the tenant it set. A
+-- setting that outlived its transaction (a session-level SET by the
+-- application, which survives COMMIT and would follow a pooled connection
+-- to its next client) has a stale marker and reads as no context; so does
+-- a tenant setting changed since (a value that is not a uuid would
+-- otherwise fail every view with 22P02). One inlinable expression of
+-- string comparisons, no regular expression: RLS policies and the bulk
+-- paths evaluate it per probe (a regex made it 7x dearer, 3.4 us a call).
 CREATE OR REPLACE FUNCTION scoreledger.current_tenant()
 RETURNS uuid
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-  SELECT CASE WHEN current_setting('scoreledger.context', true) = 'tx:' || extract(epoch FROM now())::text
-               AND current_setting('scoreledger.tenant_id', true)
-                   ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-              THEN current_setting('scoreledger.tenant_id', true)::uuid END
+  SELECT CASE WHEN current_setting('scoreledger.context', true)
+                   = 'tx:' || extract(epoch FROM now())::text || '/' || current_setting('scoreledger.tenant_id', true)
+              THEN nullif(current_setting('scoreledger.tenant_id', true), '')::uuid END
 $$;
 COMMENT ON FUNCTION scoreledger.current_tenant() IS
   'The tenant set by set_context for the current transaction, or null (also when a setting was made any other way).';
@@ -47,7 +48,8 @@ AS $$
   -- The marker's form is the one current_tenant() compares with.
   SELECT set_config('scoreledger.tenant_id', coalesce(tenant_id::text, ''), true),
          set_config('scoreledger.actor_id', coalesce(actor_id::text, ''), true),
-         set_config('scoreledger.context', 'tx:' || extract(epoch FROM now())::text, true)
+         set_config('scoreledger.context', 'tx:' || extract(epoch FROM now())::text || '/' || coalesce(tenant_id::text, ''),
+                    true)
 $$;
 
 CREATE OR REPLACE FUNCTION scoreledger_private.require_tenant()
@@ -108,6 +110,7 @@ AS $$
 DECLARE
   existing scoreledger_private.tenants;
 BEGIN
+  PERFORM scoreledger_private.require_read_committed('scoreledger.create_tenant');
   IF name IS NULL OR name !~ '\S' THEN
     PERFORM scoreledger_private.fail('SL422', 'name: must be a non-empty string');
   END IF;
@@ -172,3 +175,27 @@ CREATE POLICY own_row_update ON scoreledger_private.tenants FOR UPDATE
 
 ALTER TABLE scoreledger_private.sql_definitions ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY definitions_all ON scoreledger_private.sql_definitions USING (true) WITH CHECK (true);
+
+-- ---------------------------------------------------------------------
+-- Isolation (contract section 10): the writers take their locks (the
+-- evaluation version's advisory lock, the batch row) and then rely on the
+-- next statement's snapshot seeing everything committed before the lock was
+-- granted. Only READ COMMITTED takes a snapshot per statement; under
+-- REPEATABLE READ or SERIALIZABLE the snapshot of the transaction's first
+-- statement would be scored against (a silently wrong score, or 40001).
+-- So every writing API function calls this first, before any work or lock,
+-- and refuses with SL409 naming the level it needs. Reads stay allowed at
+-- every level: a consistent older snapshot is a correct read.
+-- ---------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION scoreledger_private.require_read_committed(fn text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+  IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+    PERFORM scoreledger_private.fail('SL409', format(
+      '%s needs READ COMMITTED isolation; this transaction is %s', fn,
+      upper(pg_catalog.current_setting('transaction_isolation'))));
+  END IF;
+END
+$$;

@@ -273,6 +273,7 @@ DECLARE
   normalised jsonb;
   existing_document jsonb;
 BEGIN
+  PERFORM scoreledger_private.require_read_committed('scoreledger.import_evaluation_version');
   header := scoreledger_private.read_evaluation_header(doc);
   SELECT p.sqlstate, p.message INTO problem FROM scoreledger_private.evaluation_item_problems(doc->'items') p
   ORDER BY p.item_no, p.rule_no LIMIT 1;
@@ -334,6 +335,7 @@ DECLARE
   attempt_policy text;
   current_evaluation uuid;
 BEGIN
+  PERFORM scoreledger_private.require_read_committed('scoreledger.upsert_assignment');
   PERFORM scoreledger_private.doc_require_object(doc, '',
     ARRAY['assignment_id', 'title', 'evaluation_id', 'programme', 'attempt_policy']);
   assignment_id := scoreledger_private.doc_uuid(doc, 'assignment_id', '');

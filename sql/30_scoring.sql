@@ -182,3 +182,84 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
   SELECT pg_catalog.hashtextextended('scoreledger.version:' || tenant_id::text || ':' || evaluation_version_id::text, 0)
 $$;
+
+-- ---------------------------------------------------------------------
+-- No deadlock across calls (contract section 10; docs/hardening-rec.md)
+--
+-- Within one call every writer takes its locks in one global order: the
+-- batch row, then the evaluation versions' advisory locks in key order,
+-- then rows in key order (attempt counters, then submissions by id). Two
+-- single-call transactions therefore never wait on each other in a cycle.
+-- A cycle needs a transaction that holds locks from an earlier call and
+-- waits in a later one. So a later call never waits: it takes the advisory
+-- locks with the try variants and the batch row NOWAIT, and any other lock
+-- under a short lock_timeout; a miss is SL409 at once (nothing written by
+-- the call; the transaction's earlier work is the caller's to commit or
+-- roll back). A first call may wait: whoever it waits on can only be
+-- waiting on a lock of yet another call, never on it, as long as every
+-- later call gives up instead of waiting.
+-- ---------------------------------------------------------------------
+
+-- Whether this transaction already holds locks another transaction could
+-- wait on: it wrote or locked a row (then it has a transaction id) or holds
+-- an advisory lock. Computed at the start of an API call, before its own.
+CREATE OR REPLACE FUNCTION scoreledger_private.holds_locks()
+RETURNS boolean
+LANGUAGE sql VOLATILE
+AS $$
+  SELECT pg_catalog.pg_current_xact_id_if_assigned() IS NOT NULL
+      OR EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+                 WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'advisory' AND l.granted)
+$$;
+
+-- The lock_timeout a later call runs under, for the waits it cannot take
+-- with a try or NOWAIT (a row another recorder is inserting). A hundredth
+-- of deadlock_timeout (1 s by default): its wait ends long before a
+-- deadlock check of its own could run, and the residual case (a first
+-- call's check falling inside these 10 ms, docs/hardening-rec.md) is as
+-- short as a lock wait can be made without refusing every brief overlap.
+CREATE OR REPLACE FUNCTION scoreledger_private.later_call_lock_timeout()
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT '10ms'::text
+$$;
+
+CREATE OR REPLACE FUNCTION scoreledger_private.refuse_lock_wait(fn text, what text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+  PERFORM scoreledger_private.fail('SL409', format(
+    '%s was made in a transaction that already holds locks; another transaction holds %s; retry, or make this call in its own transaction',
+    fn, what));
+END
+$$;
+
+-- The advisory locks of evaluation versions, in key order (exclusive for
+-- apply and revert, shared for recording). A later call (`late`) tries
+-- them all and refuses with SL409 if one is taken.
+CREATE OR REPLACE FUNCTION scoreledger_private.lock_versions(tenant uuid, version_ids uuid[], exclusive boolean,
+                                                             late boolean, fn text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  missed boolean;
+BEGIN
+  IF NOT late THEN
+    PERFORM CASE WHEN exclusive THEN pg_catalog.pg_advisory_xact_lock(k.key)
+                 ELSE pg_catalog.pg_advisory_xact_lock_shared(k.key) END
+    FROM (SELECT DISTINCT scoreledger_private.version_lock_key(tenant, v) AS key
+          FROM unnest(version_ids) v ORDER BY 1) k;
+    RETURN;
+  END IF;
+  SELECT bool_or(NOT CASE WHEN exclusive THEN pg_catalog.pg_try_advisory_xact_lock(k.key)
+                          ELSE pg_catalog.pg_try_advisory_xact_lock_shared(k.key) END) INTO missed
+  FROM (SELECT DISTINCT scoreledger_private.version_lock_key(tenant, v) AS key
+        FROM unnest(version_ids) v ORDER BY 1) k;
+  IF missed THEN
+    PERFORM scoreledger_private.refuse_lock_wait(fn, 'the lock of an evaluation version this call scores');
+  END IF;
+END
+$$;

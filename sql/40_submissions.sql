@@ -34,6 +34,7 @@ DECLARE
   tenant uuid;
   ids uuid[];
   found bigint;
+  forged boolean;
 BEGIN
   -- The references a foreign key would check, once for the whole statement:
   -- per tenant, one probe with every id as a constant array. Never as a
@@ -53,6 +54,27 @@ BEGIN
       PERFORM scoreledger_private.fail('SL404', 'score history must reference a recorded submission of the same tenant');
     END IF;
   END LOOP;
+  -- A history id is issued by the identity's sequence and is newer than
+  -- every earlier row of its submission: the latest row is the score. An id
+  -- forged with OVERRIDING SYSTEM VALUE (near the bigint maximum, say)
+  -- would stay the latest for ever and pin the score. The sequence's
+  -- last_value bounds every id it has issued, in any session.
+  -- Per submission: no row older than the statement has an id at or above
+  -- the statement's first (counted on the primary key's range).
+  EXECUTE 'SELECT EXISTS (
+             SELECT 1 FROM (SELECT n.tenant_id, n.submission_id, min(n.history_id) AS first_new,
+                                   max(n.history_id) AS last_new, count(*) AS new_rows
+                            FROM new_rows n GROUP BY n.tenant_id, n.submission_id) g
+             WHERE g.last_new > coalesce(pg_catalog.pg_sequence_last_value(
+                     pg_catalog.pg_get_serial_sequence(''scoreledger_private.score_history'', ''history_id'')::regclass), 0)
+                OR (SELECT count(*) FROM scoreledger_private.score_history h
+                    WHERE h.tenant_id = g.tenant_id AND h.submission_id = g.submission_id
+                      AND h.history_id >= g.first_new) > g.new_rows)'
+    INTO forged;
+  IF forged THEN
+    PERFORM scoreledger_private.fail('SL423',
+      'score history ids are issued by its sequence, each newer than its submission''s earlier rows');
+  END IF;
   IF EXISTS (SELECT 1 FROM (SELECT DISTINCT n.tenant_id, n.correction_batch_id FROM new_rows n
                             WHERE n.correction_batch_id IS NOT NULL) b
              WHERE NOT EXISTS (SELECT 1 FROM scoreledger_private.correction_batches c

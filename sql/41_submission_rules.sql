@@ -122,7 +122,9 @@ AS $$
                     'must be an ISO 8601 timestamp with a time zone, e.g. 2026-11-01T10:00:00Z')
            WHEN d.answer_count IS NULL OR d.answer_count = 0
              THEN scoreledger_private.problem('SL422', 'answers', 'must be a non-empty array')
-           WHEN d.answer_count > 1000 THEN scoreledger_private.problem('SL422', 'answers', 'at most 1000 answers')
+           WHEN d.answer_count > scoreledger_private.input_limit('answers_per_submission')
+             THEN scoreledger_private.problem('SL422', 'answers',
+                    format('at most %s answers', scoreledger_private.input_limit('answers_per_submission')))
            WHEN d.occurrence > 1
              THEN scoreledger_private.problem('SL422', 'submission_id', format('%s appears twice in this call', d.given_id))
          END

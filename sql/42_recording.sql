@@ -10,7 +10,9 @@
 --                       the first rule it breaks;
 --   score_submissions   each document's score (and its items counted for
 --                       mark_repeated_answers, the one rule across answers);
+--   refuse_differing_twins  two documents of the call deriving one id;
 --   number_attempts, insert_submissions, refuse_changed_rerecordings.
+-- A document without submission_id gets a derived one (submission_key).
 -- A broken rule is raised (first_submission_problem, in document order)
 -- before anything is written; the diagnosis functions at the end run the
 -- same steps and read the same problems, so they cannot disagree.
@@ -79,8 +81,9 @@ $$;
 -- ---------------------------------------------------------------------
 
 -- Step 1: the documents' fields and problems (submission_documents); a
--- document without an id gets a fresh one. `fresh`: no submission has its
--- id yet.
+-- document without an id gets its derived one (submission_key, below).
+-- `fresh`: no submission has its id yet and no earlier document of the call
+-- names it (a twin: compared with its first in refuse_differing_twins).
 CREATE OR REPLACE FUNCTION scoreledger_private.parse_submissions(docs jsonb, tenant uuid)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -88,13 +91,52 @@ AS $$
 BEGIN
   INSERT INTO pg_temp.recording_submissions
     (idx, answer_count, submission_id, version_id, evaluation_id, user_id, assignment_id, submitted_at, problem, fresh)
-  SELECT d.idx, d.answer_count, coalesce(d.given_id, gen_random_uuid()), d.version_id, d.evaluation_id, d.user_id,
-         d.assignment_id, d.submitted_at, d.problem,
-         d.given_id IS NULL OR NOT EXISTS (SELECT 1 FROM scoreledger_private.submissions s
-                                           WHERE s.tenant_id = tenant AND s.submission_id = d.given_id)
-  FROM scoreledger_private.submission_documents(docs, tenant) d;
+  SELECT k.idx, k.answer_count, k.submission_id, k.version_id, k.evaluation_id, k.user_id, k.assignment_id,
+         k.submitted_at, k.problem,
+         k.submission_id IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM scoreledger_private.submissions s
+                         WHERE s.tenant_id = tenant AND s.submission_id = k.submission_id)
+  FROM (SELECT d.*, CASE WHEN d.problem IS NULL THEN coalesce(d.given_id,
+                      scoreledger_private.submission_key(tenant, d.version_id, d.user_id, d.submitted_at)) END
+                      AS submission_id
+        FROM scoreledger_private.submission_documents(docs, tenant) d) k;
+  -- Twins: only a derived id can repeat one of the call (a given id named
+  -- twice is a problem of submission_documents), so the sort that finds
+  -- them runs only for calls with a document without submission_id.
+  IF EXISTS (SELECT 1 FROM jsonb_array_elements(docs) x(doc)
+             WHERE jsonb_typeof(x.doc->'submission_id') IS DISTINCT FROM 'string') THEN
+    UPDATE pg_temp.recording_submissions r SET fresh = false
+      FROM (SELECT r2.idx, row_number() OVER (PARTITION BY r2.submission_id ORDER BY r2.idx) AS occurrence
+            FROM pg_temp.recording_submissions r2 WHERE r2.submission_id IS NOT NULL) t
+     WHERE r.idx = t.idx AND t.occurrence > 1 AND r.fresh;
+  END IF;
   ANALYZE pg_temp.recording_submissions;
 END
+$$;
+
+-- The id of a submission document without one (contract v2 section 3): a
+-- UUID version 5 in the namespace below of the name
+--   <tenant>:<evaluation_version_id>:<user_id>:<submitted_at>
+-- uuids in lower case with hyphens, submitted_at in UTC as
+-- YYYY-MM-DDTHH:MI:SS.ffffffZ (always six fractional digits), e.g.
+--   5b1c…:9e2f…:0d41…:2026-11-01T10:00:00.000000Z
+-- so re-recording the same attempt is a no-op and a client can compute
+-- the id itself (Python: uuid.uuid5(NAMESPACE, name)).
+CREATE OR REPLACE FUNCTION scoreledger_private.submission_key_namespace()
+RETURNS uuid
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT '4c0a5f8e-2d3b-5e7a-9c61-7f0d2b9e8a13'::uuid
+$$;
+
+CREATE OR REPLACE FUNCTION scoreledger_private.submission_key(tenant uuid, version_id uuid, user_id uuid,
+                                                              submitted_at timestamptz)
+RETURNS uuid
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT scoreledger_private.uuid_generate_v5(scoreledger_private.submission_key_namespace(),
+    tenant::text || ':' || version_id::text || ':' || user_id::text || ':'
+    || pg_catalog.to_char(submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
 $$;
 
 -- Step 2: the items of the documents' versions, under the corrections in
@@ -274,11 +316,14 @@ BEGIN
     SELECT tenant, r.submission_id, r.version_id, r.evaluation_id, r.user_id, r.assignment_id, r.attempt_no, r.submitted_at,
            r.answer_count, r.score, r.max_score
     FROM pg_temp.recording_submissions r WHERE r.fresh
+    -- In key order: two recorders of the same attempts (derived ids) insert
+    -- the same keys, and in different orders would deadlock on the index.
+    ORDER BY r.submission_id
     ON CONFLICT (tenant_id, submission_id) DO NOTHING
     RETURNING submissions.submission_id, submissions.submission_no, submissions.score, submissions.max_score
   ), written AS (
     SELECT r.idx, i.submission_id, i.submission_no, i.score, i.max_score
-    FROM inserted i JOIN pg_temp.recording_submissions r ON r.submission_id = i.submission_id
+    FROM inserted i JOIN pg_temp.recording_submissions r ON r.submission_id = i.submission_id AND r.fresh
   ), answers_written AS (
     INSERT INTO scoreledger_private.answers
       (tenant_id, submission_id, submission_no, question_version_id, selected, selected_mask)
@@ -328,14 +373,72 @@ BEGIN
 END
 $$;
 
+-- Two documents of the call naming one submission (a derived id: the same
+-- version, learner and submitted_at; or a given id equal to a derived one):
+-- the same content is one attempt, recorded once; other content is SL422
+-- naming both entries, before anything is written. Only documents that
+-- are not fresh are candidates (the valid first import has none).
+CREATE OR REPLACE FUNCTION scoreledger_private.refuse_differing_twins(path_prefix text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  twin record;
+BEGIN
+  SELECT f.idx AS first_idx, t.idx, t.submission_id INTO twin
+  FROM pg_temp.recording_submissions t
+  JOIN LATERAL (SELECT r.* FROM pg_temp.recording_submissions r
+                WHERE r.submission_id = t.submission_id AND r.idx < t.idx ORDER BY r.idx LIMIT 1) f ON true
+  WHERE NOT t.fresh AND t.problem IS NULL
+    AND ((f.version_id, f.user_id, f.assignment_id, f.submitted_at)
+           IS DISTINCT FROM (t.version_id, t.user_id, t.assignment_id, t.submitted_at)
+         OR (SELECT jsonb_agg(jsonb_build_array(a.question_version_id, a.selected_mask) ORDER BY a.question_version_id)
+               FROM pg_temp.recording_answers a WHERE a.idx = f.idx)
+            IS DISTINCT FROM
+            (SELECT jsonb_agg(jsonb_build_array(a.question_version_id, a.selected_mask) ORDER BY a.question_version_id)
+               FROM pg_temp.recording_answers a WHERE a.idx = t.idx))
+  ORDER BY t.idx LIMIT 1;
+  IF FOUND THEN
+    PERFORM scoreledger_private.fail('SL422', format(
+      '%1$s[%2$s] and %1$s[%3$s]: both are submission %4$s (the same evaluation_version_id, user_id and submitted_at) with different content',
+      coalesce(path_prefix, 'submissions'), twin.first_idx, twin.idx, twin.submission_id));
+  END IF;
+END
+$$;
+
 -- ---------------------------------------------------------------------
 -- The steps together
 -- ---------------------------------------------------------------------
 
 -- Records submission documents, all or nothing. Returns one row per
 -- document: its submission id and whether this call recorded it (false:
--- an identical earlier recording, a no-op).
-CREATE OR REPLACE FUNCTION scoreledger_private.record_documents(docs jsonb, path_prefix text)
+-- an identical earlier recording or an identical twin of the call, a
+-- no-op). `fn`: the API function, named in refusals. A call made in a
+-- transaction that already holds locks must not wait for one (sql/30_scoring.sql):
+-- it runs under a short lock_timeout, and a timeout is SL409.
+CREATE OR REPLACE FUNCTION scoreledger_private.record_documents(docs jsonb, path_prefix text, fn text)
+RETURNS TABLE (submission_id uuid, recorded boolean)
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  saved_timeout text;
+BEGIN
+  IF NOT scoreledger_private.holds_locks() THEN
+    RETURN QUERY SELECT * FROM scoreledger_private.record_documents_now(docs, path_prefix, false, fn);
+    RETURN;
+  END IF;
+  saved_timeout := pg_catalog.current_setting('lock_timeout');
+  PERFORM pg_catalog.set_config('lock_timeout', scoreledger_private.later_call_lock_timeout(), true);
+  BEGIN
+    RETURN QUERY SELECT * FROM scoreledger_private.record_documents_now(docs, path_prefix, true, fn);
+  EXCEPTION WHEN lock_not_available THEN
+    PERFORM scoreledger_private.refuse_lock_wait(fn, 'a learner''s attempt counter or a submission this call records');
+  END;
+  PERFORM pg_catalog.set_config('lock_timeout', saved_timeout, true);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION scoreledger_private.record_documents_now(docs jsonb, path_prefix text, late boolean, fn text)
 RETURNS TABLE (submission_id uuid, recorded boolean)
 LANGUAGE plpgsql VOLATILE
 -- A call's parsed answers (and the rows its triggers collect) in memory,
@@ -345,9 +448,14 @@ AS $$
 #variable_conflict use_column
 DECLARE
   tenant uuid := scoreledger_private.require_tenant();
+  versions uuid[];
 BEGIN
   IF docs IS NULL OR jsonb_typeof(docs) <> 'array' THEN
     PERFORM scoreledger_private.fail('SL422', coalesce(path_prefix, 'document') || ': must be a JSON array');
+  END IF;
+  IF jsonb_array_length(docs) > scoreledger_private.input_limit('documents_per_call') THEN
+    PERFORM scoreledger_private.fail('SL422', format('%s: at most %s documents per call',
+      coalesce(path_prefix, 'document'), scoreledger_private.input_limit('documents_per_call')));
   END IF;
   PERFORM scoreledger_private.ensure_recording_tables();
 
@@ -358,10 +466,14 @@ BEGIN
 
   -- Shared lock on each evaluation version, in key order: an apply holds it
   -- exclusively, so a submission is scored either before an apply starts or
-  -- after it commits, never against a half-applied batch.
-  PERFORM pg_catalog.pg_advisory_xact_lock_shared(k.key)
-  FROM (SELECT DISTINCT scoreledger_private.version_lock_key(tenant, r.version_id) AS key
-        FROM pg_temp.recording_submissions r ORDER BY 1) k;
+  -- after it commits, never against a half-applied batch. Bounded: each is
+  -- a slot of the server's shared lock table.
+  SELECT array_agg(DISTINCT r.version_id) INTO versions FROM pg_temp.recording_submissions r;
+  IF cardinality(versions) > scoreledger_private.input_limit('versions_per_call') THEN
+    PERFORM scoreledger_private.fail('SL422', format('%s: at most %s distinct evaluation versions per call, not %s',
+      coalesce(path_prefix, 'document'), scoreledger_private.input_limit('versions_per_call'), cardinality(versions)));
+  END IF;
+  PERFORM scoreledger_private.lock_versions(tenant, versions, false, late, fn);
 
   PERFORM scoreledger_private.load_recording_items();
   PERFORM scoreledger_private.parse_answers(docs);
@@ -370,6 +482,9 @@ BEGIN
   IF EXISTS (SELECT 1 FROM pg_temp.recording_submissions r
              WHERE r.answer_problems > 0 OR r.items_answered < r.answer_count) THEN
     PERFORM scoreledger_private.raise_first_submission_problem(path_prefix);
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_temp.recording_submissions r WHERE NOT r.fresh) THEN
+    PERFORM scoreledger_private.refuse_differing_twins(path_prefix);
   END IF;
 
   PERFORM scoreledger_private.number_attempts(tenant);
@@ -430,8 +545,9 @@ AS $$
 DECLARE
   recorded_id uuid;
 BEGIN
+  PERFORM scoreledger_private.require_read_committed('scoreledger.record_submission');
   SELECT r.submission_id INTO recorded_id
-  FROM scoreledger_private.record_documents(jsonb_build_array(doc), NULL) r;
+  FROM scoreledger_private.record_documents(jsonb_build_array(doc), NULL, 'scoreledger.record_submission') r;
   RETURN recorded_id;
 END
 $$;
@@ -444,9 +560,10 @@ RETURNS integer
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+  SELECT scoreledger_private.require_read_committed('scoreledger.record_submissions');
   SELECT count(*) FILTER (WHERE r.recorded)::integer
-  FROM scoreledger_private.record_documents(docs, 'submissions') r
+  FROM scoreledger_private.record_documents(docs, 'submissions', 'scoreledger.record_submissions') r
 $$;
 COMMENT ON FUNCTION scoreledger.record_submissions(jsonb) IS
-  'Records a JSON array of submission documents in one set-based pass (all or nothing). Returns how many were newly recorded; identical re-recordings are no-ops.';
+  'Records a JSON array of submission documents in one set-based pass (all or nothing). Returns how many were newly recorded; identical re-recordings (and identical documents of one call deriving the same id) are no-ops. Needs READ COMMITTED (SL409 otherwise).';
 GRANT EXECUTE ON FUNCTION scoreledger.record_submissions(jsonb) TO scoreledger_app;

@@ -181,6 +181,11 @@ DECLARE
   batch scoreledger_private.correction_batches;
 BEGIN
   tenant := scoreledger_private.require_tenant();
+  -- A later call in its transaction never waits for the row (no deadlock
+  -- across calls: the rule of sql/30_scoring.sql's holds_locks).
+  IF scoreledger_private.holds_locks() THEN
+    PERFORM scoreledger_private.lock_batch_nowait(batch_id, 'this batch action');
+  END IF;
   SELECT * INTO batch FROM scoreledger_private.correction_batches b
   WHERE b.tenant_id = tenant AND b.batch_id = lock_batch.batch_id
   FOR NO KEY UPDATE;
@@ -288,7 +293,8 @@ $$;
 -- batch reaches. Returns (submissions rescored, scores changed, and how
 -- many submissions went pass -> fail and fail -> pass, counted as the
 -- preview counts them), all from the one statement that wrote.
-CREATE OR REPLACE FUNCTION scoreledger_private.rescore_batch(batch_id uuid, reverting boolean, history_batch_id uuid)
+CREATE OR REPLACE FUNCTION scoreledger_private.rescore_batch(batch_id uuid, reverting boolean, history_batch_id uuid,
+                                                            late boolean, fn text)
 RETURNS TABLE (submissions_rescored integer, scores_changed integer, pass_to_fail integer, fail_to_pass integer)
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -296,10 +302,12 @@ AS $$
 DECLARE
   tenant uuid := scoreledger_private.require_tenant();
 BEGIN
-  PERFORM pg_catalog.pg_advisory_xact_lock(k.key)
-  FROM (SELECT DISTINCT scoreledger_private.version_lock_key(tenant, c.evaluation_version_id) AS key
-        FROM scoreledger_private.corrections c
-        WHERE c.tenant_id = tenant AND c.batch_id = rescore_batch.batch_id ORDER BY 1) k;
+  -- `late`: the caller's transaction held locks before this call; it must
+  -- not wait (sql/30_scoring.sql). Under these exclusive locks no other
+  -- transaction has uncommitted writes to the batch's submissions.
+  PERFORM scoreledger_private.lock_versions(tenant,
+    ARRAY(SELECT DISTINCT c.evaluation_version_id FROM scoreledger_private.corrections c
+          WHERE c.tenant_id = tenant AND c.batch_id = rescore_batch.batch_id), true, late, fn);
 
   -- New statement, new snapshot: scores read below include every write
   -- committed before the locks above were granted.
@@ -324,6 +332,21 @@ BEGIN
 END
 $$;
 
+-- A later call (sql/30_scoring.sql) takes the batch row without waiting:
+-- SL409 if another transaction holds it. lock_batch then finds it held.
+CREATE OR REPLACE FUNCTION scoreledger_private.lock_batch_nowait(batch_id uuid, fn text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+  PERFORM 1 FROM scoreledger_private.correction_batches b
+  WHERE b.tenant_id = scoreledger_private.require_tenant() AND b.batch_id = lock_batch_nowait.batch_id
+  FOR NO KEY UPDATE NOWAIT;
+EXCEPTION WHEN lock_not_available THEN
+  PERFORM scoreledger_private.refuse_lock_wait(fn, format('correction batch %s', batch_id));
+END
+$$;
+
 -- ---------------------------------------------------------------------
 -- API
 -- ---------------------------------------------------------------------
@@ -337,6 +360,7 @@ DECLARE
   actor uuid := scoreledger_private.require_actor();
   new_batch uuid := gen_random_uuid();
 BEGIN
+  PERFORM scoreledger_private.require_read_committed('scoreledger.create_correction_batch');
   PERFORM scoreledger_private.require_capability('create_batch');
   IF reason IS NULL OR reason !~ '\S' THEN
     PERFORM scoreledger_private.fail('SL422', 'reason: must not be empty (say why the scores change)');
@@ -367,7 +391,13 @@ DECLARE
   to_status text;
   counts record;
   result jsonb;
+  late boolean;
 BEGIN
+  PERFORM scoreledger_private.require_read_committed('scoreledger.apply_correction_batch');
+  late := scoreledger_private.holds_locks();
+  IF late THEN
+    PERFORM scoreledger_private.lock_batch_nowait(batch_id, 'scoreledger.apply_correction_batch');
+  END IF;
   batch := scoreledger_private.lock_batch(batch_id);
   -- Idempotence, not a transition: applying an applied batch again
   -- returns what the first apply did.
@@ -377,7 +407,8 @@ BEGIN
   END IF;
   to_status := scoreledger_private.require_transition(batch, 'apply');
 
-  SELECT * INTO counts FROM scoreledger_private.rescore_batch(batch.batch_id, false, batch.batch_id);
+  SELECT * INTO counts FROM scoreledger_private.rescore_batch(batch.batch_id, false, batch.batch_id, late,
+                                                               'scoreledger.apply_correction_batch');
   result := jsonb_build_object('batch_id', batch.batch_id, 'status', to_status,
     'submissions_rescored', counts.submissions_rescored, 'scores_changed', counts.scores_changed,
     'already_applied', false);
@@ -409,7 +440,13 @@ DECLARE
   to_status text;
   compensate_to text;
   counts record;
+  late boolean;
 BEGIN
+  PERFORM scoreledger_private.require_read_committed('scoreledger.revert_correction_batch');
+  late := scoreledger_private.holds_locks();
+  IF late THEN
+    PERFORM scoreledger_private.lock_batch_nowait(batch_id, 'scoreledger.revert_correction_batch');
+  END IF;
   original := scoreledger_private.lock_batch(batch_id);
   to_status := scoreledger_private.require_transition(original, 'revert');
   IF reason IS NULL OR reason !~ '\S' THEN
@@ -437,7 +474,8 @@ BEGIN
   WHERE b.tenant_id = original.tenant_id AND b.batch_id = compensating;
   compensate_to := scoreledger_private.require_transition(compensation, 'compensate');
 
-  SELECT * INTO counts FROM scoreledger_private.rescore_batch(original.batch_id, true, compensating);
+  SELECT * INTO counts FROM scoreledger_private.rescore_batch(original.batch_id, true, compensating, late,
+                                                               'scoreledger.revert_correction_batch');
 
   UPDATE scoreledger_private.correction_batches b
      SET status = to_status, reverted_by_batch_id = compensating

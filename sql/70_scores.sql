@@ -102,7 +102,7 @@ AS $$
               THEN e.value #>> '{}' END
   FROM jsonb_each(CASE WHEN jsonb_typeof(data) = 'object' THEN data END) AS e
   WHERE jsonb_typeof(e.value) NOT IN ('null', 'array', 'object') AND btrim(e.key, E' \t\r\n') <> ''
-    AND length(e.key) <= 200
+    AND length(e.key) <= scoreledger_private.input_limit('name_chars')
 $$;
 
 CREATE OR REPLACE FUNCTION scoreledger_private.score_warnings(data jsonb)
@@ -111,11 +111,12 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
   SELECT e.key, jsonb_typeof(e.value),
          CASE WHEN btrim(e.key, E' \t\r\n') = '' THEN 'skipped: a score needs a non-blank name'
-              WHEN length(e.key) > 200 THEN 'skipped: a score name has at most 200 characters'
+              WHEN length(e.key) > scoreledger_private.input_limit('name_chars')
+                THEN format('skipped: a score name has at most %s characters', scoreledger_private.input_limit('name_chars'))
               ELSE format('skipped: a JSON %s is not a score value', jsonb_typeof(e.value)) END
   FROM jsonb_each(CASE WHEN jsonb_typeof(data) = 'object' THEN data END) AS e
   WHERE jsonb_typeof(e.value) IN ('null', 'array', 'object') OR btrim(e.key, E' \t\r\n') = ''
-     OR length(e.key) > 200
+     OR length(e.key) > scoreledger_private.input_limit('name_chars')
 $$;
 
 -- ---------------------------------------------------------------------

@@ -68,8 +68,10 @@ DECLARE
   existing scoreledger_private.evaluators;
   clean_name text := btrim(register_evaluator.name, E' \t\r\n');
 BEGIN
-  IF clean_name IS NULL OR clean_name !~ '\S' OR length(clean_name) > 200 THEN
-    PERFORM scoreledger_private.fail('SL422', 'name: must be a non-empty string of at most 200 characters');
+  PERFORM scoreledger_private.require_read_committed('scoreledger.register_evaluator');
+  IF clean_name IS NULL OR clean_name !~ '\S' OR length(clean_name) > scoreledger_private.input_limit('name_chars') THEN
+    PERFORM scoreledger_private.fail('SL422', format('name: must be a non-empty string of at most %s characters',
+                                                       scoreledger_private.input_limit('name_chars')));
   END IF;
   PERFORM scoreledger_private.check_declarations(output_schema, 'output_schema');
   INSERT INTO scoreledger_private.evaluators (tenant_id, evaluator_id, name, output_schema)
@@ -128,6 +130,10 @@ AS $$
                     format('submission %s does not exist', d.submission_id))
            WHEN d.error_json <> 'null' AND (jsonb_typeof(d.error_json) <> 'string' OR d.error !~ '\S')
              THEN scoreledger_private.problem('SL422', 'error', 'must be a non-empty string or null')
+           WHEN jsonb_typeof(d.payload) = 'object'
+                AND (SELECT count(*) FROM jsonb_object_keys(d.payload)) > scoreledger_private.input_limit('keys_per_payload')
+             THEN scoreledger_private.problem('SL422', 'payload', format('at most %s top-level keys',
+                    scoreledger_private.input_limit('keys_per_payload')))
            WHEN d.result_json <> 'null' AND d.given_id IS NULL
              THEN scoreledger_private.problem('SL422', 'result_id', 'must be a uuid string or null')
            WHEN d.occurrence > 1
@@ -263,6 +269,10 @@ BEGIN
   IF docs IS NULL OR jsonb_typeof(docs) <> 'array' THEN
     PERFORM scoreledger_private.fail('SL422', 'docs: must be a JSON array of result documents');
   END IF;
+  IF jsonb_array_length(docs) > scoreledger_private.input_limit('documents_per_call') THEN
+    PERFORM scoreledger_private.fail('SL422', format('docs: at most %s documents per call',
+                                                     scoreledger_private.input_limit('documents_per_call')));
+  END IF;
 
   IF jsonb_array_length(docs) <= 10 THEN
     SELECT * INTO written FROM scoreledger_private.insert_results(tenant, docs, true);
@@ -299,6 +309,7 @@ AS $$
 DECLARE
   ids uuid[];
 BEGIN
+  PERFORM scoreledger_private.require_read_committed('scoreledger.record_evaluation_result');
   PERFORM scoreledger_private.require_tenant();
   ids := scoreledger_private.record_results(jsonb_build_array(jsonb_build_object(
     'evaluator', evaluator, 'submission_id', submission_id, 'payload', payload, 'error', error,
@@ -318,6 +329,7 @@ SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
 BEGIN
+  PERFORM scoreledger_private.require_read_committed('scoreledger.record_evaluation_results');
   PERFORM scoreledger_private.require_tenant();
   RETURN cardinality(scoreledger_private.record_results(docs, true));
 END

@@ -30,8 +30,10 @@ DECLARE
   existing scoreledger_private.review_queues;
   clean_name text := btrim(create_review_queue.name, E' \t\r\n');
 BEGIN
-  IF clean_name IS NULL OR clean_name !~ '\S' OR length(clean_name) > 200 THEN
-    PERFORM scoreledger_private.fail('SL422', 'name: must be a non-empty string of at most 200 characters');
+  PERFORM scoreledger_private.require_read_committed('scoreledger.create_review_queue');
+  IF clean_name IS NULL OR clean_name !~ '\S' OR length(clean_name) > scoreledger_private.input_limit('name_chars') THEN
+    PERFORM scoreledger_private.fail('SL422', format('name: must be a non-empty string of at most %s characters',
+                                                       scoreledger_private.input_limit('name_chars')));
   END IF;
   PERFORM scoreledger_private.check_declarations(form_schema, 'form_schema');
   INSERT INTO scoreledger_private.review_queues (tenant_id, queue_id, name, form_schema)
@@ -59,14 +61,16 @@ DECLARE
   tenant uuid := scoreledger_private.require_tenant();
   new_id uuid := gen_random_uuid();
 BEGIN
+  PERFORM scoreledger_private.require_read_committed('scoreledger.add_review_item');
   IF queue_id IS NULL THEN
     PERFORM scoreledger_private.fail('SL422', 'queue_id: is required');
   END IF;
   IF submission_id IS NULL AND message_ref IS NULL THEN
     PERFORM scoreledger_private.fail('SL422', 'submission_id: a review item is about a submission or a message (message_ref); give one');
   END IF;
-  IF message_ref IS NOT NULL AND (message_ref !~ '\S' OR length(message_ref) > 1000) THEN
-    PERFORM scoreledger_private.fail('SL422', 'message_ref: must be a non-empty string of at most 1000 characters');
+  IF message_ref IS NOT NULL AND (message_ref !~ '\S' OR length(message_ref) > scoreledger_private.input_limit('reference_chars')) THEN
+    PERFORM scoreledger_private.fail('SL422', format('message_ref: must be a non-empty string of at most %s characters',
+                                                     scoreledger_private.input_limit('reference_chars')));
   END IF;
   IF NOT EXISTS (SELECT 1 FROM scoreledger_private.review_queues q
                  WHERE q.tenant_id = tenant AND q.queue_id = add_review_item.queue_id) THEN
@@ -99,11 +103,18 @@ DECLARE
   saved_id uuid := coalesce(annotation_id, gen_random_uuid());
   current_row scoreledger_private.annotations;
 BEGIN
+  PERFORM scoreledger_private.require_read_committed('scoreledger.save_annotation');
   IF review_item_id IS NULL THEN
     PERFORM scoreledger_private.fail('SL422', 'review_item_id: is required');
   END IF;
   IF data IS NULL THEN
     PERFORM scoreledger_private.fail('SL422', 'data: is required (a JSON object of form fields)');
+  END IF;
+  -- Bounded: its scores are written in this call (see keys_per_payload).
+  IF jsonb_typeof(data) = 'object'
+     AND (SELECT count(*) FROM jsonb_object_keys(data)) > scoreledger_private.input_limit('keys_per_payload') THEN
+    PERFORM scoreledger_private.fail('SL422', format('data: at most %s top-level keys',
+                                                     scoreledger_private.input_limit('keys_per_payload')));
   END IF;
   IF status IS NULL OR status NOT IN ('draft', 'submitted') THEN
     PERFORM scoreledger_private.fail('SL422', 'status: must be draft or submitted');

@@ -195,6 +195,8 @@ def print_action_center(rows: list[dict]) -> None:
                     "affected": r["submissions_affected"],
                     "pass→fail": r["pass_to_fail"],
                     "fail→pass": r["fail_to_pass"],
+                    # Stored when the batch was last written: say how old the figures are.
+                    "figures as of": r["figures_at"].strftime("%Y-%m-%d %H:%M") if r["figures_at"] else "",
                 }
                 for r in members
             ]

@@ -191,6 +191,8 @@ SELECT (SELECT doc FROM valid_result) || x.overrides, x.s, x.m FROM (VALUES
   ('{"submission_id": "x"}', 'SL422', 'submission_id: must be a uuid string or null'),
   (jsonb_build_object('submission_id', tests.uuid_of('nothing', 3)), 'SL404', 'submission_id: submission % does not exist'),
   ('{"error": 5}', 'SL422', 'error: must be a non-empty string or null'),
+  (jsonb_build_object('payload', (SELECT jsonb_object_agg('k' || n, n) FROM generate_series(1, 1001) n)),
+   'SL422', 'payload: at most 1000 top-level keys'),
   -- The bulk path used to cast ids ({...}, unhyphenated) that one document
   -- refused: now one rule refuses them at every size.
   ('{"result_id": "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}"}', 'SL422', 'result_id: must be a uuid string or null'),
