@@ -127,8 +127,9 @@ BEGIN
   IF jsonb_typeof(doc->'items') IS DISTINCT FROM 'array' OR jsonb_array_length(doc->'items') = 0 THEN
     PERFORM scoreledger_private.fail('SL422', 'items: must be a non-empty array');
   END IF;
-  IF jsonb_array_length(doc->'items') > 1000 THEN
-    PERFORM scoreledger_private.fail('SL422', 'items: at most 1000 items per evaluation version');
+  IF jsonb_array_length(doc->'items') > scoreledger_private.input_limit('items_per_version') THEN
+    PERFORM scoreledger_private.fail('SL422', format('items: at most %s items per evaluation version',
+                                                     scoreledger_private.input_limit('items_per_version')));
   END IF;
 END
 $$;

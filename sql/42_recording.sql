@@ -410,6 +410,22 @@ $$;
 -- The steps together
 -- ---------------------------------------------------------------------
 
+-- The answer steps, after the documents' fields passed: the items of the
+-- versions under the corrections in force, every answer parsed and
+-- checked once, each document scored, repeated items marked. Shared by
+-- recording and the diagnosis, so both see the same problems.
+CREATE OR REPLACE FUNCTION scoreledger_private.check_and_score_answers(docs jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+  PERFORM scoreledger_private.load_recording_items();
+  PERFORM scoreledger_private.parse_answers(docs);
+  PERFORM scoreledger_private.score_submissions();
+  PERFORM scoreledger_private.mark_repeated_answers();
+END
+$$;
+
 -- Records submission documents, all or nothing. Returns one row per
 -- document: its submission id and whether this call recorded it (false:
 -- an identical earlier recording or an identical twin of the call, a
@@ -475,10 +491,7 @@ BEGIN
   END IF;
   PERFORM scoreledger_private.lock_versions(tenant, versions, false, late, fn);
 
-  PERFORM scoreledger_private.load_recording_items();
-  PERFORM scoreledger_private.parse_answers(docs);
-  PERFORM scoreledger_private.score_submissions();
-  PERFORM scoreledger_private.mark_repeated_answers();
+  PERFORM scoreledger_private.check_and_score_answers(docs);
   IF EXISTS (SELECT 1 FROM pg_temp.recording_submissions r
              WHERE r.answer_problems > 0 OR r.items_answered < r.answer_count) THEN
     PERFORM scoreledger_private.raise_first_submission_problem(path_prefix);
@@ -525,10 +538,7 @@ BEGIN
   IF EXISTS (SELECT 1 FROM pg_temp.recording_submissions r WHERE r.problem IS NOT NULL) THEN
     RETURN;
   END IF;
-  PERFORM scoreledger_private.load_recording_items();
-  PERFORM scoreledger_private.parse_answers(docs);
-  PERFORM scoreledger_private.score_submissions();
-  PERFORM scoreledger_private.mark_repeated_answers();
+  PERFORM scoreledger_private.check_and_score_answers(docs);
   RETURN QUERY SELECT * FROM scoreledger_private.first_submission_problem(path_prefix);
 END
 $$;

@@ -85,7 +85,11 @@ AS $$
        WHERE c.e #>> '{}' <> ALL (t.options) ORDER BY c.n LIMIT 1) END),
     (13, 'SL422', CASE WHEN t.known_type = 'mark_correct' AND t.e->'submission_ids' <> 'null'
                          AND (jsonb_typeof(t.e->'submission_ids') <> 'array' OR jsonb_array_length(t.e->'submission_ids') = 0)
-       THEN t.path || '.submission_ids: must be a non-empty array of submission ids (omit it for everyone)' END)
+       THEN t.path || '.submission_ids: must be a non-empty array of submission ids (omit it for everyone)'
+       WHEN t.known_type = 'mark_correct' AND jsonb_typeof(t.e->'submission_ids') = 'array'
+            AND jsonb_array_length(t.e->'submission_ids') > scoreledger_private.input_limit('ids_per_correction')
+       THEN format('%s.submission_ids: at most %s submission ids per entry', t.path,
+                   scoreledger_private.input_limit('ids_per_correction')) END)
   ) r(rule_no, sqlstate, message)
   WHERE r.message IS NOT NULL
   UNION ALL
@@ -118,8 +122,9 @@ BEGIN
   IF corrections IS NULL OR jsonb_typeof(corrections) <> 'array' OR jsonb_array_length(corrections) = 0 THEN
     PERFORM scoreledger_private.fail('SL422', 'corrections: must be a non-empty JSON array');
   END IF;
-  IF jsonb_array_length(corrections) > 1000 THEN
-    PERFORM scoreledger_private.fail('SL422', 'corrections: at most 1000 corrections per batch');
+  IF jsonb_array_length(corrections) > scoreledger_private.input_limit('corrections_per_batch') THEN
+    PERFORM scoreledger_private.fail('SL422', format('corrections: at most %s corrections per batch',
+                                                     scoreledger_private.input_limit('corrections_per_batch')));
   END IF;
   SELECT p.sqlstate, p.message INTO problem FROM scoreledger_private.correction_problems(corrections) p
   ORDER BY p.entry_no, p.rule_no, p.item_no LIMIT 1;

@@ -22,6 +22,42 @@
 -- Declarations: output schemas of evaluators, form schemas of queues
 -- ---------------------------------------------------------------------
 
+-- A producer's name (an evaluator's, a review queue's), trimmed: both are
+-- found by name, so the rule is one.
+CREATE OR REPLACE FUNCTION scoreledger_private.producer_name(name text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+  clean_name text := btrim(name, E' \t\r\n');
+BEGIN
+  IF clean_name IS NULL OR clean_name !~ '\S' OR length(clean_name) > scoreledger_private.input_limit('name_chars') THEN
+    PERFORM scoreledger_private.fail('SL422', format('name: must be a non-empty string of at most %s characters',
+                                                       scoreledger_private.input_limit('name_chars')));
+  END IF;
+  RETURN clean_name;
+END
+$$;
+
+-- Which artefacts have scores (contract section 8): a result without an
+-- error, on a submission, with an object payload; a submitted annotation
+-- with object data (its item's submission is checked where the item is
+-- joined). One expression each, inlined into the writers' and backfill's
+-- statements.
+CREATE OR REPLACE FUNCTION scoreledger_private.result_yields_scores(error text, submission_id uuid, payload jsonb)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT error IS NULL AND submission_id IS NOT NULL AND jsonb_typeof(payload) = 'object'
+$$;
+
+CREATE OR REPLACE FUNCTION scoreledger_private.annotation_yields_scores(status text, data jsonb)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT status = 'submitted' AND jsonb_typeof(data) = 'object'
+$$;
+
 -- A caller's text as quoted in a message: at most 60 characters.
 CREATE OR REPLACE FUNCTION scoreledger_private.shorten(value text)
 RETURNS text

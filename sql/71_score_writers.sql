@@ -108,7 +108,7 @@ BEGIN
                               WHERE r.tenant_id = tenant AND r.result_id = i.id OFFSET 0) x
           WHERE rows IS NULL) r
     JOIN scoreledger_private.evaluators e ON e.tenant_id = tenant AND e.evaluator_id = r.evaluator_id
-    WHERE r.error IS NULL AND r.submission_id IS NOT NULL AND jsonb_typeof(r.payload) = 'object'
+    WHERE scoreledger_private.result_yields_scores(r.error, r.submission_id, r.payload)
   ), warned AS (
     INSERT INTO scoreledger_private.score_write_warnings
       (tenant_id, source_kind, source_id, name, submission_id, json_type, warning)
@@ -147,8 +147,8 @@ BEGIN
                         JOIN scoreledger_private.review_items i ON i.tenant_id = a.tenant_id AND i.item_id = a.item_id
                         JOIN scoreledger_private.review_queues q ON q.tenant_id = i.tenant_id AND q.queue_id = i.queue_id
                         WHERE a.tenant_id = tenant AND a.annotation_id = u.id
-                          AND a.status = 'submitted' AND i.submission_id IS NOT NULL
-                          AND jsonb_typeof(a.data) = 'object' OFFSET 0) a
+                          AND scoreledger_private.annotation_yields_scores(a.status, a.data)
+                          AND i.submission_id IS NOT NULL OFFSET 0) a
   ), warned AS (
     INSERT INTO scoreledger_private.score_write_warnings
       (tenant_id, source_kind, source_id, name, submission_id, json_type, warning)

@@ -66,13 +66,10 @@ AS $$
 DECLARE
   tenant uuid := scoreledger_private.require_tenant();
   existing scoreledger_private.evaluators;
-  clean_name text := btrim(register_evaluator.name, E' \t\r\n');
+  clean_name text;
 BEGIN
   PERFORM scoreledger_private.require_read_committed('scoreledger.register_evaluator');
-  IF clean_name IS NULL OR clean_name !~ '\S' OR length(clean_name) > scoreledger_private.input_limit('name_chars') THEN
-    PERFORM scoreledger_private.fail('SL422', format('name: must be a non-empty string of at most %s characters',
-                                                       scoreledger_private.input_limit('name_chars')));
-  END IF;
+  clean_name := scoreledger_private.producer_name(register_evaluator.name);
   PERFORM scoreledger_private.check_declarations(output_schema, 'output_schema');
   INSERT INTO scoreledger_private.evaluators (tenant_id, evaluator_id, name, output_schema)
   VALUES (tenant, gen_random_uuid(), clean_name, output_schema)

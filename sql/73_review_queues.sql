@@ -28,13 +28,10 @@ AS $$
 DECLARE
   tenant uuid := scoreledger_private.require_tenant();
   existing scoreledger_private.review_queues;
-  clean_name text := btrim(create_review_queue.name, E' \t\r\n');
+  clean_name text;
 BEGIN
   PERFORM scoreledger_private.require_read_committed('scoreledger.create_review_queue');
-  IF clean_name IS NULL OR clean_name !~ '\S' OR length(clean_name) > scoreledger_private.input_limit('name_chars') THEN
-    PERFORM scoreledger_private.fail('SL422', format('name: must be a non-empty string of at most %s characters',
-                                                       scoreledger_private.input_limit('name_chars')));
-  END IF;
+  clean_name := scoreledger_private.producer_name(create_review_queue.name);
   PERFORM scoreledger_private.check_declarations(form_schema, 'form_schema');
   INSERT INTO scoreledger_private.review_queues (tenant_id, queue_id, name, form_schema)
   VALUES (tenant, gen_random_uuid(), clean_name, form_schema)

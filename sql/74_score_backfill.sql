@@ -52,8 +52,8 @@ BEGIN
       FROM scoreledger_private.evaluation_results r
       WHERE r.tenant_id = tenant AND r.result_id = w.id
         AND (force
-             OR (r.error IS NULL AND r.submission_id IS NOT NULL
-                 AND jsonb_typeof(r.payload) = 'object' AND r.payload <> '{}'::jsonb
+             OR (scoreledger_private.result_yields_scores(r.error, r.submission_id, r.payload)
+                 AND r.payload <> '{}'::jsonb
                  AND (SELECT count(*) FROM scoreledger_private.scores s
                       WHERE s.tenant_id = r.tenant_id AND s.evaluation_result_id IS NOT NULL
                         AND s.evaluation_result_id = r.result_id) = 0
@@ -76,7 +76,7 @@ BEGIN
       FROM scoreledger_private.annotations a
       WHERE a.tenant_id = tenant AND a.annotation_id = w.id
         AND (force
-             OR (a.status = 'submitted' AND jsonb_typeof(a.data) = 'object' AND a.data <> '{}'::jsonb
+             OR (scoreledger_private.annotation_yields_scores(a.status, a.data) AND a.data <> '{}'::jsonb
                  AND (SELECT i.submission_id FROM scoreledger_private.review_items i
                       WHERE i.tenant_id = a.tenant_id AND i.item_id = a.item_id) IS NOT NULL
                  AND (SELECT count(*) FROM scoreledger_private.scores s
@@ -179,8 +179,8 @@ BEGIN
   FROM scoreledger_private.evaluation_results r
   WHERE r.tenant_id = tenant AND (cursor_id IS NULL OR r.result_id > cursor_id)
     AND (force
-         OR (r.error IS NULL AND r.submission_id IS NOT NULL
-             AND jsonb_typeof(r.payload) = 'object' AND r.payload <> '{}'::jsonb
+         OR (scoreledger_private.result_yields_scores(r.error, r.submission_id, r.payload)
+             AND r.payload <> '{}'::jsonb
              AND NOT EXISTS (SELECT 1 FROM scoreledger_private.scores s
                              WHERE s.tenant_id = r.tenant_id AND s.evaluation_result_id IS NOT NULL
                                AND s.evaluation_result_id = r.result_id)
@@ -199,7 +199,7 @@ BEGIN
   FROM scoreledger_private.annotations a
   WHERE a.tenant_id = tenant AND (cursor_id IS NULL OR a.annotation_id > cursor_id)
     AND (force
-         OR (a.status = 'submitted' AND jsonb_typeof(a.data) = 'object' AND a.data <> '{}'::jsonb
+         OR (scoreledger_private.annotation_yields_scores(a.status, a.data) AND a.data <> '{}'::jsonb
              AND EXISTS (SELECT 1 FROM scoreledger_private.review_items i
                          WHERE i.tenant_id = a.tenant_id AND i.item_id = a.item_id AND i.submission_id IS NOT NULL)
              AND NOT EXISTS (SELECT 1 FROM scoreledger_private.scores s

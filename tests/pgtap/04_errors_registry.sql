@@ -1,7 +1,7 @@
 -- The error registry (contract section 2): one place lists every SQLSTATE
 -- the API raises on purpose; scoreledger_private.fail refuses any other.
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 
 SELECT set_eq($$SELECT sqlstate FROM scoreledger.error_codes$$,
               ARRAY['SL401', 'SL403', 'SL404', 'SL409', 'SL422', 'SL423'],
@@ -66,6 +66,12 @@ SELECT is_empty($$
   WHERE p.pronamespace IN ('scoreledger'::regnamespace, 'scoreledger_private'::regnamespace)
     AND m[1] NOT IN (SELECT name FROM scoreledger.input_limits)
 $$, 'every input_limit() name in a function body is a listed bound');
+SELECT is_empty($$
+  SELECT l.name FROM scoreledger.input_limits l
+  WHERE NOT EXISTS (SELECT 1 FROM pg_proc p
+                    WHERE p.pronamespace IN ('scoreledger'::regnamespace, 'scoreledger_private'::regnamespace)
+                      AND p.prosrc LIKE '%input_limit(''' || l.name || ''')%')
+$$, 'every listed bound is enforced somewhere (the list promises SL422 beyond it)');
 SELECT is_empty($$SELECT name FROM scoreledger.input_limits WHERE max_value IS NULL OR max_value <= 0 OR applies_to !~ '\S'$$,
                 'every listed bound is positive and says what it applies to');
 SELECT is(scoreledger_private.input_limit('no such bound'), NULL::bigint,

@@ -5,7 +5,7 @@
 -- correlated check was quadratic: 8,000 ids took 48 s); a duplicate or a
 -- foreign id anywhere in the list is still named by its index.
 BEGIN;
-SELECT plan(16);
+SELECT plan(17);
 
 CREATE FUNCTION pg_temp.mark_correct(ids jsonb, n int DEFAULT 1) RETURNS jsonb LANGUAGE sql AS $$
   SELECT jsonb_build_object('type', 'mark_correct', 'evaluation_version_id', tests.uuid_of('version', 1),
@@ -38,6 +38,10 @@ SELECT tests.submit(2, 1, '{B}', '{A,B}', '{A}', 100001) \gset
 -- =====================================================================
 SELECT is(pg_temp.validates(jsonb_build_array(pg_temp.mark_correct(pg_temp.ids(1, 100000)))), 'valid',
           '100,000 submission ids of the evaluation version, each containing the item, validate');
+SELECT tests.throws_code_like(format('SELECT scoreledger_private.validate_corrections(%L)',
+                                     jsonb_build_array(pg_temp.mark_correct(pg_temp.ids(1, 100001))))::text,
+                              'SL422', 'corrections[0].submission\_ids: at most 100000 submission ids per entry',
+                              'one id over the bound (scoreledger.input_limits ids_per_correction) is refused, naming the entry');
 SELECT is(pg_temp.validates(jsonb_build_array(pg_temp.mark_correct(
             pg_temp.ids(1, 99999) || to_jsonb(upper(tests.uuid_of('submission', 7)::text))))),
           format('SL422: corrections[0].submission_ids[99999]: %s is listed twice', upper(tests.uuid_of('submission', 7)::text)),
