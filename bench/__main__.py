@@ -24,6 +24,7 @@ def run(bench: Bench, parts: list[str]) -> list[dict]:
         remediation.bench_ingest()
     if "apply" in parts:
         remediation.bench_apply_revert()
+        remediation.bench_validation()
     if "scores" in parts:
         bench_scores(bench)
     return bench.rows

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from psycopg.types.json import Jsonb
 
 from .harness import CHUNK, Bench
@@ -183,3 +185,42 @@ class RemediationBench:
             )
             bare_s = self.bare_apply(version, question)
             self.report(f"revert replace_key ({label} of submissions)", touched, revert_s, bare_s, "submissions")
+
+    # ------------------------------------------------------------ validation
+
+    def bench_validation(self):
+        """A scoped mark_correct naming every submission of the main version
+        (up to the bound of scoreledger.input_limits): validated in one
+        set-based pass, beside a bare duplicate-and-existence check of the
+        same ids over the bare tables bench_apply_revert copied."""
+        (main_v, main_q), _ = self.versions
+        with self.conn.transaction():
+            self.conn.execute("SET LOCAL ROLE scoreledger_owner")
+            self.conn.execute("SELECT scoreledger_private.enter_context(%s)", [self.tenant])
+            ids = [
+                str(r[0])
+                for r in self.conn.execute(
+                    """SELECT submission_id FROM scoreledger_private.submissions WHERE evaluation_version_id = %s
+                       ORDER BY submission_id LIMIT scoreledger_private.input_limit('ids_per_correction')""",
+                    [main_v],
+                )
+            ]
+        entry = {
+            "type": "mark_correct",
+            "evaluation_version_id": main_v,
+            "question_version_id": main_q[3],
+            "submission_ids": ids,
+        }
+        with self.conn.transaction():
+            self.conn.execute("SET LOCAL ROLE scoreledger_owner")
+            self.conn.execute("SELECT scoreledger_private.enter_context(%s, %s)", [self.tenant, self.bench.actor])
+            start = time.perf_counter()
+            self.conn.execute("SELECT scoreledger_private.validate_corrections(%s)", [Jsonb([entry])])
+            ours = time.perf_counter() - start
+        bare, _ = self.timed(
+            """SELECT count(*) = count(DISTINCT x.id) AND count(*) = count(s.submission_id)
+               FROM (SELECT (e #>> '{}')::uuid AS id FROM jsonb_array_elements(%s::jsonb) e) x
+               LEFT JOIN bare_submissions s ON s.submission_id = x.id""",
+            [Jsonb(ids)],
+        )
+        self.report("validate mark_correct submission_ids", len(ids), ours, bare, "ids")
