@@ -11,6 +11,8 @@
 
 ALTER TABLE scoreledger_private.guards ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY registry_all ON scoreledger_private.guards USING (true) WITH CHECK (true);
+ALTER TABLE scoreledger_private.loaded_functions ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY registry_all ON scoreledger_private.loaded_functions USING (true) WITH CHECK (true);
 
 -- A guard's digest: its trigger's definition (table, timing, events,
 -- WHEN, level) and its function's (body, volatility, SECURITY,
@@ -150,5 +152,33 @@ BEGIN
     END CASE;
     RETURN NEXT format('%s %s', stale.kind, coalesce(stale.object_name || ' on ' || stale.rel::text, stale.rel::text, stale.fn::text));
   END LOOP;
+  -- What the load left, function by function, for check to compare with.
+  DELETE FROM scoreledger_private.loaded_functions;
+  INSERT INTO scoreledger_private.loaded_functions (function_name, definition_md5)
+  SELECT p.oid::regprocedure::text, md5(pg_catalog.pg_get_functiondef(p.oid))
+  FROM pg_catalog.pg_proc p
+  WHERE p.pronamespace IN ('scoreledger'::regnamespace, 'scoreledger_private'::regnamespace) AND p.prokind = 'f'
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                    WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e');
 END
+$$;
+
+-- Every function of the two schemas whose definition differs from what the
+-- latest load left (replaced, dropped, or added by hand since).
+CREATE OR REPLACE FUNCTION scoreledger_private.changed_functions()
+RETURNS TABLE (function_name text, problem text)
+LANGUAGE sql STABLE
+AS $$
+  WITH now_defined AS (
+    SELECT p.oid::regprocedure::text AS function_name, md5(pg_catalog.pg_get_functiondef(p.oid)) AS definition_md5
+    FROM pg_catalog.pg_proc p
+    WHERE p.pronamespace IN ('scoreledger'::regnamespace, 'scoreledger_private'::regnamespace) AND p.prokind = 'f'
+      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                      WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+  )
+  SELECT coalesce(n.function_name, l.function_name),
+         CASE WHEN n.function_name IS NULL THEN 'dropped' WHEN l.function_name IS NULL THEN 'added'
+              ELSE 'replaced' END
+  FROM now_defined n FULL JOIN scoreledger_private.loaded_functions l ON l.function_name = n.function_name
+  WHERE n.definition_md5 IS DISTINCT FROM l.definition_md5
 $$;

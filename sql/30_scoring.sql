@@ -184,7 +184,7 @@ AS $$
 $$;
 
 -- ---------------------------------------------------------------------
--- No deadlock across calls (contract section 10; docs/hardening-rec.md)
+-- No deadlock across calls (contract section 10; docs/security.md (section 6))
 --
 -- Within one call every writer takes its locks in one global order: the
 -- batch row, then the evaluation versions' advisory locks in key order,
@@ -216,7 +216,7 @@ $$;
 -- with a try or NOWAIT (a row another recorder is inserting). A hundredth
 -- of deadlock_timeout (1 s by default): its wait ends long before a
 -- deadlock check of its own could run, and the residual case (a first
--- call's check falling inside these 10 ms, docs/hardening-rec.md) is as
+-- call's check falling inside these 10 ms, docs/security.md (section 6)) is as
 -- short as a lock wait can be made without refusing every brief overlap.
 CREATE OR REPLACE FUNCTION scoreledger_private.later_call_lock_timeout()
 RETURNS text

@@ -10,7 +10,7 @@
 -- the same stored problems. Rules across entries (an id named twice, an
 -- item answered twice) are set-based too: a window over the call's
 -- documents, one statement over its answers (mark_repeated_answers). No
--- other code says what a valid document is; tests/pgtap/24 holds an
+-- other code says what a valid document is; tests/pgtap/26 holds an
 -- example of each rule, counted from these functions' source.
 --
 -- Cheap first: on the valid path every WHEN is a cheap operator over values

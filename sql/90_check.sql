@@ -102,6 +102,12 @@ BEGIN
   SELECT 'database', 'every registered guard installed, enabled and unchanged',
          count(*), string_agg(format('%s.%s: %s', p.table_name, p.trigger_name, p.problem), '; ')
   FROM scoreledger_private.guard_problems() p;
+  -- Every function as the latest load left it: a helper the guards call
+  -- (fail(), say) is part of them.
+  RETURN QUERY
+  SELECT 'database', 'every function unchanged since the latest load',
+         count(*), string_agg(format('%s (%s)', f.function_name, f.problem), '; ' ORDER BY f.function_name)
+  FROM scoreledger_private.changed_functions() f;
 
   -- Data invariants, tenant by tenant (RLS shows one tenant at a time).
   FOR tenant IN SELECT t.tenant_id, t.name FROM scoreledger_private.tenants t ORDER BY t.name LOOP

@@ -44,13 +44,13 @@ $$, 'row level security is enabled AND forced on every table of scoreledger_priv
 SELECT is_empty($$
   SELECT c.relname FROM pg_class c
   WHERE c.relnamespace = 'scoreledger_private'::regnamespace AND c.relkind IN ('r', 'p')
-    AND c.relname NOT IN ('tenants', 'sql_definitions', 'guards')
+    AND c.relname NOT IN ('tenants', 'sql_definitions', 'guards', 'loaded_functions')
     AND NOT EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid)
 $$, 'every tenant-owned table has a row level security policy');
 SELECT is_empty($$
   SELECT c.relname || '.' || p.polname FROM pg_class c JOIN pg_policy p ON p.polrelid = c.oid
   WHERE c.relnamespace = 'scoreledger_private'::regnamespace
-    AND c.relname NOT IN ('tenants', 'sql_definitions', 'guards')
+    AND c.relname NOT IN ('tenants', 'sql_definitions', 'guards', 'loaded_functions')
     AND (p.polcmd <> '*' OR NOT p.polpermissive
          OR pg_get_expr(p.polqual, p.polrelid) NOT LIKE '%tenant_id = %current_tenant()%'
          OR pg_get_expr(p.polwithcheck, p.polrelid) NOT LIKE '%tenant_id = %current_tenant()%')

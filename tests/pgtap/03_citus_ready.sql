@@ -14,7 +14,7 @@ RETURNS TABLE (table_name text, problem text) LANGUAGE sql STABLE AS $$
              WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped) AS tenant_attnum
     FROM pg_class c
     WHERE c.relnamespace = 'scoreledger_private'::regnamespace AND c.relkind IN ('r', 'p')
-      AND c.relname NOT IN ('tenants', 'sql_definitions', 'guards')
+      AND c.relname NOT IN ('tenants', 'sql_definitions', 'guards', 'loaded_functions')
   )
   -- the column itself
   SELECT t.relname, 'no tenant_id column' FROM tenant_tables t WHERE t.tenant_attnum IS NULL
@@ -54,7 +54,7 @@ $$;
 
 SELECT ok((SELECT count(*) FROM pg_class c
            WHERE c.relnamespace = 'scoreledger_private'::regnamespace AND c.relkind IN ('r', 'p')
-             AND c.relname NOT IN ('tenants', 'sql_definitions', 'guards')) >= 12,
+             AND c.relname NOT IN ('tenants', 'sql_definitions', 'guards', 'loaded_functions')) >= 12,
           'the check covers the tenant-owned tables (sanity)');
 SELECT ok((SELECT count(*) FROM pg_constraint k
            WHERE k.contype = 'f' AND k.connamespace = 'scoreledger_private'::regnamespace) >= 15,

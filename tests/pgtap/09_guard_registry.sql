@@ -4,7 +4,7 @@
 -- function body was replaced, and a trigger nobody declared -- as the
 -- owner, who can do all of these.
 BEGIN;
-SELECT plan(11);
+SELECT plan(13);
 
 CREATE FUNCTION tests.guard_breaches() RETURNS bigint LANGUAGE sql AS $$
   SELECT c.breaches FROM scoreledger.check_invariants() c
@@ -74,8 +74,22 @@ SELECT is(tests.guard_sample(), 'scoreledger_private.score_history.unlisted: not
           'a trigger nobody declared is a breach (a guard must be in the registry to be checked)');
 ROLLBACK TO SAVEPOINT tamper;
 
+SAVEPOINT tamper;
+-- Every guard raises through fail(): gutting it disarms them all while each
+-- guard's own trigger and function stay as loaded.
+CREATE OR REPLACE FUNCTION scoreledger_private.fail(code text, message text, hint text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql STABLE AS $$ BEGIN END $$;
+SELECT is((SELECT c.sample FROM scoreledger.check_invariants() c
+           WHERE c.scope = 'database' AND c.invariant = 'every function unchanged since the latest load'),
+          'scoreledger_private.fail(text,text,text) (replaced)',
+          'a replaced helper of the guards (fail) is a breach of its own');
+ROLLBACK TO SAVEPOINT tamper;
+
 RESET ROLE;
 SELECT is(tests.guard_breaches(), 0::bigint, 'and all is well again once the tampering is undone');
+SELECT is((SELECT c.breaches FROM scoreledger.check_invariants() c
+           WHERE c.scope = 'database' AND c.invariant = 'every function unchanged since the latest load'),
+          0::bigint, 'every function is as the latest load left it');
 
 SELECT * FROM finish();
 ROLLBACK;
