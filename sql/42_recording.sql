@@ -460,6 +460,10 @@ LANGUAGE plpgsql VOLATILE
 -- A call's parsed answers (and the rows its triggers collect) in memory,
 -- not in batches spilled to temporary files.
 SET work_mem = '64MB'
+-- No JIT: the parse of a 5,000-document call is estimated above
+-- jit_inline_above_cost (submission_key per row) and compiling it took
+-- about 1 s, as long as the rest of the call (the score layer's rule too).
+SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE

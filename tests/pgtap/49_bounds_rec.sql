@@ -4,7 +4,7 @@
 -- short), and one id rule for result documents whatever the call's size.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(14);
+SELECT plan(15);
 
 SELECT tests.score_fixture('bounds rec', 4901);
 SELECT scoreledger.register_evaluator('judge');
@@ -73,6 +73,14 @@ SELECT tests.throws_code_like(format('SELECT scoreledger.record_evaluation_resul
                                          ELSE tests.uuid_of('submission', 49011)::text END))
             FROM generate_series(1, 12) n)),
        'SL422', '[1].submission_id: must be a uuid string or null', 'an unhyphenated submission_id refused in a call of 12');
+
+-- Recording's bulk statements run without JIT (as the score layer's bulk
+-- entry points do): on a table of 20,000 submissions, compiling the parse of
+-- a 5,000-document call took about 1 s of a 2.7 s call.
+SELECT ok((SELECT bool_and('jit=off' = ANY (p.proconfig))
+           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE n.nspname = 'scoreledger_private' AND p.proname = 'record_documents_now'),
+          'record_documents_now runs with jit = off');
 
 SELECT * FROM finish();
 ROLLBACK;
