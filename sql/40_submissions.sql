@@ -35,6 +35,8 @@ DECLARE
   ids uuid[];
   found bigint;
   issued bigint;
+  floor_id bigint;
+  given_by_hand boolean;
   forged boolean;
 BEGIN
   -- The references a foreign key would check, once for the whole statement:
@@ -59,22 +61,26 @@ BEGIN
   -- every earlier row of its submission: the latest row is the score. An id
   -- forged with OVERRIDING SYSTEM VALUE (near the bigint maximum, say)
   -- would stay the latest for ever and pin the score. The sequence's
-  -- last_value bounds every id it has issued, in any session.
-  -- Per submission: no row older than the statement has an id at or above
-  -- the statement's first (counted on the primary key's range).
-  -- The sequence's last value once per statement, not per submission
-  -- (a catalog lookup each: it made a 100k apply half as slow again).
+  -- last_value bounds every id it has issued, in any session. An id above
+  -- the floor history_ids_floor took just before the statement was issued
+  -- during it, so it is newer than every earlier row: only a statement with
+  -- an id at or below the floor (an id given by hand) pays the probe per
+  -- submission (no row older than the statement at or above its first id,
+  -- counted on the primary key's range). Without a floor (its trigger
+  -- disabled, which check reports) every statement is probed.
   issued := coalesce(pg_catalog.pg_sequence_last_value(
               pg_catalog.pg_get_serial_sequence('scoreledger_private.score_history', 'history_id')::regclass), 0);
-  EXECUTE 'SELECT EXISTS (
-             SELECT 1 FROM (SELECT n.tenant_id, n.submission_id, min(n.history_id) AS first_new,
-                                   max(n.history_id) AS last_new, count(*) AS new_rows
-                            FROM new_rows n GROUP BY n.tenant_id, n.submission_id) g
-             WHERE g.last_new > $1
-                OR (SELECT count(*) FROM scoreledger_private.score_history h
-                    WHERE h.tenant_id = g.tenant_id AND h.submission_id = g.submission_id
-                      AND h.history_id >= g.first_new) > g.new_rows)'
-    INTO forged USING issued;
+  floor_id := coalesce(nullif(pg_catalog.current_setting('scoreledger.history_floor', true), '')::bigint, issued);
+  SELECT max(n.history_id) > issued, min(n.history_id) <= floor_id INTO forged, given_by_hand FROM new_rows n;
+  IF given_by_hand AND NOT forged THEN
+    EXECUTE 'SELECT EXISTS (
+               SELECT 1 FROM (SELECT n.tenant_id, n.submission_id, min(n.history_id) AS first_new, count(*) AS new_rows
+                              FROM new_rows n GROUP BY n.tenant_id, n.submission_id) g
+               WHERE (SELECT count(*) FROM scoreledger_private.score_history h
+                      WHERE h.tenant_id = g.tenant_id AND h.submission_id = g.submission_id
+                        AND h.history_id >= g.first_new) > g.new_rows)'
+      INTO forged;
+  END IF;
   IF forged THEN
     PERFORM scoreledger_private.fail('SL423',
       'score history ids are issued by its sequence, each newer than its submission''s earlier rows');
@@ -97,6 +103,24 @@ BEGIN
 END
 $$;
 
+-- The floor of the statement's ids, for the forged-id check above: the
+-- sequence's last value just before the statement inserts.
+CREATE OR REPLACE FUNCTION scoreledger_private.tg_score_history__mark_id_floor()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  PERFORM pg_catalog.set_config('scoreledger.history_floor', coalesce(pg_catalog.pg_sequence_last_value(
+            pg_catalog.pg_get_serial_sequence('scoreledger_private.score_history', 'history_id')::regclass), 0)::text,
+          true);
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER history_ids_floor BEFORE INSERT ON scoreledger_private.score_history
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_score_history__mark_id_floor();
+SELECT scoreledger_private.declare_guard('scoreledger_private.score_history', 'history_ids_floor',
+  'the floor below which a history id was given by hand, not issued during the statement');
 CREATE OR REPLACE TRIGGER history_sets_submission_score AFTER INSERT ON scoreledger_private.score_history
   REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_score_history__set_submission_score();
