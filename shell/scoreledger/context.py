@@ -14,7 +14,7 @@ import click
 import psycopg
 
 from . import api, db
-from .render import emit_json
+from .render import emit_json, table
 
 
 class Context:
@@ -35,6 +35,13 @@ class Context:
             emit_json(document)
         else:
             human()
+
+    def rows(self, rows, columns=None, empty: str = "(none)") -> None:
+        """A read command's rows in the format the invocation asked for (a table for a person)."""
+        if self.as_json:
+            emit_json(list(rows))
+        else:
+            table(rows, columns, empty)
 
 
 pass_ctx = click.make_pass_decorator(Context)
