@@ -321,6 +321,11 @@ BEGIN
     ), written AS (
       INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, correction_batch_id, score, max_score)
       SELECT $4, ch.submission_id, $5, ch.new_score, ch.new_max_score FROM changes ch
+    ), pass_marks AS MATERIALIZED (
+      -- Few versions per batch: read once, not probed once per submission
+      -- (the planner takes changes for one row and would nest a loop).
+      SELECT v.evaluation_version_id, v.pass_mark FROM scoreledger_private.evaluation_versions v
+      WHERE v.tenant_id = $4 AND v.evaluation_version_id IN (SELECT ch.evaluation_version_id FROM changes ch)
     )
     SELECT count(*)::integer,
            (count(*) FILTER (WHERE (ch.old_score, ch.old_max_score) IS DISTINCT FROM (ch.new_score, ch.new_max_score)))::integer,
@@ -328,9 +333,7 @@ BEGIN
                                AND NOT scoreledger_private.is_passing(ch.new_score, ch.new_max_score, v.pass_mark)))::integer,
            (count(*) FILTER (WHERE NOT scoreledger_private.is_passing(ch.old_score, ch.old_max_score, v.pass_mark)
                                AND scoreledger_private.is_passing(ch.new_score, ch.new_max_score, v.pass_mark)))::integer
-    FROM changes ch
-    JOIN scoreledger_private.evaluation_versions v
-      ON v.tenant_id = $4 AND v.evaluation_version_id = ch.evaluation_version_id
+    FROM changes ch JOIN pass_marks v ON v.evaluation_version_id = ch.evaluation_version_id
   $sql$ USING rescore_batch.batch_id, reverting, scoreledger_private.batch_question_ids(rescore_batch.batch_id),
               tenant, history_batch_id;
 END
