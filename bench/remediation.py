@@ -8,6 +8,24 @@ from psycopg.types.json import Jsonb
 
 from .harness import CHUNK, Bench
 
+# The submission documents of row g of generate_series, aggregated into one
+# record_submissions argument: 1 % of them are of a second version (the
+# small batch's scope). Parameters: document_parameters().
+DOCUMENT_SQL = """jsonb_agg(jsonb_build_object(
+  'submission_id', gen_random_uuid(),
+  'evaluation_version_id', CASE WHEN g %% 100 = 0 THEN %(small_v)s ELSE %(main_v)s END,
+  'user_id', md5('user' || (g / 3))::uuid,
+  'submitted_at', '2026-11-01T10:00:00Z',
+  'answers', (SELECT jsonb_agg(jsonb_build_object(
+                'question_version_id', (CASE WHEN g %% 100 = 0 THEN %(small_q)s::text[] ELSE %(main_q)s::text[] END)[i],
+                'selected', jsonb_build_array((ARRAY['A','B','C','D'])[1 + ((g * 7 + i * 13) %% 4)])))
+              FROM generate_series(1, %(items)s::int) i)))"""
+
+
+def document_parameters(versions, items: int) -> dict:
+    (main_v, main_q), (small_v, small_q) = versions
+    return {"items": items, "main_v": main_v, "small_v": small_v, "main_q": main_q, "small_q": small_q}
+
 
 class RemediationBench:
     def __init__(self, bench: Bench):
@@ -22,34 +40,11 @@ class RemediationBench:
 
     def stage_documents(self):
         """Submission documents, pre-chunked, so both sides parse the same JSON."""
-        (main_v, main_q), (small_v, small_q) = self.versions
         self.conn.execute("DROP TABLE IF EXISTS bench_chunks")
         self.conn.execute(
-            """
-            CREATE UNLOGGED TABLE bench_chunks AS
-            SELECT g / %(chunk)s AS chunk,
-                   jsonb_agg(jsonb_build_object(
-                     'submission_id', gen_random_uuid(),
-                     -- 1 %% of the submissions are of a second version: the small batch's scope.
-                     'evaluation_version_id', CASE WHEN g %% 100 = 0 THEN %(small_v)s ELSE %(main_v)s END,
-                     'user_id', md5('user' || (g / 3))::uuid,
-                     'submitted_at', '2026-11-01T10:00:00Z',
-                     'answers', (SELECT jsonb_agg(jsonb_build_object(
-                                   'question_version_id', (CASE WHEN g %% 100 = 0 THEN %(small_q)s::text[] ELSE %(main_q)s::text[] END)[i],
-                                   'selected', jsonb_build_array((ARRAY['A','B','C','D'])[1 + ((g * 7 + i * 13) %% 4)])))
-                                 FROM generate_series(1, %(items)s) i))) AS docs
-            FROM generate_series(0, %(n)s - 1) g
-            GROUP BY g / %(chunk)s
-            """,
-            {
-                "chunk": CHUNK,
-                "n": self.scale,
-                "items": self.items,
-                "main_v": main_v,
-                "small_v": small_v,
-                "main_q": main_q,
-                "small_q": small_q,
-            },
+            f"CREATE UNLOGGED TABLE bench_chunks AS SELECT g / %(chunk)s AS chunk, {DOCUMENT_SQL} AS docs"
+            " FROM generate_series(0, %(n)s - 1) g GROUP BY g / %(chunk)s",
+            document_parameters(self.versions, self.items) | {"chunk": CHUNK, "n": self.scale},
         )
         self.conn.execute("GRANT SELECT ON bench_chunks TO scoreledger_app")
         self.chunks = [r[0] for r in self.conn.execute("SELECT chunk FROM bench_chunks ORDER BY chunk")]
