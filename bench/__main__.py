@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 
 from .harness import CHUNK, Bench, parse_scale, scratch_database, write_results
+from .import_file import bench_import
 from .remediation import RemediationBench
 from .scores import bench_scores
 from .tenants import bench_tenants
@@ -28,6 +29,8 @@ def run(bench: Bench, parts: list[str]) -> list[dict]:
         remediation.bench_validation()
     if "scores" in parts:
         bench_scores(bench)
+    if "import" in parts:
+        bench_import(bench, remediation)
     if "tenants" in parts:
         bench_tenants(bench, remediation)
     return bench.rows
@@ -41,7 +44,7 @@ def main():
     parser.add_argument(
         "--only",
         default="ingest,apply,scores",
-        help="comma-separated parts: ingest,apply,scores,tenants (tenants: not by default)",
+        help="comma-separated parts: ingest,apply,scores,import,tenants (the last two: not by default)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     parser.add_argument("--database", default="scoreledger_bench", help="scratch database (dropped and recreated)")
