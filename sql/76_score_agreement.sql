@@ -249,12 +249,14 @@ BEGIN
                                    FROM rater_list l), '[]'),
            'pairs', coalesce((SELECT jsonb_agg(jsonb_build_object(
                                        'rater_a', p.rater_a, 'rater_b', p.rater_b, 'units', p.units,
-                                       'kappa', CASE WHEN p.units * p.units > x.chance
-                                                     THEN (p.agreeing * p.units - x.chance)::numeric / (p.units * p.units - x.chance) END,
+                                       'kappa', CASE WHEN p.units * p.units > coalesce(x.chance, 0)
+                                                     THEN (p.agreeing * p.units - coalesce(x.chance, 0))::numeric
+                                                          / (p.units * p.units - coalesce(x.chance, 0)) END,
                                        'agreement', p.agreeing::numeric / p.units)
                                      ORDER BY p.rater_a, p.rater_b)
                               FROM pair_totals p
-                              JOIN pair_chance x ON x.rater_a = p.rater_a AND x.rater_b = p.rater_b), '[]'))
+                              -- no row: the two never used a common value (chance agreement 0)
+                              LEFT JOIN pair_chance x ON x.rater_a = p.rater_a AND x.rater_b = p.rater_b), '[]'))
     INTO problem, document
   FROM chosen c CROSS JOIN totals t CROSS JOIN disagreement d;
 

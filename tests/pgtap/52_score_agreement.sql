@@ -3,7 +3,7 @@
 -- hand-checked example, the rating rules, undefined figures as null, and
 -- every refusal.
 BEGIN;
-SELECT plan(49);
+SELECT plan(50);
 
 SELECT tests.score_fixture('agreement', 521);
 SELECT scoreledger.create_review_queue('reliability') AS queue \gset
@@ -74,6 +74,19 @@ SELECT is(scoreledger.score_agreement('c') -> 'alpha', scoreledger.score_agreeme
           'string values compare like the numbers at nominal level');
 SELECT is(scoreledger.score_agreement('c', 'ordinal') -> 'alpha', scoreledger.score_agreement('v', 'ordinal') -> 'alpha',
           'strings that are numbers (choices "1".."5") are usable at the numeric levels');
+-- Two raters who never use a common value: chance agreement 0, kappa 0
+-- (not a missing join row), alpha below 0 (systematic disagreement).
+SELECT scoreledger.save_annotation(i.item_id, '{"split": "x"}') FROM unit_items i WHERE i.unit IN (2, 3);
+SELECT tests.clear_context();
+SELECT tests.authenticate_as(tests.uuid_of('tenant', 521), tests.uuid_of('coder', 2));
+SELECT scoreledger.save_annotation(i.item_id, '{"split": "y"}') FROM unit_items i WHERE i.unit IN (2, 3);
+SELECT results_eq($$SELECT (d ->> 'alpha')::numeric AS alpha, (d -> 'pairs' -> 0 ->> 'kappa')::numeric AS kappa,
+                           (d -> 'pairs' -> 0 ->> 'agreement')::numeric AS agreement
+                    FROM scoreledger.score_agreement('split') d$$,
+                  $$VALUES (-0.5, 0::numeric, 0::numeric)$$,
+                  'raters with no value in common: kappa 0, agreement 0, alpha -0.5 (1 - 3 * 4 / 8)');
+SELECT tests.clear_context();
+SELECT tests.authenticate_as(tests.uuid_of('tenant', 521), tests.uuid_of('coder', 1));
 SELECT results_eq($$SELECT d ->> 'units' AS units, d ->> 'pairable_units' AS pu, d ->> 'raters' AS raters,
                            d ->> 'pairable_values' AS pv, (d ->> 'observed_agreement')::numeric AS observed
                     FROM scoreledger.score_agreement('v', 'nominal') d$$,
