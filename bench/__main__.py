@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from .agreement import bench_agreement
 from .harness import CHUNK, Bench, parse_scale, scratch_database, write_results
 from .remediation import RemediationBench
 from .scores import bench_scores
@@ -27,6 +28,8 @@ def run(bench: Bench, parts: list[str]) -> list[dict]:
         remediation.bench_validation()
     if "scores" in parts:
         bench_scores(bench)
+    if "agreement" in parts:
+        bench_agreement(bench)
     return bench.rows
 
 
@@ -35,7 +38,9 @@ def main():
     parser.add_argument("--scale", default="100k", help="submissions: 100k (default), 1m, or a number")
     parser.add_argument("--items", type=int, default=20)
     parser.add_argument("--dsn", default=None, help="server to use (default: DATABASE_URL or the local server)")
-    parser.add_argument("--only", default="ingest,apply,scores", help="comma-separated parts: ingest,apply,scores")
+    parser.add_argument(
+        "--only", default="ingest,apply,scores,agreement", help="comma-separated parts: ingest,apply,scores,agreement"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     parser.add_argument("--database", default="scoreledger_bench", help="scratch database (dropped and recreated)")
     parser.add_argument("--no-results", action="store_true", help="do not write bench/results/*.json (smoke runs)")
