@@ -117,12 +117,13 @@ SET jit = off
 AS $$
 DECLARE
   tenant uuid := scoreledger_private.require_tenant();
-  score_name text := btrim(score_agreement.name, E' \t\r\n');
+  -- As given: a score's name is its JSON key, spaces and all.
+  score_name text := score_agreement.name;
   document jsonb;
   problem text;
 BEGIN
   -- A read: one statement, so one snapshot at any isolation level.
-  IF score_name IS NULL OR score_name = '' THEN
+  IF score_name IS NULL OR btrim(score_name, E' \t\r\n') = '' THEN
     PERFORM scoreledger_private.fail('SL422', 'name: must be a non-empty string');
   END IF;
   PERFORM scoreledger_private.require_text_within('name', score_name, scoreledger_private.input_limit('name_chars'));
