@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from .agreement import bench_agreement
 from .harness import CHUNK, Bench, parse_scale, scratch_database, write_results
 from .import_file import bench_import
 from .remediation import RemediationBench
@@ -29,6 +30,8 @@ def run(bench: Bench, parts: list[str]) -> list[dict]:
         remediation.bench_validation()
     if "scores" in parts:
         bench_scores(bench)
+    if "agreement" in parts:
+        bench_agreement(bench)
     if "import" in parts:
         bench_import(bench, remediation)
     if "tenants" in parts:
@@ -43,8 +46,8 @@ def main():
     parser.add_argument("--dsn", default=None, help="server to use (default: DATABASE_URL or the local server)")
     parser.add_argument(
         "--only",
-        default="ingest,apply,scores",
-        help="comma-separated parts: ingest,apply,scores,import,tenants (the last two: not by default)",
+        default="ingest,apply,scores,agreement",
+        help="comma-separated parts: ingest,apply,scores,agreement,import,tenants (the last two: not by default)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     parser.add_argument("--database", default="scoreledger_bench", help="scratch database (dropped and recreated)")

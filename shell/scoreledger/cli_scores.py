@@ -197,3 +197,63 @@ def scores_concordance(c: Context, submission_id, limit):
         ],
         empty="no scores to compare",
     )
+
+
+@scores_group.command("agreement")
+@click.argument("name")
+@click.option(
+    "--level",
+    help="nominal, ordinal, interval or ratio (default: nominal for choices and booleans, interval for numbers)",
+)
+@click.option("--queue", "queue_id", type=click.UUID, help="only the annotations of this review queue (its id)")
+@click.option("--include-automated", is_flag=True, help="each evaluator is a rater too")
+@with_context
+def scores_agreement(c: Context, name, level, queue_id, include_automated):
+    """Agreement between raters on score NAME: Krippendorff's alpha and Cohen's kappa per pair.
+
+    Units are submissions; a reviewer's value is from their latest submitted
+    annotation, an evaluator's (--include-automated) from its latest result.
+    The table is the pairwise matrix: kappa, raw agreement and the number of
+    units both raters rated.
+    """
+    with c.acting() as conn:
+        doc = scores.agreement(conn, name, level, str(queue_id) if queue_id else None, include_automated)
+
+    def human():
+        click.echo(
+            f"{doc['name']} at {doc['level']} level: {doc['units']} units ({doc['pairable_units']} with two or more"
+            f" values), {doc['raters']} raters, {doc['pairable_values']} pairable values"
+        )
+        click.echo(
+            f"Krippendorff's alpha {figure(doc['alpha'])}, observed agreement {figure(doc['observed_agreement'])}"
+        )
+        click.echo()
+        c.rows(agreement_matrix(doc), empty="no raters")
+
+    c.emit(doc, human)
+
+
+def figure(value) -> str:
+    """A figure for a person: three places, or why there is none."""
+    return "undefined" if value is None else f"{float(value):.3f}"
+
+
+def agreement_matrix(doc: dict) -> list[dict]:
+    """Raters x raters: each cell 'kappa / agreement (units both rated)' of that pair; blank when they share no unit."""
+    raters = doc["rater_list"]
+    pairs = {}
+    for p in doc["pairs"]:
+        cell = f"{figure(p['kappa'])} / {float(p['agreement']):.0%} ({p['units']})"
+        pairs[(p["rater_a"], p["rater_b"])] = pairs[(p["rater_b"], p["rater_a"])] = cell
+    rows = []
+    for i, r in enumerate(raters, 1):
+        row = {
+            "#": i,
+            "rater": r["evaluator"] or r["rater"],
+            "source": r["source"],
+            "units": r["units"],
+        }
+        for j, other in enumerate(raters, 1):
+            row[str(j)] = "-" if i == j else pairs.get((r["rater"], other["rater"]), "")
+        rows.append(row)
+    return rows

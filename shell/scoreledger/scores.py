@@ -128,6 +128,19 @@ def concordance_summary(conn: psycopg.Connection) -> list[dict]:
     ).fetchall()
 
 
+def agreement(
+    conn: psycopg.Connection,
+    name: str,
+    level: str | None = None,
+    queue_id: str | None = None,
+    include_automated: bool = False,
+) -> dict:
+    """Agreement between raters on one score name (contract section 13): the SQL document as it is."""
+    return conn.execute(
+        "SELECT scoreledger.score_agreement(%s, %s, %s, %s) AS doc", [name, level, queue_id, include_automated]
+    ).fetchone()["doc"]
+
+
 def failures(conn: psycopg.Connection, include_resolved: bool = False) -> list[dict]:
     return conn.execute(
         """SELECT id, source_kind, source_id, submission_id, error, sqlstate, attempts, first_occurred_at,
