@@ -5,7 +5,7 @@
 -- correlated check was quadratic: 8,000 ids took 48 s); a duplicate or a
 -- foreign id anywhere in the list is still named by its index.
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 
 CREATE FUNCTION pg_temp.mark_correct(ids jsonb, n int DEFAULT 1) RETURNS jsonb LANGUAGE sql AS $$
   SELECT jsonb_build_object('type', 'mark_correct', 'evaluation_version_id', tests.uuid_of('version', 1),
@@ -38,6 +38,9 @@ SELECT tests.submit(2, 1, '{B}', '{A,B}', '{A}', 100001) \gset
 -- =====================================================================
 SELECT is(pg_temp.validates(jsonb_build_array(pg_temp.mark_correct(pg_temp.ids(1, 100000)))), 'valid',
           '100,000 submission ids of the evaluation version, each containing the item, validate');
+SELECT is(pg_temp.validates(jsonb_build_array(pg_temp.mark_correct(pg_temp.ids(1, 100000)),
+            jsonb_build_object('type', 'drop_item', 'question_version_id', tests.uuid_of('q2', 1)))), 'valid',
+          'beside an entry expanded to every version of its question version (section 12), the 100,000 ids still validate');
 SELECT tests.throws_code_like(format('SELECT scoreledger_private.expand_corrections(%L)',
                                      jsonb_build_array(pg_temp.mark_correct(pg_temp.ids(1, 100001))))::text,
                               'SL422', 'corrections[0].submission\_ids: at most 100000 submission ids per entry',
