@@ -324,7 +324,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION scoreledger.import_evaluation_version(jsonb) IS
-  'Publishes an immutable evaluation version with its question versions. Re-importing the same document is a no-op; different content under an existing id raises SL423.';
+  'Publishes an immutable evaluation version with its question versions (items may carry tags, part of the document). Re-importing the same document is a no-op; different content under an existing id raises SL423.';
 GRANT EXECUTE ON FUNCTION scoreledger.import_evaluation_version(jsonb) TO scoreledger_app;
 
 CREATE OR REPLACE FUNCTION scoreledger.upsert_assignment(doc jsonb)
