@@ -210,7 +210,7 @@ class RemediationBench:
             self.conn.execute("SET LOCAL ROLE scoreledger_owner")
             self.conn.execute("SELECT scoreledger_private.enter_context(%s, %s)", [self.tenant, self.bench.actor])
             start = time.perf_counter()
-            self.conn.execute("SELECT scoreledger_private.validate_corrections(%s)", [Jsonb([entry])])
+            self.conn.execute("SELECT scoreledger_private.expand_corrections(%s)", [Jsonb([entry])])
             ours = time.perf_counter() - start
         bare, _ = self.timed(
             """SELECT count(*) = count(DISTINCT x.id) AND count(*) = count(s.submission_id)

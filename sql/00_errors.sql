@@ -45,6 +45,8 @@ AS $$
     ('text_chars', 10000, 'a title, prompt or other free text of a document'),
     ('reason_chars', 2000, 'a batch reason, an approval, rejection or resolution note'),
     ('option_chars', 1000, 'one option or selected value'),
+    ('tag_chars', 200, 'one item tag, in an evaluation document or a correction entry'),
+    ('tags_per_item', 50, 'tags of one item of an evaluation version'),
     ('reference_chars', 1000, 'a review item''s message_ref'),
     ('items_per_version', 1000, 'items of one evaluation version'),
     ('answers_per_submission', 1000, 'answers of one submission'),
@@ -146,6 +148,24 @@ BEGIN
                     WHERE e !~ '\S' OR length(e) > scoreledger_private.input_limit('option_chars')) THEN
         RETURN format('options must be non-empty strings of at most %s characters',
                       scoreledger_private.input_limit('option_chars'));
+      END IF;
+    WHEN 'tag' THEN
+      IF jsonb_typeof(value) <> 'string' OR (value #>> '{}') !~ '\S' THEN
+        RETURN 'must be a non-empty string';
+      ELSIF length(value #>> '{}') > scoreledger_private.input_limit('tag_chars') THEN
+        RETURN format('must be at most %s characters', scoreledger_private.input_limit('tag_chars'));
+      END IF;
+    WHEN 'tag_set' THEN
+      IF jsonb_typeof(value) <> 'array' OR jsonb_path_exists(value, '$[*] ? (@.type() != "string")') THEN
+        RETURN 'must be an array of strings';
+      ELSIF jsonb_array_length(value) > scoreledger_private.input_limit('tags_per_item') THEN
+        RETURN format('at most %s tags per item', scoreledger_private.input_limit('tags_per_item'));
+      ELSIF jsonb_array_length(value) <> (SELECT count(DISTINCT e) FROM jsonb_array_elements_text(value) e) THEN
+        RETURN 'lists a tag twice';
+      ELSIF EXISTS (SELECT 1 FROM jsonb_array_elements_text(value) e
+                    WHERE e !~ '\S' OR length(e) > scoreledger_private.input_limit('tag_chars')) THEN
+        RETURN format('tags must be non-empty strings of at most %s characters',
+                      scoreledger_private.input_limit('tag_chars'));
       END IF;
     ELSE
       -- A rule naming a kind this function does not know is a bug: say so

@@ -162,7 +162,7 @@ AS $$
   FROM ranked r
   CROSS JOIN LATERAL (VALUES
     (2, 'SL422', scoreledger_private.unknown_field_problem(r.e, r.path,
-       ARRAY['question_id', 'question_version_id', 'kind', 'prompt', 'options', 'correct', 'points', 'scoring'])),
+       ARRAY['question_id', 'question_version_id', 'kind', 'prompt', 'options', 'correct', 'points', 'scoring', 'tags'])),
     (3, 'SL422', r.path || '.question_version_id: ' || r.qv_problem),
     (4, 'SL422', CASE WHEN r.qv_problem IS NULL AND r.occurrence > 1
                       THEN r.path || '.question_version_id: appears twice in this version' END),
@@ -188,12 +188,15 @@ AS $$
                         AND ((r.e->>'points')::numeric <= 0 OR (r.e->>'points')::numeric > 1000000)
                        THEN r.path || '.points: must be a positive number (at most 1000000)' END),
     (17, 'SL422', r.path || '.question_id: ' || scoreledger_private.field_problem(r.e->'question_id', 'uuid')),
-    (18, 'SL422', r.path || '.prompt: ' || scoreledger_private.field_problem(r.e->'prompt', 'text', false))
+    (18, 'SL422', r.path || '.prompt: ' || scoreledger_private.field_problem(r.e->'prompt', 'text', false)),
+    (19, 'SL422', r.path || '.tags: ' || scoreledger_private.field_problem(r.e->'tags', 'tag_set', false))
   ) v(rule_no, sqlstate, message)
   WHERE v.message IS NOT NULL
 $$;
 
 -- A valid items list in its stored form: defaults filled in, in order.
+-- Tags appear only on an item that has some, so a document published
+-- before items carried tags still re-imports as a no-op.
 CREATE OR REPLACE FUNCTION scoreledger_private.normalise_evaluation_items(items jsonb)
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE
@@ -206,14 +209,17 @@ AS $$
            'options', to_jsonb(scoreledger_private.text_array(x.e->'options')),
            'correct', to_jsonb(scoreledger_private.text_array(x.e->'correct')),
            'points', coalesce((x.e->>'points')::numeric, 1),
-           'scoring', coalesce(x.e->>'scoring', 'exact')) ORDER BY x.n)
+           'scoring', coalesce(x.e->>'scoring', 'exact'))
+         || CASE WHEN jsonb_array_length(coalesce(nullif(x.e->'tags', 'null'), '[]')) > 0
+                 THEN jsonb_build_object('tags', x.e->'tags') ELSE '{}' END ORDER BY x.n)
   FROM jsonb_array_elements(items) WITH ORDINALITY x(e, n)
 $$;
 
 -- Writes a new version and the question versions it introduces. A
 -- question version may be shared by several evaluation versions, but its
 -- id always means the same content (SL423 naming the first item that
--- differs).
+-- differs); tags are the item's, so versions sharing a question version
+-- may tag it differently.
 CREATE OR REPLACE FUNCTION scoreledger_private.publish_evaluation_version(
   tenant uuid, evaluation_id uuid, version_id uuid, version_no integer, title text, pass_mark numeric, normalised jsonb)
 RETURNS void
@@ -229,7 +235,7 @@ BEGIN
     ON q.tenant_id = tenant AND q.question_version_id = (x.item->>'question_version_id')::uuid
   WHERE jsonb_build_object('question_id', q.question_id, 'question_version_id', q.question_version_id,
           'kind', q.kind, 'prompt', q.prompt, 'options', to_jsonb(q.options), 'correct', to_jsonb(q.correct),
-          'points', q.points, 'scoring', q.scoring) <> x.item
+          'points', q.points, 'scoring', q.scoring) <> x.item - 'tags'
   ORDER BY x.n LIMIT 1;
   IF conflict IS NOT NULL THEN
     PERFORM scoreledger_private.fail('SL423', conflict);
@@ -250,8 +256,9 @@ BEGIN
     (tenant_id, evaluation_version_id, evaluation_id, version_no, title, pass_mark, document)
   VALUES (tenant, version_id, evaluation_id, version_no, title, pass_mark, normalised);
 
-  INSERT INTO scoreledger_private.items (tenant_id, evaluation_version_id, question_version_id, position)
-  SELECT tenant, version_id, (x.item->>'question_version_id')::uuid, x.n
+  INSERT INTO scoreledger_private.items (tenant_id, evaluation_version_id, question_version_id, position, tags)
+  SELECT tenant, version_id, (x.item->>'question_version_id')::uuid, x.n,
+         scoreledger_private.text_array(coalesce(x.item->'tags', '[]'))
   FROM jsonb_array_elements(normalised->'items') WITH ORDINALITY x(item, n);
 
   -- The evaluation carries the title of its latest version.
@@ -317,7 +324,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION scoreledger.import_evaluation_version(jsonb) IS
-  'Publishes an immutable evaluation version with its question versions. Re-importing the same document is a no-op; different content under an existing id raises SL423.';
+  'Publishes an immutable evaluation version with its question versions (items may carry tags, part of the document). Re-importing the same document is a no-op; different content under an existing id raises SL423.';
 GRANT EXECUTE ON FUNCTION scoreledger.import_evaluation_version(jsonb) TO scoreledger_app;
 
 CREATE OR REPLACE FUNCTION scoreledger.upsert_assignment(doc jsonb)
@@ -388,12 +395,12 @@ GRANT SELECT ON scoreledger.evaluation_versions TO scoreledger_app;
 
 CREATE OR REPLACE VIEW scoreledger.items AS
   SELECT i.evaluation_version_id, i.question_version_id, q.question_id, i.position, q.kind, q.prompt,
-         q.options, q.correct, q.points, q.scoring
+         q.options, q.correct, q.points, q.scoring, i.tags
   FROM scoreledger_private.items i
   JOIN scoreledger_private.question_versions q
     ON q.tenant_id = i.tenant_id AND q.question_version_id = i.question_version_id;
 COMMENT ON VIEW scoreledger.items IS
-  'Items of every evaluation version with their question version as published (original key).';
+  'Items of every evaluation version with their question version as published (original key) and the item''s tags (what a correction''s "tag" targets).';
 GRANT SELECT ON scoreledger.items TO scoreledger_app;
 
 CREATE OR REPLACE VIEW scoreledger.assignments AS

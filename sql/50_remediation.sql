@@ -366,6 +366,7 @@ AS $$
 DECLARE
   actor uuid := scoreledger_private.require_actor();
   new_batch uuid := gen_random_uuid();
+  expanded jsonb;
 BEGIN
   PERFORM scoreledger_private.require_read_committed('scoreledger.create_correction_batch');
   PERFORM scoreledger_private.require_capability('create_batch');
@@ -373,18 +374,19 @@ BEGIN
     PERFORM scoreledger_private.fail('SL422', 'reason: must not be empty (say why the scores change)');
   END IF;
   PERFORM scoreledger_private.require_text_within('reason', reason, scoreledger_private.input_limit('reason_chars'));
-  PERFORM scoreledger_private.validate_corrections(corrections);
+  -- The payload is the expansion: what apply, preview and revert read.
+  expanded := scoreledger_private.expand_corrections(corrections);
   INSERT INTO scoreledger_private.correction_batches (tenant_id, batch_id, status, reason, payload, created_by)
   VALUES (scoreledger.current_tenant(), new_batch, scoreledger_private.initial_status('batch'),
-          btrim(reason, E' \t\r\n'), corrections, actor);
-  PERFORM scoreledger_private.store_corrections(new_batch, corrections);
+          btrim(reason, E' \t\r\n'), expanded, actor);
+  PERFORM scoreledger_private.store_corrections(new_batch, expanded);
   PERFORM scoreledger_private.store_preview_figures(new_batch);
   PERFORM scoreledger_private.record_batch_event(new_batch, NULL, scoreledger_private.initial_status('batch'));
   RETURN new_batch;
 END
 $$;
 COMMENT ON FUNCTION scoreledger.create_correction_batch(text, jsonb) IS
-  'Validates a corrections document (SL422 naming the entry) and stores it as a draft batch with reason and creator (the actor).';
+  'Validates a corrections document (SL422 naming the entry), expands its shorthand entries (no evaluation_version_id: every version containing the question version; a tag: every item carrying it) and stores the concrete entries as a draft batch with reason and creator (the actor).';
 GRANT EXECUTE ON FUNCTION scoreledger.create_correction_batch(text, jsonb) TO scoreledger_app;
 
 CREATE OR REPLACE FUNCTION scoreledger.apply_correction_batch(batch_id uuid)

@@ -495,6 +495,7 @@ DECLARE
   actor uuid := scoreledger_private.require_actor();
   batch scoreledger_private.correction_batches;
   to_status text;
+  expanded jsonb;
 BEGIN
   PERFORM scoreledger_private.require_read_committed('scoreledger.update_correction_batch');
   batch := scoreledger_private.lock_batch(batch_id);
@@ -504,15 +505,15 @@ BEGIN
   END IF;
   PERFORM scoreledger_private.require_text_within('reason', reason, scoreledger_private.input_limit('reason_chars'));
   IF corrections IS NOT NULL THEN
-    PERFORM scoreledger_private.validate_corrections(corrections);
+    expanded := scoreledger_private.expand_corrections(corrections);
     DELETE FROM scoreledger_private.correction_submissions cs WHERE cs.tenant_id = batch.tenant_id AND cs.batch_id = batch.batch_id;
     DELETE FROM scoreledger_private.corrections c WHERE c.tenant_id = batch.tenant_id AND c.batch_id = batch.batch_id;
-    PERFORM scoreledger_private.store_corrections(batch.batch_id, corrections);
+    PERFORM scoreledger_private.store_corrections(batch.batch_id, expanded);
     PERFORM scoreledger_private.store_preview_figures(batch.batch_id);
   END IF;
   UPDATE scoreledger_private.correction_batches b
      SET reason = coalesce(btrim(update_correction_batch.reason, E' \t\r\n'), b.reason),
-         payload = coalesce(corrections, b.payload), updated_by = actor, updated_at = clock_timestamp()
+         payload = coalesce(expanded, b.payload), updated_by = actor, updated_at = clock_timestamp()
    WHERE b.tenant_id = batch.tenant_id AND b.batch_id = batch.batch_id;
   -- An edit voids a review or an approval (the new content needs its own):
   -- the machine's edit leads back to draft from every editable status.
@@ -520,7 +521,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION scoreledger.update_correction_batch(uuid, text, jsonb) IS
-  'Edits a batch not yet applied (null keeps reason or corrections). A submitted, approved or rejected batch goes back to draft: an approval never covers content it did not see.';
+  'Edits a batch not yet applied (null keeps reason or corrections; new corrections are expanded as at creation). A submitted, approved or rejected batch goes back to draft: an approval never covers content it did not see.';
 GRANT EXECUTE ON FUNCTION scoreledger.update_correction_batch(uuid, text, jsonb) TO scoreledger_app;
 
 CREATE OR REPLACE VIEW scoreledger.capabilities AS

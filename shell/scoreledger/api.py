@@ -102,36 +102,48 @@ def revert_correction_batch(conn: psycopg.Connection, batch_id: str, reason: str
     return str(row["id"])
 
 
-def parse_item_ref(text: str) -> tuple[str, str]:
-    """EV:QV -> (evaluation_version_id, question_version_id); the database checks they exist."""
+def parse_item_ref(text: str) -> tuple[str | None, str]:
+    """[EV:]QV -> (evaluation_version_id or None, question_version_id); the database checks they exist.
+
+    Without EV the entry targets every evaluation version containing the question version
+    (the database expands it when the batch is created).
+    """
     version, sep, question = text.partition(":")
-    if not sep or not version or not question:
-        raise ValueError(f"{text!r}: expected EVALUATION_VERSION_ID:QUESTION_VERSION_ID")
-    return version.strip(), question.strip()
+    if not sep:
+        version, question = None, version
+    if (sep and not version.strip()) or not question.strip():
+        raise ValueError(f"{text!r}: expected [EVALUATION_VERSION_ID:]QUESTION_VERSION_ID")
+    return (version.strip() if version is not None else None), question.strip()
 
 
-def shorthand_corrections(drop_items=(), replace_keys=(), mark_corrects=()) -> list[dict]:
-    """The CLI's --drop-item / --replace-key / --mark-correct flags as a corrections document."""
-    corrections: list[dict] = []
-    for ref in drop_items:
-        version, question = parse_item_ref(ref)
-        corrections.append({"type": "drop_item", "evaluation_version_id": version, "question_version_id": question})
+def _target(kind: str, ref: str) -> dict:
+    version, question = parse_item_ref(ref)
+    entry = {"type": kind, "question_version_id": question}
+    if version is not None:
+        entry["evaluation_version_id"] = version
+    return entry
+
+
+def _tag(kind: str, tag: str) -> dict:
+    if not tag.strip():
+        raise ValueError(f"{tag!r}: expected a tag")
+    return {"type": kind, "tag": tag}
+
+
+def shorthand_corrections(
+    drop_items=(), replace_keys=(), mark_corrects=(), drop_tags=(), mark_correct_tags=()
+) -> list[dict]:
+    """The CLI's --drop-item / --replace-key / --mark-correct / --drop-tag / --mark-correct-tag
+    flags as a corrections document (the database expands the entries without EV and the tags)."""
+    corrections: list[dict] = [_target("drop_item", ref) for ref in drop_items]
     for spec in replace_keys:
         ref, sep, options = spec.partition("=")
         if not sep or not options.strip():
-            raise ValueError(f"{spec!r}: expected EV:QV=OPTION[,OPTION]")
-        version, question = parse_item_ref(ref)
-        corrections.append(
-            {
-                "type": "replace_key",
-                "evaluation_version_id": version,
-                "question_version_id": question,
-                "correct": [o.strip() for o in options.split(",")],
-            }
-        )
-    for ref in mark_corrects:
-        version, question = parse_item_ref(ref)
-        corrections.append({"type": "mark_correct", "evaluation_version_id": version, "question_version_id": question})
+            raise ValueError(f"{spec!r}: expected [EV:]QV=OPTION[,OPTION]")
+        corrections.append(_target("replace_key", ref) | {"correct": [o.strip() for o in options.split(",")]})
+    corrections += [_target("mark_correct", ref) for ref in mark_corrects]
+    corrections += [_tag("drop_item", tag) for tag in drop_tags]
+    corrections += [_tag("mark_correct", tag) for tag in mark_correct_tags]
     return corrections
 
 

@@ -34,12 +34,35 @@ def correction_options(fn):
             click.option(
                 "--file",
                 "file_",
-                type=click.Path(exists=True, dir_okay=False),
-                help="a corrections document (JSON array)",
+                type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+                help="a corrections document: a JSON array, or CSV with a header row (columns type, "
+                "evaluation_version_id, question_version_id, correct, tag, submission_ids); - reads stdin",
             ),
-            click.option("--drop-item", multiple=True, metavar="EV:QV", help="drop an item from scoring"),
-            click.option("--replace-key", multiple=True, metavar="EV:QV=OPT[,OPT]", help="replace an item's key"),
-            click.option("--mark-correct", multiple=True, metavar="EV:QV", help="give everyone full points on an item"),
+            click.option(
+                "--drop-item",
+                multiple=True,
+                metavar="[EV:]QV",
+                help="drop an item from scoring; without EV: in every version containing QV (repeatable)",
+            ),
+            click.option(
+                "--replace-key",
+                multiple=True,
+                metavar="[EV:]QV=OPT[,OPT]",
+                help="replace an item's key; without EV: in every version containing QV (repeatable)",
+            ),
+            click.option(
+                "--mark-correct",
+                multiple=True,
+                metavar="[EV:]QV",
+                help="give everyone full points on an item; without EV: in every version containing QV (repeatable)",
+            ),
+            click.option("--drop-tag", multiple=True, metavar="TAG", help="drop every item carrying TAG (repeatable)"),
+            click.option(
+                "--mark-correct-tag",
+                multiple=True,
+                metavar="TAG",
+                help="give everyone full points on every item carrying TAG (repeatable)",
+            ),
         ]
     ):
         fn = option(fn)
@@ -55,17 +78,26 @@ def batch_group():
 @click.option("--reason", required=True, help="why the scores change (kept with the batch)")
 @correction_options
 @with_context
-def batch_create(c: Context, reason, file_, drop_item, replace_key, mark_correct):
-    """Create a draft correction batch (validated by the database)."""
-    corrections = corrections_given(file_, drop_item, replace_key, mark_correct)
+def batch_create(c: Context, reason, file_, drop_item, replace_key, mark_correct, drop_tag, mark_correct_tag):
+    """Create a draft correction batch (validated and expanded by the database).
+
+    An entry without EV, and a tag, become one correction per item they reach;
+    `batch show` lists the stored corrections.
+    """
+    corrections = corrections_given(file_, drop_item, replace_key, mark_correct, drop_tag, mark_correct_tag)
     if not corrections:
-        raise click.UsageError("give --file or at least one of --drop-item, --replace-key, --mark-correct")
+        raise click.UsageError(
+            "give --file or at least one of --drop-item, --replace-key, --mark-correct, --drop-tag, --mark-correct-tag"
+        )
     with c.acting() as conn:
         batch_id = api.create_correction_batch(conn, reason, corrections)
+        stored = len(api.get_correction_batch(conn, batch_id)["corrections"])
     c.emit(
         {"batch_id": batch_id, "status": "draft"},
         lambda: click.echo(
-            f"draft batch {batch_id}: {len(corrections)} correction(s)\n"
+            f"draft batch {batch_id}: {stored} correction(s)"
+            + (f" (from {len(corrections)} entries)" if stored != len(corrections) else "")
+            + "\n"
             f"next: scoreledger batch show {batch_id}   then: scoreledger batch apply {batch_id}"
         ),
     )
@@ -205,9 +237,9 @@ _transition_command("discard", "Discard a batch that was never applied.")
 @click.option("--reason", default=None)
 @correction_options
 @with_context
-def batch_edit(c: Context, batch_id, reason, file_, drop_item, replace_key, mark_correct):
+def batch_edit(c: Context, batch_id, reason, file_, drop_item, replace_key, mark_correct, drop_tag, mark_correct_tag):
     """Edit a batch not yet applied; a submitted or approved batch goes back to draft."""
-    corrections = corrections_given(file_, drop_item, replace_key, mark_correct)
+    corrections = corrections_given(file_, drop_item, replace_key, mark_correct, drop_tag, mark_correct_tag)
     if not corrections and reason is None:
         raise click.UsageError("nothing to change: give --reason and/or new corrections")
     with c.acting() as conn:

@@ -14,6 +14,7 @@ import click
 import psycopg
 
 from . import api, db
+from .corrections_file import read_corrections
 from .render import emit_json, table
 
 
@@ -85,10 +86,13 @@ def read_documents(path: str) -> list:
     return document if isinstance(document, list) else [document]
 
 
-def corrections_given(file_: str | None, drop_item, replace_key, mark_correct) -> list[dict]:
-    """The corrections of --file followed by those of the shorthand options (usage error when malformed)."""
+def corrections_given(
+    file_: str | None, drop_item, replace_key, mark_correct, drop_tag=(), mark_correct_tag=()
+) -> list[dict]:
+    """The corrections of --file (JSON or CSV, `-` for stdin) followed by those of the shorthand
+    options (usage error when malformed)."""
     try:
-        corrections = api.shorthand_corrections(drop_item, replace_key, mark_correct)
+        corrections = api.shorthand_corrections(drop_item, replace_key, mark_correct, drop_tag, mark_correct_tag)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    return (read_documents(file_) if file_ else []) + corrections
+    return (read_corrections(file_) if file_ else []) + corrections

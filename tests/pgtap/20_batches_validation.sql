@@ -78,8 +78,12 @@ SELECT tests.throws_code_like(pg_temp.create_sql(jsonb_build_array(tests.drop_it
 -- ---------------------------------------------------------------------
 -- evaluation_version_id / question_version_id: missing, malformed, unknown
 -- ---------------------------------------------------------------------
-SELECT tests.throws_code_like(pg_temp.create_sql(jsonb_build_array(tests.drop_item(1, 1), tests.drop_item(1, 2) - 'evaluation_version_id')),
-               'SL422', 'corrections[1].evaluation\_version\_id: %', 'a missing evaluation_version_id names corrections[1].evaluation_version_id');
+-- Without evaluation_version_id an entry targets every version containing
+-- its question version (tests/pgtap/33_batch_helpers.sql): one in none is refused.
+SELECT tests.throws_code_like(pg_temp.create_sql(jsonb_build_array(tests.drop_item(1, 1),
+                 jsonb_build_object('type', 'drop_item', 'question_version_id', tests.uuid_of('nowhere', 20)))),
+               'SL422', 'corrections[1].question\_version\_id: % is not an item of any evaluation version',
+               'a missing evaluation_version_id with a question version of no evaluation version names corrections[1]');
 SELECT tests.throws_code_like(pg_temp.create_sql(jsonb_build_array(tests.drop_item(1, 1),
                  tests.drop_item(1, 2) || '{"evaluation_version_id": "not-a-uuid"}')),
                'SL422', 'corrections[1].evaluation\_version\_id: %', 'a malformed evaluation_version_id names corrections[1].evaluation_version_id');

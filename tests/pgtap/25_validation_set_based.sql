@@ -1,11 +1,11 @@
--- Set-based validation (issue 11): validate_corrections and
+-- Set-based validation (issue 11): expand_corrections and
 -- import_evaluation_version find every problem in one pass and raise the
 -- first in document order, with the SQLSTATE its rule carries. A scoped
 -- mark_correct of 100,000 submission ids validates (the old per-id
 -- correlated check was quadratic: 8,000 ids took 48 s); a duplicate or a
 -- foreign id anywhere in the list is still named by its index.
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 
 CREATE FUNCTION pg_temp.mark_correct(ids jsonb, n int DEFAULT 1) RETURNS jsonb LANGUAGE sql AS $$
   SELECT jsonb_build_object('type', 'mark_correct', 'evaluation_version_id', tests.uuid_of('version', 1),
@@ -16,7 +16,7 @@ CREATE FUNCTION pg_temp.ids(first int, last int) RETURNS jsonb LANGUAGE sql AS $
 $$;
 CREATE FUNCTION pg_temp.validates(corrections jsonb) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM scoreledger_private.validate_corrections(corrections);
+  PERFORM scoreledger_private.expand_corrections(corrections);
   RETURN 'valid';
 EXCEPTION WHEN OTHERS THEN
   RETURN SQLSTATE || ': ' || SQLERRM;
@@ -38,7 +38,10 @@ SELECT tests.submit(2, 1, '{B}', '{A,B}', '{A}', 100001) \gset
 -- =====================================================================
 SELECT is(pg_temp.validates(jsonb_build_array(pg_temp.mark_correct(pg_temp.ids(1, 100000)))), 'valid',
           '100,000 submission ids of the evaluation version, each containing the item, validate');
-SELECT tests.throws_code_like(format('SELECT scoreledger_private.validate_corrections(%L)',
+SELECT is(pg_temp.validates(jsonb_build_array(pg_temp.mark_correct(pg_temp.ids(1, 100000)),
+            jsonb_build_object('type', 'drop_item', 'question_version_id', tests.uuid_of('q2', 1)))), 'valid',
+          'beside an entry expanded to every version of its question version (section 12), the 100,000 ids still validate');
+SELECT tests.throws_code_like(format('SELECT scoreledger_private.expand_corrections(%L)',
                                      jsonb_build_array(pg_temp.mark_correct(pg_temp.ids(1, 100001))))::text,
                               'SL422', 'corrections[0].submission\_ids: at most 100000 submission ids per entry',
                               'one id over the bound (scoreledger.input_limits ids_per_correction) is refused, naming the entry');
@@ -72,7 +75,7 @@ SELECT is(pg_temp.validates(jsonb_build_array(
           'a late rule of entry 0 is raised before an early rule of entry 1');
 SELECT is(pg_temp.validates(jsonb_build_array(
             jsonb_build_object('type', 'drop_item', 'evaluation_version_id', 'not-a-uuid', 'extra', 1))),
-          'SL422: corrections[0].extra: unknown field (expected one of type, evaluation_version_id, question_version_id)',
+          'SL422: corrections[0].extra: unknown field (expected one of type, evaluation_version_id, question_version_id, tag)',
           'within an entry, an unknown field is reported before a malformed id');
 SELECT is(pg_temp.validates(jsonb_build_array(
             jsonb_build_object('type', 'drop_item', 'evaluation_version_id', tests.uuid_of('version', 1),

@@ -143,7 +143,7 @@ def test_batch_lifecycle_through_the_cli(run, loaded):
 def test_usage_errors_exit_2(run, loaded):
     assert run("batch", "create", "--reason", "x", tenant=loaded["tenant"], actor=loaded["actor"]).exit_code == 2
     bad_ref = run(
-        "batch", "create", "--reason", "x", "--drop-item", "no-colon", tenant=loaded["tenant"], actor=loaded["actor"]
+        "batch", "create", "--reason", "x", "--drop-item", "v1:", tenant=loaded["tenant"], actor=loaded["actor"]
     )
     assert bad_ref.exit_code == 2
     assert run("batch", "list").exit_code == 2  # no tenant
