@@ -312,10 +312,12 @@ BEGIN
   WITH inserted AS (
     INSERT INTO scoreledger_private.submissions
       (tenant_id, submission_id, evaluation_version_id, evaluation_id, user_id, assignment_id, attempt_no, submitted_at,
-       answer_count, score, max_score)
+       answer_count, score, max_score, attempt_id)
     SELECT tenant, r.submission_id, r.version_id, r.evaluation_id, r.user_id, r.assignment_id, r.attempt_no, r.submitted_at,
-           r.answer_count, r.score, r.max_score
-    FROM pg_temp.recording_submissions r WHERE r.fresh
+           r.answer_count, r.score, r.max_score, ra.attempt_id
+    FROM pg_temp.recording_submissions r
+    LEFT JOIN pg_temp.recording_attempts ra ON ra.idx = r.idx
+    WHERE r.fresh
     -- In key order: two recorders of the same attempts (derived ids) insert
     -- the same keys, and in different orders would deadlock on the index.
     ORDER BY r.submission_id
@@ -354,6 +356,7 @@ BEGIN
       WHERE s.tenant_id = tenant AND s.submission_id = r.submission_id
         AND s.evaluation_version_id = r.version_id AND s.user_id = r.user_id
         AND s.assignment_id IS NOT DISTINCT FROM r.assignment_id AND s.submitted_at = r.submitted_at
+        AND s.attempt_id IS NOT DISTINCT FROM (SELECT ra.attempt_id FROM pg_temp.recording_attempts ra WHERE ra.idx = r.idx)
         AND (SELECT jsonb_agg(jsonb_build_array(a.question_version_id,
                       (SELECT coalesce(jsonb_agg(o ORDER BY o), '[]') FROM unnest(a.selected) o))
                     ORDER BY a.question_version_id)
@@ -504,9 +507,21 @@ BEGIN
     PERFORM scoreledger_private.refuse_differing_twins(path_prefix);
   END IF;
 
+  -- attempt_id (contract section 11, sql/45_attempts.sql): parsed and
+  -- checked against the learners' starts before anything is written.
+  PERFORM scoreledger_private.parse_attempt_ids(docs, path_prefix);
+  PERFORM scoreledger_private.check_attempt_ids(tenant, path_prefix);
+
   PERFORM scoreledger_private.number_attempts(tenant);
   PERFORM scoreledger_private.insert_submissions(tenant);
   PERFORM scoreledger_private.refuse_changed_rerecordings(tenant, path_prefix);
+  -- The intervention rule over every learner this call recorded for an
+  -- assignment, in one pass (sql/46_interventions.sql).
+  PERFORM scoreledger_private.enact_intervention_rule(x.aa, x.uu, NULL, 'a new recording', late, fn)
+  FROM (SELECT array_agg(r.assignment_id) AS aa, array_agg(r.user_id) AS uu
+        FROM (SELECT DISTINCT r2.assignment_id, r2.user_id FROM pg_temp.recording_submissions r2
+              WHERE r2.inserted AND r2.assignment_id IS NOT NULL) r) x
+  WHERE x.aa IS NOT NULL;
 
   -- The scratch rows go at commit (ON COMMIT DELETE ROWS); a second call in
   -- the same transaction clears them first.
