@@ -39,12 +39,12 @@ BEGIN
   -- temp schema (with a trigger, say) would run its code as the owner.
   IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c
              WHERE c.relnamespace = pg_catalog.pg_my_temp_schema()
-               AND c.relname IN ('recording_submissions', 'recording_answers', 'recording_items')
+               AND c.relname IN ('recording_submissions', 'recording_answers', 'recording_items', 'recording_attempts')
                AND (c.relowner <> (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
                     OR c.relkind <> 'r'
                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid)
                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w WHERE w.ev_class = c.oid))) THEN
-    PERFORM scoreledger_private.fail('SL403', 'this session holds temporary tables named recording_submissions/recording_answers/recording_items that scoreledger did not create; drop them');
+    PERFORM scoreledger_private.fail('SL403', 'this session holds temporary tables named recording_submissions/recording_answers/recording_items/recording_attempts that scoreledger did not create; drop them');
   END IF;
   IF to_regclass('pg_temp.recording_submissions') IS NULL THEN
     -- Nullable throughout: a row holds what a document says, checked or not.
@@ -69,7 +69,13 @@ BEGIN
       PRIMARY KEY (evaluation_version_id, question_version_text)
     ) ON COMMIT DELETE ROWS;
   END IF;
+  IF to_regclass('pg_temp.recording_attempts') IS NULL THEN
+    -- The documents' attempt_id (sql/45_attempts.sql), apart from the
+    -- layout above so that long-lived sessions keep theirs.
+    CREATE TEMP TABLE recording_attempts (idx integer PRIMARY KEY, attempt_id uuid NOT NULL) ON COMMIT DELETE ROWS;
+  END IF;
   -- A second call in the same transaction starts from empty tables.
+  DELETE FROM pg_temp.recording_attempts;
   DELETE FROM pg_temp.recording_submissions;
   DELETE FROM pg_temp.recording_answers;
   DELETE FROM pg_temp.recording_items;

@@ -389,19 +389,7 @@ AS $$
 DECLARE
   bad integer;
 BEGIN
-  -- Only a table this role made (see ensure_recording_tables).
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c
-             WHERE c.relnamespace = pg_catalog.pg_my_temp_schema() AND c.relname = 'recording_attempts'
-               AND (c.relowner <> (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
-                    OR c.relkind <> 'r'
-                    OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid)
-                    OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w WHERE w.ev_class = c.oid))) THEN
-    PERFORM scoreledger_private.fail('SL403', 'this session holds a temporary table named recording_attempts that scoreledger did not create; drop it');
-  END IF;
-  IF to_regclass('pg_temp.recording_attempts') IS NULL THEN
-    CREATE TEMP TABLE recording_attempts (idx integer PRIMARY KEY, attempt_id uuid NOT NULL) ON COMMIT DELETE ROWS;
-  END IF;
-  DELETE FROM pg_temp.recording_attempts;
+  -- The scratch table is ensure_recording_tables' (sql/42_recording.sql), emptied there.
   IF NOT jsonb_path_exists(docs, '$[*].attempt_id ? (@ != null)') THEN
     RETURN;
   END IF;

@@ -63,7 +63,7 @@ $$;
 -- Rows are inserted in the machine's initial status; an update moves a row
 -- along the machine and touches nothing of its opening; a closed row never
 -- changes. For the owner's plain DML too.
-CREATE OR REPLACE FUNCTION scoreledger_private.tg_learner_locks__machine()
+CREATE OR REPLACE FUNCTION scoreledger_private.tg_learner_locks__inserted_initial()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
@@ -71,24 +71,30 @@ DECLARE
   lock_machine text := CASE TG_TABLE_NAME WHEN 'interventions' THEN 'intervention' ELSE 'issuance' END;
   bad text;
 BEGIN
-  IF TG_OP = 'INSERT' THEN
-    SELECT n.status INTO bad FROM (SELECT to_jsonb(x) AS r FROM new_rows x) nr
-    CROSS JOIN LATERAL (SELECT nr.r ->> 'status' AS status) n
-    WHERE NOT EXISTS (SELECT 1 FROM scoreledger_private.learner_lock_statuses s
-                      WHERE s.machine = lock_machine AND s.status = n.status AND s.initial)
-    LIMIT 1;
-    IF FOUND THEN
-      PERFORM scoreledger_private.fail('SL423', format('%s rows are inserted %s, not %s', TG_TABLE_NAME,
-        (SELECT s.status FROM scoreledger_private.learner_lock_statuses s
-         WHERE s.machine = lock_machine AND s.initial), bad));
-    END IF;
-    RETURN NULL;
+  SELECT nr.r ->> 'status' INTO bad FROM (SELECT to_jsonb(x) AS r FROM new_rows x) nr
+  WHERE NOT EXISTS (SELECT 1 FROM scoreledger_private.learner_lock_statuses s
+                    WHERE s.machine = lock_machine AND s.status = nr.r ->> 'status' AND s.initial)
+  LIMIT 1;
+  IF FOUND THEN
+    PERFORM scoreledger_private.fail('SL423', format('%s rows are inserted %s, not %s', TG_TABLE_NAME,
+      (SELECT s.status FROM scoreledger_private.learner_lock_statuses s WHERE s.machine = lock_machine AND s.initial), bad));
   END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION scoreledger_private.tg_learner_locks__machine()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  lock_machine text := CASE TG_TABLE_NAME WHEN 'interventions' THEN 'intervention' ELSE 'issuance' END;
+  id_field text := CASE TG_TABLE_NAME WHEN 'interventions' THEN 'intervention_id' ELSE 'issuance_id' END;
+  bad text;
+BEGIN
   SELECT format('%s -> %s', o.r ->> 'status', n.r ->> 'status') INTO bad
   FROM (SELECT to_jsonb(x) AS r FROM old_rows x) o
-  JOIN (SELECT to_jsonb(x) AS r FROM new_rows x) n
-    ON n.r -> CASE lock_machine WHEN 'intervention' THEN 'intervention_id' ELSE 'issuance_id' END
-     = o.r -> CASE lock_machine WHEN 'intervention' THEN 'intervention_id' ELSE 'issuance_id' END
+  JOIN (SELECT to_jsonb(x) AS r FROM new_rows x) n ON n.r -> id_field = o.r -> id_field
   WHERE (o.r - ARRAY['status', 'closed_at', 'closed_by', 'closed_by_batch_id', 'note'])
           IS DISTINCT FROM (n.r - ARRAY['status', 'closed_at', 'closed_by', 'closed_by_batch_id', 'note'])
      OR NOT EXISTS (SELECT 1 FROM scoreledger_private.learner_lock_transitions t
@@ -117,31 +123,37 @@ $$;
 
 -- Every insert and move of an intervention is an event, written by the
 -- database whoever writes the row.
-CREATE OR REPLACE FUNCTION scoreledger_private.tg_interventions__events()
+CREATE OR REPLACE FUNCTION scoreledger_private.tg_interventions__opened_event()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-  IF TG_OP = 'INSERT' THEN
-    INSERT INTO scoreledger_private.intervention_events
-      (tenant_id, intervention_id, from_status, to_status, actor_id, batch_id, note)
-    SELECT n.tenant_id, n.intervention_id, NULL, n.status, scoreledger.current_actor(), n.opened_by_batch_id, n.reason
-    FROM new_rows n ORDER BY n.intervention_id;
-  ELSE
-    INSERT INTO scoreledger_private.intervention_events
-      (tenant_id, intervention_id, from_status, to_status, actor_id, batch_id, note)
-    SELECT n.tenant_id, n.intervention_id, o.status, n.status, scoreledger.current_actor(), n.closed_by_batch_id, n.note
-    FROM new_rows n JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.intervention_id = n.intervention_id
-    WHERE o.status IS DISTINCT FROM n.status
-    ORDER BY n.intervention_id;
-  END IF;
+  INSERT INTO scoreledger_private.intervention_events
+    (tenant_id, intervention_id, from_status, to_status, actor_id, batch_id, note)
+  SELECT n.tenant_id, n.intervention_id, NULL, n.status, scoreledger.current_actor(), n.opened_by_batch_id, n.reason
+  FROM new_rows n ORDER BY n.intervention_id;
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION scoreledger_private.tg_interventions__moved_event()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  INSERT INTO scoreledger_private.intervention_events
+    (tenant_id, intervention_id, from_status, to_status, actor_id, batch_id, note)
+  SELECT n.tenant_id, n.intervention_id, o.status, n.status, scoreledger.current_actor(), n.closed_by_batch_id, n.note
+  FROM new_rows n JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.intervention_id = n.intervention_id
+  WHERE o.status IS DISTINCT FROM n.status
+  ORDER BY n.intervention_id;
   RETURN NULL;
 END
 $$;
 
 CREATE OR REPLACE TRIGGER interventions_inserted_open AFTER INSERT ON scoreledger_private.interventions
   REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_learner_locks__machine();
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_learner_locks__inserted_initial();
 SELECT scoreledger_private.declare_guard('scoreledger_private.interventions', 'interventions_inserted_open',
   'an intervention is inserted open');
 CREATE OR REPLACE TRIGGER interventions_move_along_machine AFTER UPDATE ON scoreledger_private.interventions
@@ -155,12 +167,12 @@ SELECT scoreledger_private.declare_guard('scoreledger_private.interventions', 'i
   'interventions are never deleted');
 CREATE OR REPLACE TRIGGER interventions_insert_events AFTER INSERT ON scoreledger_private.interventions
   REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_interventions__events();
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_interventions__opened_event();
 SELECT scoreledger_private.declare_guard('scoreledger_private.interventions', 'interventions_insert_events',
   'every opened intervention is an event');
 CREATE OR REPLACE TRIGGER interventions_update_events AFTER UPDATE ON scoreledger_private.interventions
   REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_interventions__events();
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_interventions__moved_event();
 SELECT scoreledger_private.declare_guard('scoreledger_private.interventions', 'interventions_update_events',
   'every move of an intervention is an event');
 
@@ -175,7 +187,7 @@ SELECT scoreledger_private.declare_guard('scoreledger_private.intervention_event
 
 CREATE OR REPLACE TRIGGER issuances_inserted_issued AFTER INSERT ON scoreledger_private.remedial_issuances
   REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_learner_locks__machine();
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_learner_locks__inserted_initial();
 SELECT scoreledger_private.declare_guard('scoreledger_private.remedial_issuances', 'issuances_inserted_issued',
   'a remedial issuance is inserted issued');
 CREATE OR REPLACE TRIGGER issuances_move_along_machine AFTER UPDATE ON scoreledger_private.remedial_issuances
