@@ -342,10 +342,15 @@ DECLARE
   programme text;
   attempt_policy text;
   current_evaluation uuid;
+  rules jsonb;
+  previous scoreledger_private.assignments;
+  written boolean;
+  pairs record;
 BEGIN
   PERFORM scoreledger_private.require_read_committed('scoreledger.upsert_assignment');
   PERFORM scoreledger_private.doc_require_object(doc, '',
-    ARRAY['assignment_id', 'title', 'evaluation_id', 'programme', 'attempt_policy']);
+    ARRAY['assignment_id', 'title', 'evaluation_id', 'programme', 'attempt_policy', 'max_attempts', 'retake_cooldown',
+          'retake_after_pass', 'intervention_after_fails', 'remedial_assignment_id']);
   assignment_id := scoreledger_private.doc_uuid(doc, 'assignment_id', '');
   title := scoreledger_private.doc_text(doc, 'title', '');
   evaluation_id := scoreledger_private.doc_uuid(doc, 'evaluation_id', '');
@@ -358,10 +363,13 @@ BEGIN
                  WHERE e.tenant_id = tenant AND e.evaluation_id = fn.evaluation_id) THEN
     PERFORM scoreledger_private.fail('SL404', format('evaluation_id: evaluation %s does not exist', evaluation_id));
   END IF;
+  -- Attempt rules (contract section 11): sql/45_attempts.sql.
+  rules := scoreledger_private.assignment_rules(doc, tenant, assignment_id);
 
-  SELECT a.evaluation_id INTO current_evaluation FROM scoreledger_private.assignments a
+  SELECT * INTO previous FROM scoreledger_private.assignments a
   WHERE a.tenant_id = tenant AND a.assignment_id = fn.assignment_id
   FOR UPDATE;
+  current_evaluation := previous.evaluation_id;
   IF current_evaluation IS NOT NULL AND current_evaluation <> evaluation_id
      AND EXISTS (SELECT 1 FROM scoreledger_private.submissions s
                  WHERE s.tenant_id = tenant AND s.assignment_id = fn.assignment_id) THEN
@@ -370,18 +378,46 @@ BEGIN
   END IF;
 
   INSERT INTO scoreledger_private.assignments AS a
-    (tenant_id, assignment_id, title, evaluation_id, programme, attempt_policy)
-  VALUES (tenant, assignment_id, title, evaluation_id, programme, attempt_policy)
+    (tenant_id, assignment_id, title, evaluation_id, programme, attempt_policy, max_attempts, retake_cooldown,
+     retake_after_pass, intervention_after_fails, remedial_assignment_id)
+  VALUES (tenant, assignment_id, title, evaluation_id, programme, attempt_policy, (rules ->> 'max_attempts')::integer,
+          (rules ->> 'retake_cooldown')::interval, (rules ->> 'retake_after_pass')::boolean,
+          (rules ->> 'intervention_after_fails')::integer, (rules ->> 'remedial_assignment_id')::uuid)
   ON CONFLICT (tenant_id, assignment_id) DO UPDATE
     SET title = excluded.title, evaluation_id = excluded.evaluation_id, programme = excluded.programme,
-        attempt_policy = excluded.attempt_policy, updated_at = now()
-    WHERE (a.title, a.evaluation_id, a.programme, a.attempt_policy)
-          IS DISTINCT FROM (excluded.title, excluded.evaluation_id, excluded.programme, excluded.attempt_policy);
+        attempt_policy = excluded.attempt_policy, max_attempts = excluded.max_attempts,
+        retake_cooldown = excluded.retake_cooldown, retake_after_pass = excluded.retake_after_pass,
+        intervention_after_fails = excluded.intervention_after_fails,
+        remedial_assignment_id = excluded.remedial_assignment_id, updated_at = now()
+    WHERE (a.title, a.evaluation_id, a.programme, a.attempt_policy, a.max_attempts, a.retake_cooldown, a.retake_after_pass,
+           a.intervention_after_fails, a.remedial_assignment_id)
+          IS DISTINCT FROM (excluded.title, excluded.evaluation_id, excluded.programme, excluded.attempt_policy,
+                            excluded.max_attempts, excluded.retake_cooldown, excluded.retake_after_pass,
+                            excluded.intervention_after_fails, excluded.remedial_assignment_id);
+  written := FOUND;
+  -- A change of the rules (or the policy, which decides outcomes) is an
+  -- event; it rewrites nothing that happened, and the learners' open
+  -- locks follow the rule as it now reads (sql/46_interventions.sql).
+  IF written AND (previous.assignment_id IS NULL OR scoreledger_private.stored_rules(previous) IS DISTINCT FROM rules
+                  OR previous.attempt_policy IS DISTINCT FROM attempt_policy) THEN
+    INSERT INTO scoreledger_private.assignment_rule_events (tenant_id, assignment_id, rules, actor_id)
+    VALUES (tenant, assignment_id, rules || jsonb_build_object('attempt_policy', attempt_policy), scoreledger.current_actor());
+    IF previous.assignment_id IS NOT NULL THEN
+      SELECT array_agg(p.assignment_id) AS aa, array_agg(p.user_id) AS uu INTO pairs
+      FROM (SELECT DISTINCT s.assignment_id, s.user_id FROM scoreledger_private.submissions s
+            WHERE s.tenant_id = tenant AND s.assignment_id = fn.assignment_id
+            UNION
+            SELECT i.assignment_id, i.user_id FROM scoreledger_private.interventions i
+            WHERE i.tenant_id = tenant AND i.assignment_id = fn.assignment_id AND i.status = 'open') p;
+      PERFORM scoreledger_private.enact_intervention_rule(pairs.aa, pairs.uu, NULL, 'the assignment''s rules changed',
+                                                          true, 'scoreledger.upsert_assignment');
+    END IF;
+  END IF;
   RETURN assignment_id;
 END
 $$;
 COMMENT ON FUNCTION scoreledger.upsert_assignment(jsonb) IS
-  'Creates or updates an assignment of an evaluation with its attempt policy (highest, latest, first).';
+  'Creates or updates an assignment of an evaluation with its attempt policy (highest, latest, first) and attempt rules (max_attempts, retake_cooldown, retake_after_pass, intervention_after_fails, remedial_assignment_id); a change of rules is an event.';
 GRANT EXECUTE ON FUNCTION scoreledger.upsert_assignment(jsonb) TO scoreledger_app;
 
 CREATE OR REPLACE VIEW scoreledger.evaluation_versions AS
@@ -404,7 +440,8 @@ COMMENT ON VIEW scoreledger.items IS
 GRANT SELECT ON scoreledger.items TO scoreledger_app;
 
 CREATE OR REPLACE VIEW scoreledger.assignments AS
-  SELECT a.assignment_id, a.title, a.evaluation_id, a.programme, a.attempt_policy, a.created_at, a.updated_at
+  SELECT a.assignment_id, a.title, a.evaluation_id, a.programme, a.attempt_policy, a.created_at, a.updated_at,
+         a.max_attempts, a.retake_cooldown, a.retake_after_pass, a.intervention_after_fails, a.remedial_assignment_id
   FROM scoreledger_private.assignments a;
 COMMENT ON VIEW scoreledger.assignments IS 'Assignments of the current tenant.';
 GRANT SELECT ON scoreledger.assignments TO scoreledger_app;

@@ -137,9 +137,9 @@ AS $$
       SELECT (x.n - 1)::int AS idx, jsonb_typeof(x.doc) = 'object' AS is_object,
              CASE WHEN jsonb_typeof(x.doc) = 'object'
                        AND x.doc - ARRAY['submission_id', 'evaluation_version_id', 'user_id', 'assignment_id', 'submitted_at',
-                                         'answers'] <> '{}'
+                                         'answers', 'attempt_id'] <> '{}'
                   THEN scoreledger_private.first_unknown_key(x.doc, ARRAY['submission_id', 'evaluation_version_id',
-                         'user_id', 'assignment_id', 'submitted_at', 'answers']) END AS unknown_field,
+                         'user_id', 'assignment_id', 'submitted_at', 'answers', 'attempt_id']) END AS unknown_field,
              f.submission_id, ids.given_id, f.evaluation_version_id AS version_text,
              v.evaluation_version_id AS version_id, v.evaluation_id, ids.user_id,
              f.assignment_id AS assignment_text, a.assignment_id, a.evaluation_id AS assignment_evaluation_id,

@@ -39,12 +39,12 @@ BEGIN
   -- temp schema (with a trigger, say) would run its code as the owner.
   IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c
              WHERE c.relnamespace = pg_catalog.pg_my_temp_schema()
-               AND c.relname IN ('recording_submissions', 'recording_answers', 'recording_items')
+               AND c.relname IN ('recording_submissions', 'recording_answers', 'recording_items', 'recording_attempts')
                AND (c.relowner <> (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
                     OR c.relkind <> 'r'
                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid)
                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w WHERE w.ev_class = c.oid))) THEN
-    PERFORM scoreledger_private.fail('SL403', 'this session holds temporary tables named recording_submissions/recording_answers/recording_items that scoreledger did not create; drop them');
+    PERFORM scoreledger_private.fail('SL403', 'this session holds temporary tables named recording_submissions/recording_answers/recording_items/recording_attempts that scoreledger did not create; drop them');
   END IF;
   IF to_regclass('pg_temp.recording_submissions') IS NULL THEN
     -- Nullable throughout: a row holds what a document says, checked or not.
@@ -69,7 +69,13 @@ BEGIN
       PRIMARY KEY (evaluation_version_id, question_version_text)
     ) ON COMMIT DELETE ROWS;
   END IF;
+  IF to_regclass('pg_temp.recording_attempts') IS NULL THEN
+    -- The documents' attempt_id (sql/45_attempts.sql), apart from the
+    -- layout above so that long-lived sessions keep theirs.
+    CREATE TEMP TABLE recording_attempts (idx integer PRIMARY KEY, attempt_id uuid NOT NULL) ON COMMIT DELETE ROWS;
+  END IF;
   -- A second call in the same transaction starts from empty tables.
+  DELETE FROM pg_temp.recording_attempts;
   DELETE FROM pg_temp.recording_submissions;
   DELETE FROM pg_temp.recording_answers;
   DELETE FROM pg_temp.recording_items;
@@ -317,10 +323,12 @@ BEGIN
   WITH inserted AS (
     INSERT INTO scoreledger_private.submissions
       (tenant_id, submission_id, evaluation_version_id, evaluation_id, user_id, assignment_id, attempt_no, submitted_at,
-       answer_count, score, max_score)
+       answer_count, score, max_score, attempt_id)
     SELECT tenant, r.submission_id, r.version_id, r.evaluation_id, r.user_id, r.assignment_id, r.attempt_no, r.submitted_at,
-           r.answer_count, r.score, r.max_score
-    FROM pg_temp.recording_submissions r WHERE r.fresh
+           r.answer_count, r.score, r.max_score, ra.attempt_id
+    FROM pg_temp.recording_submissions r
+    LEFT JOIN pg_temp.recording_attempts ra ON ra.idx = r.idx
+    WHERE r.fresh
     -- In key order: two recorders of the same attempts (derived ids) insert
     -- the same keys, and in different orders would deadlock on the index.
     ORDER BY r.submission_id
@@ -359,6 +367,7 @@ BEGIN
       WHERE s.tenant_id = tenant AND s.submission_id = r.submission_id
         AND s.evaluation_version_id = r.version_id AND s.user_id = r.user_id
         AND s.assignment_id IS NOT DISTINCT FROM r.assignment_id AND s.submitted_at = r.submitted_at
+        AND s.attempt_id IS NOT DISTINCT FROM (SELECT ra.attempt_id FROM pg_temp.recording_attempts ra WHERE ra.idx = r.idx)
         AND (SELECT jsonb_agg(jsonb_build_array(a.question_version_id,
                       (SELECT coalesce(jsonb_agg(o ORDER BY o), '[]') FROM unnest(a.selected) o))
                     ORDER BY a.question_version_id)
@@ -509,9 +518,21 @@ BEGIN
     PERFORM scoreledger_private.refuse_differing_twins(path_prefix);
   END IF;
 
+  -- attempt_id (contract section 11, sql/45_attempts.sql): parsed and
+  -- checked against the learners' starts before anything is written.
+  PERFORM scoreledger_private.parse_attempt_ids(docs, path_prefix);
+  PERFORM scoreledger_private.check_attempt_ids(tenant, path_prefix);
+
   PERFORM scoreledger_private.number_attempts(tenant);
   PERFORM scoreledger_private.insert_submissions(tenant);
   PERFORM scoreledger_private.refuse_changed_rerecordings(tenant, path_prefix);
+  -- The intervention rule over every learner this call recorded for an
+  -- assignment, in one pass (sql/46_interventions.sql).
+  PERFORM scoreledger_private.enact_intervention_rule(x.aa, x.uu, NULL, 'a new recording', late, fn)
+  FROM (SELECT array_agg(r.assignment_id) AS aa, array_agg(r.user_id) AS uu
+        FROM (SELECT DISTINCT r2.assignment_id, r2.user_id FROM pg_temp.recording_submissions r2
+              WHERE r2.inserted AND r2.assignment_id IS NOT NULL) r) x
+  WHERE x.aa IS NOT NULL;
 
   -- The scratch rows go at commit (ON COMMIT DELETE ROWS); a second call in
   -- the same transaction clears them first.

@@ -305,6 +305,8 @@ AS $$
 #variable_conflict use_column
 DECLARE
   tenant uuid := scoreledger_private.require_tenant();
+  pair_assignments uuid[];
+  pair_users uuid[];
 BEGIN
   -- `late`: the caller's transaction held locks before this call; it must
   -- not wait (sql/30_scoring.sql). Under these exclusive locks no other
@@ -315,7 +317,7 @@ BEGIN
 
   -- New statement, new snapshot: scores read below include every write
   -- committed before the locks above were granted.
-  RETURN QUERY EXECUTE $sql$
+  EXECUTE $sql$
     WITH changes AS MATERIALIZED (
       SELECT * FROM scoreledger_private.batch_changes($1, $2, $3)
     ), written AS (
@@ -332,10 +334,20 @@ BEGIN
            (count(*) FILTER (WHERE scoreledger_private.is_passing(ch.old_score, ch.old_max_score, v.pass_mark)
                                AND NOT scoreledger_private.is_passing(ch.new_score, ch.new_max_score, v.pass_mark)))::integer,
            (count(*) FILTER (WHERE NOT scoreledger_private.is_passing(ch.old_score, ch.old_max_score, v.pass_mark)
-                               AND scoreledger_private.is_passing(ch.new_score, ch.new_max_score, v.pass_mark)))::integer
+                               AND scoreledger_private.is_passing(ch.new_score, ch.new_max_score, v.pass_mark)))::integer,
+           array_agg(ch.assignment_id) FILTER (WHERE ch.assignment_id IS NOT NULL),
+           array_agg(ch.user_id) FILTER (WHERE ch.assignment_id IS NOT NULL)
     FROM changes ch JOIN pass_marks v ON v.evaluation_version_id = ch.evaluation_version_id
-  $sql$ USING rescore_batch.batch_id, reverting, scoreledger_private.batch_question_ids(rescore_batch.batch_id),
-              tenant, history_batch_id;
+  $sql$ INTO submissions_rescored, scores_changed, pass_to_fail, fail_to_pass, pair_assignments, pair_users
+  USING rescore_batch.batch_id, reverting, scoreledger_private.batch_question_ids(rescore_batch.batch_id),
+        tenant, history_batch_id;
+  -- The learners whose submissions were rescored: the intervention rule
+  -- over them, in this transaction (sql/46_interventions.sql), as the
+  -- preview counted it.
+  PERFORM scoreledger_private.enact_intervention_rule(pair_assignments, pair_users, history_batch_id,
+    format('batch %s %s', history_batch_id, CASE WHEN reverting THEN 'reverted a correction' ELSE 'was applied' END),
+    late, fn);
+  RETURN NEXT;
 END
 $$;
 

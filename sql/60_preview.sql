@@ -104,6 +104,15 @@ BEGIN
            coalesce(jsonb_agg(o.user_id ORDER BY o.user_id) FILTER (WHERE NOT o.passed_before AND o.passed_after), '[]') AS fail_to_pass,
            count(*) FILTER (WHERE o.passed_before = o.passed_after) AS unchanged
     FROM outcomes o GROUP BY o.assignment_id
+  ), effects AS MATERIALIZED (
+    -- The intervention rule (sql/46_interventions.sql) over the learners
+    -- apply would hand it, reading their new scores: what apply then opens,
+    -- withdraws and completes.
+    SELECT e.* FROM (SELECT array_agg(c.submission_id) AS ids, array_agg(c.assignment_id) AS aa, array_agg(c.user_id) AS uu,
+                            array_agg(c.new_score) AS sc, array_agg(c.new_max_score) AS mx
+                     FROM changes c WHERE c.assignment_id IS NOT NULL) x
+    CROSS JOIN LATERAL scoreledger_private.preview_intervention_effects(x.ids, x.aa, x.uu, x.sc, x.mx) e
+    WHERE x.aa IS NOT NULL
   )
   SELECT jsonb_build_object(
     'batch_id', $1,
@@ -115,11 +124,19 @@ BEGIN
       SELECT jsonb_agg(jsonb_build_object(
                'assignment_id', p.assignment_id, 'title', a.title, 'programme', a.programme,
                'attempt_policy', a.attempt_policy,
-               'passToFail', p.pass_to_fail, 'failToPass', p.fail_to_pass, 'unchanged', p.unchanged)
+               'passToFail', p.pass_to_fail, 'failToPass', p.fail_to_pass, 'unchanged', p.unchanged,
+               'interventionsOpened', coalesce((SELECT jsonb_agg(e.user_id ORDER BY e.user_id) FROM effects e
+                                                WHERE e.effect = 'open' AND e.assignment_id = p.assignment_id), '[]'),
+               'interventionsWithdrawn', coalesce((SELECT jsonb_agg(e.user_id ORDER BY e.user_id) FROM effects e
+                                                   WHERE e.effect = 'withdraw' AND e.assignment_id = p.assignment_id), '[]'))
              ORDER BY a.title, p.assignment_id)
       FROM per_assignment p
       JOIN scoreledger_private.assignments a
-        ON a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = p.assignment_id), '[]')) ELSE '{}' END
+        ON a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = p.assignment_id), '[]'),
+      'interventions', (SELECT jsonb_build_object('opened', count(*) FILTER (WHERE e.effect = 'open'),
+                                                  'withdrawn', count(*) FILTER (WHERE e.effect = 'withdraw'),
+                                                  'remedialCompleted', count(*) FILTER (WHERE e.effect = 'complete'))
+                        FROM effects e)) ELSE '{}' END
   FROM totals t
   $sql$ INTO document USING batch_id, reverting, scoreledger_private.batch_question_ids(batch_id), with_assignments;
   RETURN document;

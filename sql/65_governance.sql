@@ -360,9 +360,10 @@ BEGIN
   IF user_id IS NULL THEN
     PERFORM scoreledger_private.fail('SL422', 'user_id: is required');
   END IF;
-  IF capability IS NULL OR capability NOT IN ('create_batch', 'approve_batch', 'apply_batch', 'revert_batch', 'manage_policy') THEN
+  IF capability IS NULL OR capability NOT IN ('create_batch', 'approve_batch', 'apply_batch', 'revert_batch', 'manage_policy',
+                                                 'resolve_intervention') THEN
     PERFORM scoreledger_private.fail('SL422', format(
-      'capability: unknown capability %L (expected create_batch, approve_batch, apply_batch, revert_batch or manage_policy)',
+      'capability: unknown capability %L (expected create_batch, approve_batch, apply_batch, revert_batch, manage_policy or resolve_intervention)',
       capability));
   END IF;
   PERFORM scoreledger_private.require_administrator(grant_capability.user_id);
@@ -374,7 +375,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION scoreledger.grant_capability(uuid, text) IS
-  'Grants a capability (create_batch, approve_batch, apply_batch, revert_batch, manage_policy) to a user; audited. Returns false if already held.';
+  'Grants a capability (create_batch, approve_batch, apply_batch, revert_batch, manage_policy, resolve_intervention) to a user; audited. Returns false if already held.';
 GRANT EXECUTE ON FUNCTION scoreledger.grant_capability(uuid, text) TO scoreledger_app;
 
 CREATE OR REPLACE FUNCTION scoreledger.revoke_capability(user_id uuid, capability text)
@@ -388,7 +389,8 @@ DECLARE
 BEGIN
   PERFORM scoreledger_private.require_read_committed('scoreledger.revoke_capability');
   PERFORM scoreledger_private.require_actor();
-  IF capability IS NULL OR capability NOT IN ('create_batch', 'approve_batch', 'apply_batch', 'revert_batch', 'manage_policy') THEN
+  IF capability IS NULL OR capability NOT IN ('create_batch', 'approve_batch', 'apply_batch', 'revert_batch', 'manage_policy',
+                                                 'resolve_intervention') THEN
     PERFORM scoreledger_private.fail('SL422', format('capability: unknown capability %L', capability));
   END IF;
   PERFORM scoreledger_private.require_administrator(revoke_capability.user_id);

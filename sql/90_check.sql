@@ -116,6 +116,8 @@ BEGIN
                  FROM scoreledger_private.tenant_breaches() b;
     RETURN QUERY SELECT 'tenant ' || tenant.name, b.invariant, b.breaches, b.sample
                  FROM scoreledger_private.score_breaches() b;
+    RETURN QUERY SELECT 'tenant ' || tenant.name, b.invariant, b.breaches, b.sample
+                 FROM scoreledger_private.learner_breaches() b;
   END LOOP;
   PERFORM scoreledger_private.enter_context(caller_tenant, caller_actor);
 END

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from . import cli_admin, cli_batches, cli_content, cli_scores, db
+from . import cli_admin, cli_batches, cli_content, cli_learners, cli_scores, db
 from .context import Context
 
 
@@ -48,6 +48,9 @@ for command in (
     cli_scores.scores_group,
     cli_admin.check,
     cli_admin.demo,
+    cli_learners.attempt_group,
+    cli_learners.learner_group,
+    cli_learners.intervention_group,
 ):
     main.add_command(command)
 

@@ -203,7 +203,7 @@ SELECT tests.clear_context();
 -- ---------------------------------------------------------------------
 SELECT is_empty($$SELECT scope || ': ' || invariant || ' (' || breaches || ')' FROM scoreledger.check_invariants() WHERE breaches <> 0$$,
                 'check_invariants() reports no breach on valid data');
-SELECT is((SELECT count(*) FROM scoreledger.check_invariants() WHERE scope = 'tenant history tenant'), 7::bigint,
+SELECT is((SELECT count(*) FROM scoreledger.check_invariants() WHERE scope = 'tenant history tenant'), 12::bigint,
           'check_invariants() checks the data invariants of each tenant');
 SELECT ok((SELECT count(*) FROM scoreledger.check_invariants() WHERE scope = 'database') >= 3,
           'check_invariants() checks the catalog invariants too');

@@ -57,7 +57,9 @@ CREATE FUNCTION pg_temp.assignment_entry(n int, title text, programme text, poli
 LANGUAGE sql AS $$
   SELECT jsonb_build_object('assignment_id', pg_temp.asg(n), 'title', title, 'programme', programme,
                             'attempt_policy', policy, 'passToFail', pg_temp.users(pass_to_fail),
-                            'failToPass', pg_temp.users(fail_to_pass), 'unchanged', unchanged)
+                            'failToPass', pg_temp.users(fail_to_pass), 'unchanged', unchanged,
+                            -- No assignment here has attempt rules (contract section 11).
+                            'interventionsOpened', '[]'::jsonb, 'interventionsWithdrawn', '[]'::jsonb)
 $$;
 -- The preview rows of a batch as readable lines, by submission number:
 -- 'sN uN assignment old->new old_passed->new_passed'.
@@ -233,7 +235,8 @@ SELECT is(scoreledger.preview_correction_batch(:'p'),
             'assignments', jsonb_build_array(
               pg_temp.assignment_entry(1, 'Alpha', 'Programme 1', 'highest', '{1}', '{2,9}', 1),
               pg_temp.assignment_entry(2, 'Beta', 'Programme 2', 'latest', '{4,13}', '{5}', 1),
-              pg_temp.assignment_entry(3, 'Gamma', NULL, 'first', '{8}', '{7}', 1))),
+              pg_temp.assignment_entry(3, 'Gamma', NULL, 'first', '{8}', '{7}', 1)),
+            'interventions', '{"opened": 0, "withdrawn": 0, "remedialCompleted": 0}'::jsonb),
           'P: the preview document, exactly');
 
 -- The same, one fact at a time (for a readable failure).
@@ -290,7 +293,8 @@ SELECT is((SELECT count(*)::int FROM scoreledger.preview_correction_batch_change
 -- =====================================================================
 SELECT is(scoreledger.preview_correction_batch(:'d'),
           jsonb_build_object('batch_id', :'d'::uuid, 'submissionsAffected', 7, 'scoreUp', 3, 'scoreDown', 2, 'scoreUnchanged', 2,
-                             'passToFail', 2, 'failToPass', 0, 'outcomeUnchanged', 5, 'assignments', '[]'::jsonb),
+                             'passToFail', 2, 'failToPass', 0, 'outcomeUnchanged', 5, 'assignments', '[]'::jsonb,
+                             'interventions', '{"opened": 0, "withdrawn": 0, "remedialCompleted": 0}'::jsonb),
           'D: dropping q3: up/down by score/max_score (5/6 -> 3/3 is up; 0/6 -> 0/3 unchanged; 3/3 -> 0/0 down), no assignments');
 SELECT is(pg_temp.change_lines(:'d'), ARRAY[
             's201 u21 - 3/6->3/3 t->t',

@@ -237,9 +237,15 @@ DECLARE
   judge text := 'judge ' || seed;
 BEGIN
   PERFORM tests.make_evaluation(seed);
+  PERFORM scoreledger.upsert_assignment(jsonb_build_object('assignment_id', tests.uuid_of('remedial', seed),
+    'title', 'Remedial ' || seed, 'evaluation_id', tests.uuid_of('evaluation', seed)));
   PERFORM scoreledger.upsert_assignment(jsonb_build_object('assignment_id', tests.uuid_of('assignment', seed),
-    'title', 'Assignment ' || seed, 'evaluation_id', tests.uuid_of('evaluation', seed)));
+    'title', 'Assignment ' || seed, 'evaluation_id', tests.uuid_of('evaluation', seed),
+    'intervention_after_fails', 1, 'remedial_assignment_id', tests.uuid_of('remedial', seed)));
   sub := tests.submit(seed, 1, ARRAY['B'], ARRAY['A','B'], ARRAY['A'], seed, tests.uuid_of('assignment', seed));
+  -- A failed attempt: a rule intervention, its event and remedial work.
+  PERFORM tests.submit(seed, 2, ARRAY['A'], ARRAY['C'], ARRAY['D'], seed + 5000, tests.uuid_of('assignment', seed));
+  PERFORM scoreledger.start_attempt(tests.uuid_of('remedial', seed), tests.uuid_of('user', 2));
   batch := scoreledger.create_correction_batch('security sweep ' || seed, jsonb_build_array(jsonb_build_object(
     'type', 'drop_item', 'evaluation_version_id', tests.uuid_of('version', seed),
     'question_version_id', tests.uuid_of('q1', seed))));

@@ -52,13 +52,30 @@ def populate(dsn: str, tenant: str, actor: str, label: str) -> None:
         call(
             "SELECT scoreledger.import_evaluation_version(%s)", Jsonb(evaluation_doc(evaluation_id, version_id, items))
         )
+        remedial_id = str(uuid.uuid4())
         call(
             "SELECT scoreledger.upsert_assignment(%s)",
-            Jsonb({"assignment_id": assignment_id, "title": f"Assignment {label}", "evaluation_id": evaluation_id}),
+            Jsonb({"assignment_id": remedial_id, "title": f"Remedial {label}", "evaluation_id": evaluation_id}),
+        )
+        call(
+            "SELECT scoreledger.upsert_assignment(%s)",
+            Jsonb(
+                {
+                    "assignment_id": assignment_id,
+                    "title": f"Assignment {label}",
+                    "evaluation_id": evaluation_id,
+                    "intervention_after_fails": 1,
+                    "remedial_assignment_id": remedial_id,
+                }
+            ),
         )
         doc = submission_doc(submission_id, version_id, str(uuid.uuid4()), {items[0].question_version_id: {"B"}})
         doc["assignment_id"] = assignment_id
         call("SELECT scoreledger.record_submission(%s)", Jsonb(doc))
+        # A failed attempt of another learner: a rule intervention, its event, remedial work.
+        failed = submission_doc(str(uuid.uuid4()), version_id, str(uuid.uuid4()), {items[0].question_version_id: set()})
+        failed["assignment_id"] = assignment_id
+        call("SELECT scoreledger.record_submission(%s)", Jsonb(failed))
         batch = call(
             "SELECT scoreledger.create_correction_batch(%s, %s)",
             f"security {label}",

@@ -1,0 +1,410 @@
+-- =====================================================================
+-- Attempts (contract section 11): an assignment's attempt rules, the
+-- learner's outcome and counts as the rules read them, and the gate a
+-- delivery system calls before it opens an exam session.
+--
+-- learner_outcomes is the one place Phase 5 reads a learner's assignment
+-- outcome (attempt policy), failed attempts and attempts used: the gate,
+-- the intervention rule (sql/46_interventions.sql), learner_status and
+-- check all read it. It reads scores from the table, or from an override
+-- relation (submission ids with the scores a preview computed), so the
+-- preview feeds the same rule the scores apply would write.
+--
+-- Locks: one advisory lock per (tenant, assignment, user), taken after
+-- every other lock of a call (version locks, rows) and in key order, by
+-- whoever decides or changes a learner's gate: start_attempt, recording,
+-- apply and revert (through the intervention rule), open and resolve.
+-- =====================================================================
+
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.assignment_rule_events');
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.attempt_starts');
+
+-- Rule changes are events: never rewritten.
+CREATE OR REPLACE TRIGGER assignment_rule_events_append_only BEFORE UPDATE OR DELETE
+  ON scoreledger_private.assignment_rule_events
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__append_only();
+SELECT scoreledger_private.declare_guard('scoreledger_private.assignment_rule_events', 'assignment_rule_events_append_only',
+  'assignment rule changes are append-only events');
+CREATE OR REPLACE TRIGGER assignment_rule_events_never_truncated BEFORE TRUNCATE ON scoreledger_private.assignment_rule_events
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__append_only();
+SELECT scoreledger_private.declare_guard('scoreledger_private.assignment_rule_events', 'assignment_rule_events_never_truncated',
+  'assignment rule changes are never truncated');
+
+-- A start is a fact the count of attempts rests on.
+CREATE OR REPLACE TRIGGER attempt_start_immutable BEFORE UPDATE OR DELETE ON scoreledger_private.attempt_starts
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__immutable();
+SELECT scoreledger_private.declare_guard('scoreledger_private.attempt_starts', 'attempt_start_immutable',
+  'attempt starts never change (attempts used are counted from them)');
+CREATE OR REPLACE TRIGGER attempt_start_never_truncated BEFORE TRUNCATE ON scoreledger_private.attempt_starts
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__immutable();
+SELECT scoreledger_private.declare_guard('scoreledger_private.attempt_starts', 'attempt_start_never_truncated',
+  'attempt starts are never truncated');
+
+-- ---------------------------------------------------------------------
+-- Attempt rules of an assignment document
+-- ---------------------------------------------------------------------
+
+-- The rules of an assignment document, checked (SL422 naming the field;
+-- SL404 for a remedial assignment that is not one of this tenant's) and
+-- normalised: every rule present, defaults filled in.
+CREATE OR REPLACE FUNCTION scoreledger_private.assignment_rules(doc jsonb, tenant uuid, assignment_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  cooldown interval;
+  remedial uuid;
+  field text;
+BEGIN
+  FOREACH field IN ARRAY ARRAY['max_attempts', 'intervention_after_fails'] LOOP
+    IF nullif(doc -> field, 'null'::jsonb) IS NOT NULL
+       AND (jsonb_typeof(doc -> field) <> 'number' OR (doc ->> field)::numeric <> trunc((doc ->> field)::numeric)
+            OR (doc ->> field)::numeric NOT BETWEEN 1 AND 1000000) THEN
+      PERFORM scoreledger_private.fail('SL422', field || ': must be a positive integer (at most 1000000) or null');
+    END IF;
+  END LOOP;
+  IF nullif(doc -> 'retake_cooldown', 'null'::jsonb) IS NOT NULL THEN
+    IF jsonb_typeof(doc -> 'retake_cooldown') <> 'string' OR length(doc ->> 'retake_cooldown') > 100 THEN
+      PERFORM scoreledger_private.fail('SL422', 'retake_cooldown: must be an interval such as "24 hours", or null');
+    END IF;
+    BEGIN
+      cooldown := (doc ->> 'retake_cooldown')::interval;
+    EXCEPTION WHEN OTHERS THEN
+      PERFORM scoreledger_private.fail('SL422', format('retake_cooldown: %s is not an interval such as "24 hours"',
+                                                       doc -> 'retake_cooldown'));
+    END;
+    IF cooldown < interval '0' THEN
+      PERFORM scoreledger_private.fail('SL422', 'retake_cooldown: must not be negative');
+    END IF;
+  END IF;
+  IF nullif(doc -> 'retake_after_pass', 'null'::jsonb) IS NOT NULL AND jsonb_typeof(doc -> 'retake_after_pass') <> 'boolean' THEN
+    PERFORM scoreledger_private.fail('SL422', 'retake_after_pass: must be true or false');
+  END IF;
+  remedial := scoreledger_private.doc_uuid(doc, 'remedial_assignment_id', '', false);
+  IF remedial = assignment_id THEN
+    PERFORM scoreledger_private.fail('SL422', 'remedial_assignment_id: must be another assignment, not the assignment itself');
+  END IF;
+  IF remedial IS NOT NULL AND NOT EXISTS (SELECT 1 FROM scoreledger_private.assignments a
+                                          WHERE a.tenant_id = tenant AND a.assignment_id = remedial) THEN
+    PERFORM scoreledger_private.fail('SL404', format('remedial_assignment_id: assignment %s does not exist', remedial));
+  END IF;
+  RETURN jsonb_build_object(
+    'max_attempts', (doc ->> 'max_attempts')::integer,
+    'retake_cooldown', cooldown::text,
+    'retake_after_pass', coalesce((doc ->> 'retake_after_pass')::boolean, true),
+    'intervention_after_fails', (doc ->> 'intervention_after_fails')::integer,
+    'remedial_assignment_id', remedial);
+END
+$$;
+
+-- The rules of a stored assignment, in the form assignment_rules returns.
+CREATE OR REPLACE FUNCTION scoreledger_private.stored_rules(a scoreledger_private.assignments)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT jsonb_build_object('max_attempts', a.max_attempts, 'retake_cooldown', a.retake_cooldown::text,
+    'retake_after_pass', a.retake_after_pass, 'intervention_after_fails', a.intervention_after_fails,
+    'remedial_assignment_id', a.remedial_assignment_id)
+$$;
+
+-- ---------------------------------------------------------------------
+-- Learner locks
+-- ---------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION scoreledger_private.learner_lock_key(tenant uuid, assignment_id uuid, user_id uuid)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT pg_catalog.hashtextextended('scoreledger.learner:' || tenant::text || ':' || assignment_id::text || ':' || user_id::text, 0)
+$$;
+
+-- The learners' advisory locks, in key order. A later call (`late`: its
+-- transaction held locks before it) tries them and refuses with SL409
+-- rather than wait (sql/30_scoring.sql, holds_locks).
+CREATE OR REPLACE FUNCTION scoreledger_private.lock_learners(tenant uuid, assignment_ids uuid[], user_ids uuid[],
+                                                             late boolean, fn text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  missed boolean;
+BEGIN
+  IF NOT late THEN
+    PERFORM pg_catalog.pg_advisory_xact_lock(k.key)
+    FROM (SELECT DISTINCT scoreledger_private.learner_lock_key(tenant, p.a, p.u) AS key
+          FROM unnest(assignment_ids, user_ids) p(a, u) ORDER BY 1) k;
+    RETURN;
+  END IF;
+  SELECT bool_or(NOT pg_catalog.pg_try_advisory_xact_lock(k.key)) INTO missed
+  FROM (SELECT DISTINCT scoreledger_private.learner_lock_key(tenant, p.a, p.u) AS key
+        FROM unnest(assignment_ids, user_ids) p(a, u) ORDER BY 1) k;
+  IF missed THEN
+    PERFORM scoreledger_private.refuse_lock_wait(fn, 'the gate of a learner this call decides');
+  END IF;
+END
+$$;
+
+-- ---------------------------------------------------------------------
+-- Outcomes and counts
+-- ---------------------------------------------------------------------
+
+-- For each (assignment, user) pair: how many submissions, the assignment
+-- outcome under its attempt policy (null without submissions), failed
+-- submissions recorded after the latest resolved intervention closed (all
+-- if none; a withdrawn one does not reset the count), submissions that
+-- name no start, and the latest submitted_at. Scores come from the table,
+-- or for the submissions listed in override_ids from the override arrays
+-- (a preview's new scores). One statement over the pairs' submissions:
+-- the rule's bulk path and the gate's single probe alike.
+CREATE OR REPLACE FUNCTION scoreledger_private.learner_outcomes(
+  pair_assignments uuid[], pair_users uuid[],
+  override_ids uuid[] DEFAULT NULL, override_scores numeric[] DEFAULT NULL, override_max numeric[] DEFAULT NULL)
+RETURNS TABLE (assignment_id uuid, user_id uuid, submissions integer, outcome_passed boolean,
+               failed_since_resolution integer, unstarted_submissions integer, last_submitted_at timestamptz)
+LANGUAGE sql STABLE
+AS $$
+  WITH pairs AS MATERIALIZED (
+    SELECT DISTINCT p.a AS assignment_id, p.u AS user_id FROM unnest(pair_assignments, pair_users) p(a, u)
+  ), overrides AS MATERIALIZED (
+    SELECT o.id, o.score, o.max_score FROM unnest(override_ids, override_scores, override_max) o(id, score, max_score)
+  ), judged AS (
+    SELECT p.assignment_id, p.user_id, a.attempt_policy, s.submitted_at, s.attempt_no, s.attempt_id, s.recorded_at,
+           r.resolved_at,
+           scoreledger_private.is_passing(sc.score, sc.max_score, v.pass_mark) AS passed,
+           -- At scale 80, as the preview compares fractions (sql/60_preview.sql).
+           CASE WHEN sc.max_score > 0 THEN (sc.score + 0::numeric(100, 80)) / sc.max_score ELSE 0 END AS fraction
+    FROM pairs p
+    JOIN scoreledger_private.assignments a
+      ON a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = p.assignment_id
+    JOIN scoreledger_private.submissions s
+      ON s.tenant_id = scoreledger.current_tenant() AND s.assignment_id = p.assignment_id AND s.user_id = p.user_id
+    JOIN scoreledger_private.evaluation_versions v
+      ON v.tenant_id = s.tenant_id AND v.evaluation_version_id = s.evaluation_version_id
+    LEFT JOIN overrides o ON o.id = s.submission_id
+    CROSS JOIN LATERAL (SELECT coalesce(o.score, s.score) AS score,
+                               CASE WHEN o.id IS NOT NULL THEN o.max_score ELSE s.max_score END AS max_score) sc
+    LEFT JOIN LATERAL (
+      SELECT max(i.closed_at) AS resolved_at FROM scoreledger_private.interventions i
+      WHERE i.tenant_id = scoreledger.current_tenant() AND i.assignment_id = p.assignment_id AND i.user_id = p.user_id
+        AND i.status = 'resolved') r ON true
+  ), outcomes AS (
+    -- The attempt policy picks the submission whose pass/fail is the
+    -- outcome: highest score/max_score (earliest attempt on ties), latest,
+    -- or first -- as the preview picks it.
+    SELECT DISTINCT ON (j.assignment_id, j.user_id) j.assignment_id, j.user_id, j.passed
+    FROM judged j
+    ORDER BY j.assignment_id, j.user_id,
+             CASE WHEN j.attempt_policy = 'highest' THEN j.fraction END DESC NULLS LAST,
+             CASE WHEN j.attempt_policy = 'latest' THEN j.submitted_at END DESC NULLS LAST,
+             CASE WHEN j.attempt_policy = 'first' THEN j.submitted_at END,
+             CASE WHEN j.attempt_policy = 'latest' THEN -j.attempt_no ELSE j.attempt_no END
+  ), counts AS (
+    SELECT j.assignment_id, j.user_id, count(*)::integer AS submissions,
+           (count(*) FILTER (WHERE NOT j.passed AND (j.resolved_at IS NULL OR j.recorded_at > j.resolved_at)))::integer AS failed,
+           (count(*) FILTER (WHERE j.attempt_id IS NULL))::integer AS unstarted,
+           max(j.submitted_at) AS last_submitted_at
+    FROM judged j GROUP BY j.assignment_id, j.user_id
+  )
+  SELECT p.assignment_id, p.user_id, coalesce(c.submissions, 0), o.passed, coalesce(c.failed, 0),
+         coalesce(c.unstarted, 0), c.last_submitted_at
+  FROM pairs p
+  LEFT JOIN counts c ON c.assignment_id = p.assignment_id AND c.user_id = p.user_id
+  LEFT JOIN outcomes o ON o.assignment_id = p.assignment_id AND o.user_id = p.user_id
+$$;
+
+-- ---------------------------------------------------------------------
+-- The gate
+-- ---------------------------------------------------------------------
+
+-- The decision for one learner on one assignment, under the current
+-- scores: {"allowed", "attempt_no" (the next), "attempts_used",
+-- "reasons": [every reason that applies]}. One indexed probe per rule:
+-- the learner's starts, their submissions for the assignment (outcome,
+-- cooldown, unstarted attempts), their open intervention.
+CREATE OR REPLACE FUNCTION scoreledger_private.attempt_decision(assignment_id uuid, user_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+AS $$
+#variable_conflict use_column
+DECLARE
+  tenant uuid := scoreledger_private.require_tenant();
+  a scoreledger_private.assignments;
+  learner record;
+  starts integer;
+  last_start timestamptz;
+  open_id uuid;
+  used integer;
+  retry_at timestamptz;
+  reasons jsonb := '[]';
+BEGIN
+  IF attempt_decision.user_id IS NULL THEN
+    PERFORM scoreledger_private.fail('SL422', 'user_id: is required');
+  END IF;
+  SELECT * INTO a FROM scoreledger_private.assignments x
+  WHERE x.tenant_id = tenant AND x.assignment_id = attempt_decision.assignment_id;
+  IF NOT FOUND THEN
+    PERFORM scoreledger_private.fail('SL404', format('assignment %s does not exist', attempt_decision.assignment_id));
+  END IF;
+  SELECT count(*)::integer, max(st.started_at) INTO starts, last_start
+  FROM scoreledger_private.attempt_starts st
+  WHERE st.tenant_id = tenant AND st.assignment_id = a.assignment_id AND st.user_id = attempt_decision.user_id;
+  SELECT * INTO learner FROM scoreledger_private.learner_outcomes(ARRAY[a.assignment_id], ARRAY[attempt_decision.user_id]);
+  SELECT i.intervention_id INTO open_id FROM scoreledger_private.interventions i
+  WHERE i.tenant_id = tenant AND i.assignment_id = a.assignment_id AND i.user_id = attempt_decision.user_id
+    AND i.status = 'open';
+
+  used := starts + learner.unstarted_submissions;
+  IF a.max_attempts IS NOT NULL AND used >= a.max_attempts THEN
+    reasons := reasons || jsonb_build_object('code', 'max_attempts_reached', 'attempts_used', used,
+                                             'max_attempts', a.max_attempts);
+  END IF;
+  IF NOT a.retake_after_pass AND learner.outcome_passed THEN
+    reasons := reasons || jsonb_build_object('code', 'already_passed');
+  END IF;
+  retry_at := greatest(learner.last_submitted_at, last_start) + a.retake_cooldown;
+  IF retry_at > pg_catalog.clock_timestamp() THEN
+    reasons := reasons || jsonb_build_object('code', 'cooldown', 'retry_at', retry_at);
+  END IF;
+  IF open_id IS NOT NULL THEN
+    reasons := reasons || jsonb_build_object('code', 'intervention_required', 'intervention_id', open_id);
+  END IF;
+  RETURN jsonb_build_object('allowed', jsonb_array_length(reasons) = 0, 'attempt_no', used + 1, 'attempts_used', used,
+                            'max_attempts', a.max_attempts, 'reasons', reasons);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION scoreledger.check_attempt(assignment_id uuid, user_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  decision jsonb := scoreledger_private.attempt_decision(assignment_id, user_id);
+BEGIN
+  IF (decision ->> 'allowed')::boolean THEN
+    RETURN jsonb_build_object('allowed', true, 'attempt_no', decision -> 'attempt_no');
+  END IF;
+  RETURN jsonb_build_object('allowed', false, 'reasons', decision -> 'reasons');
+END
+$$;
+COMMENT ON FUNCTION scoreledger.check_attempt(uuid, uuid) IS
+  'The gate''s decision without recording a start: {"allowed": true, "attempt_no"} or {"allowed": false, "reasons": [...]} with every reason that applies (max_attempts_reached, already_passed, cooldown, intervention_required). Reads only.';
+GRANT EXECUTE ON FUNCTION scoreledger.check_attempt(uuid, uuid) TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.start_attempt(assignment_id uuid, user_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  tenant uuid := scoreledger_private.require_tenant();
+  decision jsonb;
+  new_attempt uuid := gen_random_uuid();
+BEGIN
+  -- The decision is read after the learner's lock, in a new snapshot: two
+  -- starts for the last allowed attempt take turns and the second sees the
+  -- first's start. At REPEATABLE READ the snapshot would be older than the
+  -- lock: refused.
+  PERFORM scoreledger_private.require_read_committed('scoreledger.start_attempt');
+  IF assignment_id IS NULL OR user_id IS NULL THEN
+    PERFORM scoreledger_private.fail('SL422', CASE WHEN assignment_id IS NULL THEN 'assignment_id' ELSE 'user_id' END
+                                              || ': is required');
+  END IF;
+  PERFORM scoreledger_private.lock_learners(tenant, ARRAY[assignment_id], ARRAY[user_id],
+                                            scoreledger_private.holds_locks(), 'scoreledger.start_attempt');
+  decision := scoreledger_private.attempt_decision(assignment_id, user_id);
+  IF NOT (decision ->> 'allowed')::boolean THEN
+    RETURN jsonb_build_object('allowed', false, 'reasons', decision -> 'reasons');
+  END IF;
+  INSERT INTO scoreledger_private.attempt_starts (tenant_id, attempt_id, assignment_id, user_id, attempt_no, started_by)
+  VALUES (tenant, new_attempt, assignment_id, user_id, (decision ->> 'attempt_no')::integer, scoreledger.current_actor());
+  RETURN jsonb_build_object('allowed', true, 'attempt_id', new_attempt, 'attempt_no', decision -> 'attempt_no');
+END
+$$;
+COMMENT ON FUNCTION scoreledger.start_attempt(uuid, uuid) IS
+  'What a delivery system calls before opening an exam session: records a start and returns {"allowed": true, "attempt_id", "attempt_no"}, or writes nothing and returns {"allowed": false, "reasons": [...]}. Needs READ COMMITTED (SL409 otherwise).';
+GRANT EXECUTE ON FUNCTION scoreledger.start_attempt(uuid, uuid) TO scoreledger_app;
+
+-- ---------------------------------------------------------------------
+-- attempt_id on submission documents (recording, sql/42_recording.sql)
+-- ---------------------------------------------------------------------
+
+-- The starts the call's documents name, locked in key order (a second
+-- recorder of the same start waits, then sees the first's submission),
+-- then each checked: a start of the same user and assignment (SL404), not
+-- used by a recorded submission nor twice in the call (SL409). Runs after
+-- the documents' own rules passed and before anything is written.
+CREATE OR REPLACE FUNCTION scoreledger_private.check_attempt_ids(tenant uuid, path_prefix text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  bad record;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_temp.recording_attempts) THEN
+    RETURN;
+  END IF;
+  PERFORM 1 FROM scoreledger_private.attempt_starts st
+  WHERE st.tenant_id = tenant AND st.attempt_id IN (SELECT ra.attempt_id FROM pg_temp.recording_attempts ra)
+  ORDER BY st.attempt_id
+  FOR KEY SHARE;
+  SELECT r.idx, ra.attempt_id, st.attempt_id IS NULL AS missing INTO bad
+  FROM pg_temp.recording_submissions r
+  JOIN pg_temp.recording_attempts ra ON ra.idx = r.idx
+  LEFT JOIN scoreledger_private.attempt_starts st
+    ON st.tenant_id = tenant AND st.attempt_id = ra.attempt_id
+   AND st.user_id = r.user_id AND st.assignment_id IS NOT DISTINCT FROM r.assignment_id
+  ORDER BY (st.attempt_id IS NULL) DESC, r.idx
+  LIMIT 1;
+  IF bad.missing THEN
+    PERFORM scoreledger_private.fail('SL404', format('%sattempt_id: attempt %s is not a start of this user and assignment',
+      CASE WHEN path_prefix IS NULL THEN '' ELSE format('%s[%s].', path_prefix, bad.idx) END, bad.attempt_id));
+  END IF;
+  SELECT x.* INTO bad FROM (
+    SELECT r.idx, ra.attempt_id, r.submission_id,
+           (SELECT s.submission_id FROM scoreledger_private.submissions s
+            WHERE s.tenant_id = tenant AND s.attempt_id = ra.attempt_id) AS used_by,
+           row_number() OVER (PARTITION BY ra.attempt_id ORDER BY r.idx) AS occurrence
+    FROM pg_temp.recording_submissions r
+    JOIN pg_temp.recording_attempts ra ON ra.idx = r.idx
+    WHERE r.fresh) x
+  WHERE (x.used_by IS NOT NULL AND x.used_by <> x.submission_id) OR x.occurrence > 1
+  ORDER BY x.idx LIMIT 1;
+  IF FOUND THEN
+    PERFORM scoreledger_private.fail('SL409', format('%sattempt_id: attempt %s is already used by %s',
+      CASE WHEN path_prefix IS NULL THEN '' ELSE format('%s[%s].', path_prefix, bad.idx) END, bad.attempt_id,
+      CASE WHEN bad.used_by IS NOT NULL THEN 'submission ' || bad.used_by ELSE 'another document of this call' END));
+  END IF;
+END
+$$;
+
+-- The documents' attempt_id, parsed into a scratch table of its own (the
+-- recording tables' layout stays as long-lived sessions created it): SL422
+-- naming the entry for a value that is not a uuid string. Documents
+-- without one (the bulk path's usual case) cost one scan of the call.
+CREATE OR REPLACE FUNCTION scoreledger_private.parse_attempt_ids(docs jsonb, path_prefix text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  bad integer;
+BEGIN
+  -- The scratch table is ensure_recording_tables' (sql/42_recording.sql), emptied there.
+  IF NOT jsonb_path_exists(docs, '$[*].attempt_id ? (@ != null)') THEN
+    RETURN;
+  END IF;
+  SELECT (x.n - 1)::integer INTO bad
+  FROM jsonb_array_elements(docs) WITH ORDINALITY x(doc, n)
+  WHERE nullif(x.doc -> 'attempt_id', 'null'::jsonb) IS NOT NULL
+    AND scoreledger_private.field_problem(x.doc -> 'attempt_id', 'uuid') IS NOT NULL
+  ORDER BY x.n LIMIT 1;
+  IF bad IS NOT NULL THEN
+    PERFORM scoreledger_private.fail('SL422', format('%sattempt_id: must be a uuid string',
+      CASE WHEN path_prefix IS NULL THEN '' ELSE format('%s[%s].', path_prefix, bad) END));
+  END IF;
+  INSERT INTO pg_temp.recording_attempts (idx, attempt_id)
+  SELECT (x.n - 1)::integer, (x.doc ->> 'attempt_id')::uuid
+  FROM jsonb_array_elements(docs) WITH ORDINALITY x(doc, n)
+  WHERE nullif(x.doc -> 'attempt_id', 'null'::jsonb) IS NOT NULL;
+END
+$$;

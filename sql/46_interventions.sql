@@ -1,0 +1,620 @@
+-- =====================================================================
+-- Interventions and remedial work (contract section 11).
+--
+-- The rule is written once, in intervention_effects: for a set of
+-- (assignment, user) pairs, and optionally a preview's new scores, what
+-- the rule does -- open, withdraw, complete. enact_intervention_rule
+-- writes those effects; recording (sql/42), apply and revert (sql/50)
+-- call it over the pairs they touched, in their own transaction; the
+-- previews (sql/60) count the effects of their new scores; check (sql/90)
+-- reports any effect still pending as a breach.
+--
+-- The statuses and moves of interventions and issuances are data
+-- (learner_lock_statuses, learner_lock_transitions), read by the guards on
+-- the rows, by enact and by resolve.
+-- =====================================================================
+
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.interventions');
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.intervention_events');
+SELECT scoreledger_private.enable_tenant_rls('scoreledger_private.remedial_issuances');
+
+-- ---------------------------------------------------------------------
+-- The state machines, as data
+-- ---------------------------------------------------------------------
+
+CREATE OR REPLACE VIEW scoreledger_private.learner_lock_statuses AS
+  SELECT * FROM (VALUES
+    ('intervention', 'open', true, false, 'locks the learner''s next attempt'),
+    ('intervention', 'resolved', false, true, 'an instructor (or completed remedial work) released the lock; the rule counts afresh'),
+    ('intervention', 'withdrawn', false, true, 'the rule''s condition no longer holds (a correction or a rule change)'),
+    ('issuance', 'issued', true, false, 'remedial assignment to do'),
+    ('issuance', 'completed', false, true, 'the learner passed the remedial assignment'),
+    ('issuance', 'withdrawn', false, true, 'its intervention closed otherwise')
+  ) s(machine, status, initial, final, meaning);
+COMMENT ON VIEW scoreledger_private.learner_lock_statuses IS
+  'The statuses of interventions and remedial issuances: initial (inserted in), final (never changes again).';
+
+-- by_batch: a correction batch (or recording, or a rule change) may take
+-- the move; rule_only: only for interventions the rule opened.
+CREATE OR REPLACE VIEW scoreledger_private.learner_lock_transitions AS
+  SELECT * FROM (VALUES
+    ('intervention', 'open', 'resolve', 'resolved', 'resolve_intervention', false, false),
+    ('intervention', 'open', 'complete', 'resolved', NULL, true, true),
+    ('intervention', 'open', 'withdraw', 'withdrawn', NULL, true, true),
+    ('issuance', 'issued', 'complete', 'completed', NULL, true, true),
+    ('issuance', 'issued', 'withdraw', 'withdrawn', NULL, true, true),
+    ('issuance', 'issued', 'resolve', 'withdrawn', 'resolve_intervention', false, true)
+  ) t(machine, from_status, action, to_status, capability, by_batch, rule_only);
+COMMENT ON VIEW scoreledger_private.learner_lock_transitions IS
+  'The allowed moves of interventions and issuances: action, target status, capability (under enforce_capabilities), whether the engine may take it.';
+
+CREATE OR REPLACE FUNCTION scoreledger_private.lock_status_after(machine text, action text)
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+  SELECT t.to_status FROM scoreledger_private.learner_lock_transitions t
+  WHERE t.machine = lock_status_after.machine AND t.action = lock_status_after.action
+$$;
+
+-- ---------------------------------------------------------------------
+-- Guards
+-- ---------------------------------------------------------------------
+
+-- Rows are inserted in the machine's initial status; an update moves a row
+-- along the machine and touches nothing of its opening; a closed row never
+-- changes. For the owner's plain DML too.
+CREATE OR REPLACE FUNCTION scoreledger_private.tg_learner_locks__inserted_initial()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  lock_machine text := CASE TG_TABLE_NAME WHEN 'interventions' THEN 'intervention' ELSE 'issuance' END;
+  bad text;
+BEGIN
+  SELECT nr.r ->> 'status' INTO bad FROM (SELECT to_jsonb(x) AS r FROM new_rows x) nr
+  WHERE NOT EXISTS (SELECT 1 FROM scoreledger_private.learner_lock_statuses s
+                    WHERE s.machine = lock_machine AND s.status = nr.r ->> 'status' AND s.initial)
+  LIMIT 1;
+  IF FOUND THEN
+    PERFORM scoreledger_private.fail('SL423', format('%s rows are inserted %s, not %s', TG_TABLE_NAME,
+      (SELECT s.status FROM scoreledger_private.learner_lock_statuses s WHERE s.machine = lock_machine AND s.initial), bad));
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION scoreledger_private.tg_learner_locks__machine()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  lock_machine text := CASE TG_TABLE_NAME WHEN 'interventions' THEN 'intervention' ELSE 'issuance' END;
+  id_field text := CASE TG_TABLE_NAME WHEN 'interventions' THEN 'intervention_id' ELSE 'issuance_id' END;
+  bad text;
+BEGIN
+  SELECT format('%s -> %s', o.r ->> 'status', n.r ->> 'status') INTO bad
+  FROM (SELECT to_jsonb(x) AS r FROM old_rows x) o
+  JOIN (SELECT to_jsonb(x) AS r FROM new_rows x) n ON n.r -> id_field = o.r -> id_field
+  WHERE (o.r - ARRAY['status', 'closed_at', 'closed_by', 'closed_by_batch_id', 'note'])
+          IS DISTINCT FROM (n.r - ARRAY['status', 'closed_at', 'closed_by', 'closed_by_batch_id', 'note'])
+     OR NOT EXISTS (SELECT 1 FROM scoreledger_private.learner_lock_transitions t
+                    WHERE t.machine = lock_machine AND t.from_status = o.r ->> 'status'
+                      AND t.to_status = n.r ->> 'status'
+                      AND (NOT t.rule_only OR lock_machine = 'issuance' OR o.r ->> 'origin' = 'rule'))
+  LIMIT 1;
+  IF FOUND THEN
+    PERFORM scoreledger_private.fail('SL423', format('%s: a row moves only along its state machine (%s refused)',
+      replace(TG_TABLE_NAME, '_', ' '), bad));
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION scoreledger_private.tg_learner_locks__never_deleted()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  PERFORM scoreledger_private.fail('SL423', format('%s are never deleted (%s refused)', replace(TG_TABLE_NAME, '_', ' '),
+                                                   lower(TG_OP)));
+  RETURN NULL;
+END
+$$;
+
+-- Every insert and move of an intervention is an event, written by the
+-- database whoever writes the row.
+CREATE OR REPLACE FUNCTION scoreledger_private.tg_interventions__opened_event()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  INSERT INTO scoreledger_private.intervention_events
+    (tenant_id, intervention_id, from_status, to_status, actor_id, batch_id, note)
+  SELECT n.tenant_id, n.intervention_id, NULL, n.status, scoreledger.current_actor(), n.opened_by_batch_id, n.reason
+  FROM new_rows n ORDER BY n.intervention_id;
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION scoreledger_private.tg_interventions__moved_event()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  INSERT INTO scoreledger_private.intervention_events
+    (tenant_id, intervention_id, from_status, to_status, actor_id, batch_id, note)
+  SELECT n.tenant_id, n.intervention_id, o.status, n.status, scoreledger.current_actor(), n.closed_by_batch_id, n.note
+  FROM new_rows n JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.intervention_id = n.intervention_id
+  WHERE o.status IS DISTINCT FROM n.status
+  ORDER BY n.intervention_id;
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER interventions_inserted_open AFTER INSERT ON scoreledger_private.interventions
+  REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_learner_locks__inserted_initial();
+SELECT scoreledger_private.declare_guard('scoreledger_private.interventions', 'interventions_inserted_open',
+  'an intervention is inserted open');
+CREATE OR REPLACE TRIGGER interventions_move_along_machine AFTER UPDATE ON scoreledger_private.interventions
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_learner_locks__machine();
+SELECT scoreledger_private.declare_guard('scoreledger_private.interventions', 'interventions_move_along_machine',
+  'an intervention moves only along its machine; its opening never changes; closed ones never change');
+CREATE OR REPLACE TRIGGER interventions_never_deleted BEFORE DELETE OR TRUNCATE ON scoreledger_private.interventions
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_learner_locks__never_deleted();
+SELECT scoreledger_private.declare_guard('scoreledger_private.interventions', 'interventions_never_deleted',
+  'interventions are never deleted');
+CREATE OR REPLACE TRIGGER interventions_insert_events AFTER INSERT ON scoreledger_private.interventions
+  REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_interventions__opened_event();
+SELECT scoreledger_private.declare_guard('scoreledger_private.interventions', 'interventions_insert_events',
+  'every opened intervention is an event');
+CREATE OR REPLACE TRIGGER interventions_update_events AFTER UPDATE ON scoreledger_private.interventions
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_interventions__moved_event();
+SELECT scoreledger_private.declare_guard('scoreledger_private.interventions', 'interventions_update_events',
+  'every move of an intervention is an event');
+
+CREATE OR REPLACE TRIGGER intervention_events_append_only BEFORE UPDATE OR DELETE ON scoreledger_private.intervention_events
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__append_only();
+SELECT scoreledger_private.declare_guard('scoreledger_private.intervention_events', 'intervention_events_append_only',
+  'intervention events are append-only');
+CREATE OR REPLACE TRIGGER intervention_events_never_truncated BEFORE TRUNCATE ON scoreledger_private.intervention_events
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg__append_only();
+SELECT scoreledger_private.declare_guard('scoreledger_private.intervention_events', 'intervention_events_never_truncated',
+  'intervention events are never truncated');
+
+CREATE OR REPLACE TRIGGER issuances_inserted_issued AFTER INSERT ON scoreledger_private.remedial_issuances
+  REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_learner_locks__inserted_initial();
+SELECT scoreledger_private.declare_guard('scoreledger_private.remedial_issuances', 'issuances_inserted_issued',
+  'a remedial issuance is inserted issued');
+CREATE OR REPLACE TRIGGER issuances_move_along_machine AFTER UPDATE ON scoreledger_private.remedial_issuances
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_learner_locks__machine();
+SELECT scoreledger_private.declare_guard('scoreledger_private.remedial_issuances', 'issuances_move_along_machine',
+  'a remedial issuance moves only along its machine; closed ones never change');
+CREATE OR REPLACE TRIGGER issuances_never_deleted BEFORE DELETE OR TRUNCATE ON scoreledger_private.remedial_issuances
+  FOR EACH STATEMENT EXECUTE FUNCTION scoreledger_private.tg_learner_locks__never_deleted();
+SELECT scoreledger_private.declare_guard('scoreledger_private.remedial_issuances', 'issuances_never_deleted',
+  'remedial issuances are never deleted');
+
+-- ---------------------------------------------------------------------
+-- The rule, written once
+-- ---------------------------------------------------------------------
+
+-- What the rule does for the given (assignment, user) pairs, under the
+-- current scores or, for the submissions in override_ids, the given ones:
+--   complete  remedial work issued on a pair whose outcome is pass: the
+--             issuance completes, its intervention resolves (the count of
+--             its assignment starts afresh, so nothing else happens there);
+--   open      the condition holds and no intervention is open;
+--   withdraw  an open rule intervention whose condition no longer holds.
+-- Manual interventions, closed interventions and closed issuances are
+-- never an effect. Only pairs the rule can touch are read: an assignment
+-- with the rule, an open rule intervention, remedial work issued.
+CREATE OR REPLACE FUNCTION scoreledger_private.intervention_effects(
+  pair_assignments uuid[], pair_users uuid[],
+  override_ids uuid[] DEFAULT NULL, override_scores numeric[] DEFAULT NULL, override_max numeric[] DEFAULT NULL)
+RETURNS TABLE (effect text, assignment_id uuid, user_id uuid, intervention_id uuid, issuance_id uuid,
+               failed integer, threshold integer, remedial_assignment_id uuid)
+LANGUAGE sql STABLE
+AS $$
+  WITH pairs AS MATERIALIZED (
+    SELECT DISTINCT p.a, p.u FROM unnest(pair_assignments, pair_users) p(a, u) WHERE p.a IS NOT NULL AND p.u IS NOT NULL
+  ), relevant AS MATERIALIZED (
+    SELECT array_agg(p.a) AS aa, array_agg(p.u) AS uu FROM pairs p
+    WHERE EXISTS (SELECT 1 FROM scoreledger_private.assignments a
+                  WHERE a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = p.a
+                    AND a.intervention_after_fails IS NOT NULL)
+       OR EXISTS (SELECT 1 FROM scoreledger_private.interventions i
+                  WHERE i.tenant_id = scoreledger.current_tenant() AND i.assignment_id = p.a AND i.user_id = p.u
+                    AND i.status = 'open' AND i.origin = 'rule')
+       OR EXISTS (SELECT 1 FROM scoreledger_private.remedial_issuances r
+                  WHERE r.tenant_id = scoreledger.current_tenant() AND r.assignment_id = p.a AND r.user_id = p.u
+                    AND r.status = 'issued')
+  ), outcomes AS MATERIALIZED (
+    SELECT o.* FROM relevant x
+    CROSS JOIN LATERAL scoreledger_private.learner_outcomes(x.aa, x.uu, override_ids, override_scores, override_max) o
+    WHERE x.aa IS NOT NULL
+  ), completions AS MATERIALIZED (
+    SELECT 'complete'::text AS effect, i.assignment_id, i.user_id, i.intervention_id, r.issuance_id,
+           NULL::integer AS failed, NULL::integer AS threshold, r.assignment_id AS remedial_assignment_id
+    FROM outcomes o
+    JOIN scoreledger_private.remedial_issuances r
+      ON r.tenant_id = scoreledger.current_tenant() AND r.assignment_id = o.assignment_id AND r.user_id = o.user_id
+     AND r.status = 'issued'
+    JOIN scoreledger_private.interventions i
+      ON i.tenant_id = r.tenant_id AND i.intervention_id = r.intervention_id AND i.status = 'open'
+    WHERE o.outcome_passed
+  ), judged AS (
+    SELECT o.assignment_id, o.user_id, o.failed_since_resolution, a.intervention_after_fails, a.remedial_assignment_id,
+           coalesce(a.intervention_after_fails IS NOT NULL AND NOT o.outcome_passed
+                    AND o.failed_since_resolution >= a.intervention_after_fails, false) AS holds,
+           i.intervention_id, i.origin, r.issuance_id
+    FROM outcomes o
+    JOIN scoreledger_private.assignments a
+      ON a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = o.assignment_id
+    LEFT JOIN scoreledger_private.interventions i
+      ON i.tenant_id = a.tenant_id AND i.assignment_id = o.assignment_id AND i.user_id = o.user_id AND i.status = 'open'
+    LEFT JOIN scoreledger_private.remedial_issuances r
+      ON r.tenant_id = i.tenant_id AND r.intervention_id = i.intervention_id AND r.status = 'issued'
+    WHERE NOT EXISTS (SELECT 1 FROM completions c WHERE c.intervention_id = i.intervention_id)
+  )
+  SELECT * FROM completions
+  UNION ALL
+  SELECT 'open', j.assignment_id, j.user_id, NULL, NULL, j.failed_since_resolution, j.intervention_after_fails,
+         j.remedial_assignment_id
+  FROM judged j WHERE j.holds AND j.intervention_id IS NULL
+  UNION ALL
+  SELECT 'withdraw', j.assignment_id, j.user_id, j.intervention_id, j.issuance_id, j.failed_since_resolution,
+         j.intervention_after_fails, NULL
+  FROM judged j WHERE NOT j.holds AND j.origin = 'rule'
+$$;
+
+-- Writes the rule's effects for the pairs, after taking their learners'
+-- locks (and those of interventions whose remedial work is on the pairs)
+-- in key order; the effects are read in the next statement, so under the
+-- locks. `batch_id`: the batch that rescored them (null: a recording or a
+-- rule change); `cause`: why a withdrawal happens, for its note.
+CREATE OR REPLACE FUNCTION scoreledger_private.enact_intervention_rule(
+  pair_assignments uuid[], pair_users uuid[], batch_id uuid, cause text, late boolean, fn text)
+RETURNS TABLE (opened integer, withdrawn integer, completed integer)
+LANGUAGE plpgsql VOLATILE
+AS $$
+#variable_conflict use_column
+DECLARE
+  tenant uuid := scoreledger_private.require_tenant();
+  lock_a uuid[];
+  lock_u uuid[];
+BEGIN
+  IF coalesce(cardinality(pair_assignments), 0) = 0 THEN
+    RETURN QUERY SELECT 0, 0, 0;
+    RETURN;
+  END IF;
+  SELECT array_agg(x.a), array_agg(x.u) INTO lock_a, lock_u FROM (
+    SELECT p.a, p.u FROM unnest(pair_assignments, pair_users) p(a, u) WHERE p.a IS NOT NULL
+    UNION
+    SELECT i.assignment_id, i.user_id
+    FROM unnest(pair_assignments, pair_users) p(a, u)
+    JOIN scoreledger_private.remedial_issuances r
+      ON r.tenant_id = tenant AND r.assignment_id = p.a AND r.user_id = p.u AND r.status = 'issued'
+    JOIN scoreledger_private.interventions i ON i.tenant_id = r.tenant_id AND i.intervention_id = r.intervention_id) x;
+  PERFORM scoreledger_private.lock_learners(tenant, lock_a, lock_u, late, fn);
+
+  RETURN QUERY
+  WITH effects AS MATERIALIZED (
+    SELECT e.* FROM scoreledger_private.intervention_effects(pair_assignments, pair_users) e
+    -- An intervention whose learner's lock this call does not hold is left
+    -- to the call that holds it.
+    WHERE e.effect <> 'complete' OR (e.assignment_id, e.user_id) IN (SELECT * FROM unnest(lock_a, lock_u))
+  ), closed_issuances AS (
+    UPDATE scoreledger_private.remedial_issuances r
+       SET status = scoreledger_private.lock_status_after('issuance', e.effect), closed_at = pg_catalog.clock_timestamp()
+      FROM effects e
+     WHERE r.tenant_id = tenant AND r.issuance_id = e.issuance_id AND e.effect IN ('complete', 'withdraw')
+    RETURNING r.issuance_id
+  ), closed AS (
+    UPDATE scoreledger_private.interventions i
+       SET status = scoreledger_private.lock_status_after('intervention', e.effect),
+           closed_at = pg_catalog.clock_timestamp(), closed_by_batch_id = enact_intervention_rule.batch_id,
+           note = CASE e.effect WHEN 'complete' THEN format('remedial assignment %s passed', e.remedial_assignment_id)
+                  ELSE format('the rule no longer holds (%s of %s failed attempts counted): %s',
+                              e.failed, coalesce(e.threshold::text, 'no'), cause) END
+      FROM effects e
+     WHERE i.tenant_id = tenant AND i.intervention_id = e.intervention_id AND e.effect IN ('complete', 'withdraw')
+    RETURNING i.intervention_id
+  ), opened AS (
+    INSERT INTO scoreledger_private.interventions AS i
+      (tenant_id, intervention_id, assignment_id, user_id, status, origin, reason, opened_by_batch_id)
+    SELECT tenant, gen_random_uuid(), e.assignment_id, e.user_id,
+           (SELECT s.status FROM scoreledger_private.learner_lock_statuses s WHERE s.machine = 'intervention' AND s.initial),
+           'rule', format('%s failed attempts (the rule: an intervention after %s)', e.failed, e.threshold),
+           enact_intervention_rule.batch_id
+    FROM effects e WHERE e.effect = 'open'
+    ORDER BY e.assignment_id, e.user_id
+    RETURNING i.intervention_id, i.assignment_id, i.user_id
+  ), issued AS (
+    INSERT INTO scoreledger_private.remedial_issuances (tenant_id, issuance_id, intervention_id, assignment_id, user_id, status)
+    SELECT tenant, gen_random_uuid(), o.intervention_id, a.remedial_assignment_id, o.user_id,
+           (SELECT s.status FROM scoreledger_private.learner_lock_statuses s WHERE s.machine = 'issuance' AND s.initial)
+    FROM opened o
+    JOIN scoreledger_private.assignments a ON a.tenant_id = tenant AND a.assignment_id = o.assignment_id
+    WHERE a.remedial_assignment_id IS NOT NULL
+    RETURNING 1
+  )
+  SELECT (SELECT count(*) FROM opened)::integer,
+         (SELECT count(*) FROM effects e WHERE e.effect = 'withdraw')::integer,
+         (SELECT count(*) FROM effects e WHERE e.effect = 'complete')::integer;
+END
+$$;
+
+-- The pairs of the preview's changed submissions with their new scores,
+-- counted as enact would write them: the preview's "interventions".
+CREATE OR REPLACE FUNCTION scoreledger_private.preview_intervention_effects(
+  submission_ids uuid[], assignment_ids uuid[], user_ids uuid[], new_scores numeric[], new_max_scores numeric[])
+RETURNS TABLE (effect text, assignment_id uuid, user_id uuid)
+LANGUAGE sql STABLE
+AS $$
+  SELECT e.effect, e.assignment_id, e.user_id
+  FROM scoreledger_private.intervention_effects(assignment_ids, user_ids, submission_ids, new_scores, new_max_scores) e
+$$;
+
+-- ---------------------------------------------------------------------
+-- API: manual open and resolve
+-- ---------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION scoreledger_private.require_note(field text, value text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+  IF value IS NULL OR value !~ '\S' THEN
+    PERFORM scoreledger_private.fail('SL422', field || ': must not be empty');
+  END IF;
+  PERFORM scoreledger_private.require_text_within(field, value, scoreledger_private.input_limit('reason_chars'));
+  RETURN btrim(value, E' \t\r\n');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION scoreledger.open_intervention(assignment_id uuid, user_id uuid, reason text)
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+  tenant uuid := scoreledger_private.require_tenant();
+  actor uuid := scoreledger_private.require_actor();
+  existing uuid;
+  new_id uuid := gen_random_uuid();
+  clean_reason text;
+BEGIN
+  PERFORM scoreledger_private.require_read_committed('scoreledger.open_intervention');
+  PERFORM scoreledger_private.require_capability('resolve_intervention');
+  IF open_intervention.user_id IS NULL THEN
+    PERFORM scoreledger_private.fail('SL422', 'user_id: is required');
+  END IF;
+  clean_reason := scoreledger_private.require_note('reason', reason);
+  IF NOT EXISTS (SELECT 1 FROM scoreledger_private.assignments a
+                 WHERE a.tenant_id = tenant AND a.assignment_id = open_intervention.assignment_id) THEN
+    PERFORM scoreledger_private.fail('SL404', format('assignment %s does not exist', open_intervention.assignment_id));
+  END IF;
+  PERFORM scoreledger_private.lock_learners(tenant, ARRAY[open_intervention.assignment_id], ARRAY[open_intervention.user_id],
+                                            scoreledger_private.holds_locks(), 'scoreledger.open_intervention');
+  SELECT i.intervention_id INTO existing FROM scoreledger_private.interventions i
+  WHERE i.tenant_id = tenant AND i.assignment_id = open_intervention.assignment_id
+    AND i.user_id = open_intervention.user_id AND i.status = 'open';
+  IF existing IS NOT NULL THEN
+    PERFORM scoreledger_private.fail('SL409', format('the learner already has open intervention %s on this assignment', existing));
+  END IF;
+  INSERT INTO scoreledger_private.interventions (tenant_id, intervention_id, assignment_id, user_id, status, origin, reason, opened_by)
+  VALUES (tenant, new_id, open_intervention.assignment_id, open_intervention.user_id,
+          (SELECT s.status FROM scoreledger_private.learner_lock_statuses s WHERE s.machine = 'intervention' AND s.initial),
+          'manual', clean_reason, actor);
+  RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION scoreledger.open_intervention(uuid, uuid, text) IS
+  'Locks a learner''s next attempt on an assignment until an instructor resolves it (origin manual; no batch ever changes it). SL409 if one is already open. Under enforce_capabilities needs resolve_intervention.';
+GRANT EXECUTE ON FUNCTION scoreledger.open_intervention(uuid, uuid, text) TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.resolve_intervention(intervention_id uuid, note text)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+  tenant uuid := scoreledger_private.require_tenant();
+  actor uuid := scoreledger_private.require_actor();
+  found_row scoreledger_private.interventions;
+  clean_note text;
+BEGIN
+  PERFORM scoreledger_private.require_read_committed('scoreledger.resolve_intervention');
+  PERFORM scoreledger_private.require_capability('resolve_intervention');
+  clean_note := scoreledger_private.require_note('note', note);
+  SELECT * INTO found_row FROM scoreledger_private.interventions i
+  WHERE i.tenant_id = tenant AND i.intervention_id = resolve_intervention.intervention_id;
+  IF NOT FOUND THEN
+    PERFORM scoreledger_private.fail('SL404', format('intervention %s does not exist', resolve_intervention.intervention_id));
+  END IF;
+  -- The learner's lock, then the row as it is now: a batch withdrawing it
+  -- at the same moment goes first or sees it resolved.
+  PERFORM scoreledger_private.lock_learners(tenant, ARRAY[found_row.assignment_id], ARRAY[found_row.user_id],
+                                            scoreledger_private.holds_locks(), 'scoreledger.resolve_intervention');
+  SELECT * INTO found_row FROM scoreledger_private.interventions i
+  WHERE i.tenant_id = tenant AND i.intervention_id = resolve_intervention.intervention_id;
+  IF NOT EXISTS (SELECT 1 FROM scoreledger_private.learner_lock_transitions t
+                 WHERE t.machine = 'intervention' AND t.from_status = found_row.status AND t.action = 'resolve') THEN
+    PERFORM scoreledger_private.fail('SL409', format('intervention %s is %s; only an open intervention is resolved',
+                                                     found_row.intervention_id, found_row.status));
+  END IF;
+  UPDATE scoreledger_private.interventions i
+     SET status = scoreledger_private.lock_status_after('intervention', 'resolve'), closed_at = pg_catalog.clock_timestamp(),
+         closed_by = actor, note = clean_note
+   WHERE i.tenant_id = tenant AND i.intervention_id = found_row.intervention_id;
+  UPDATE scoreledger_private.remedial_issuances r
+     SET status = scoreledger_private.lock_status_after('issuance', 'resolve'), closed_at = pg_catalog.clock_timestamp()
+   WHERE r.tenant_id = tenant AND r.intervention_id = found_row.intervention_id AND r.status = 'issued';
+  RETURN (SELECT to_jsonb(v) FROM scoreledger.interventions v WHERE v.intervention_id = found_row.intervention_id);
+END
+$$;
+COMMENT ON FUNCTION scoreledger.resolve_intervention(uuid, text) IS
+  'An instructor (the actor) resolves an open intervention with a note: the learner may start again, the rule counts failures afresh, remedial work not completed is withdrawn. SL409 unless open; under enforce_capabilities needs resolve_intervention. Returns the intervention.';
+GRANT EXECUTE ON FUNCTION scoreledger.resolve_intervention(uuid, text) TO scoreledger_app;
+
+-- ---------------------------------------------------------------------
+-- Read side
+-- ---------------------------------------------------------------------
+
+CREATE OR REPLACE VIEW scoreledger.interventions AS
+  SELECT i.intervention_id, i.assignment_id, i.user_id, i.status, i.origin, i.reason, i.opened_at, i.opened_by,
+         i.opened_by_batch_id, i.closed_at, i.closed_by, i.closed_by_batch_id, i.note
+  FROM scoreledger_private.interventions i;
+COMMENT ON VIEW scoreledger.interventions IS
+  'Interventions of the current tenant: audited locks of one learner on one assignment (open, resolved, withdrawn; origin rule or manual).';
+GRANT SELECT ON scoreledger.interventions TO scoreledger_app;
+
+CREATE OR REPLACE VIEW scoreledger.intervention_events AS
+  SELECT e.event_id, e.intervention_id, e.from_status, e.to_status, e.actor_id, e.batch_id, e.note, e.occurred_at
+  FROM scoreledger_private.intervention_events e;
+COMMENT ON VIEW scoreledger.intervention_events IS
+  'Every change of every intervention (append-only): from, to, actor, the batch that caused it, note.';
+GRANT SELECT ON scoreledger.intervention_events TO scoreledger_app;
+
+CREATE OR REPLACE VIEW scoreledger.remedial_assignments AS
+  SELECT r.issuance_id, r.intervention_id, r.assignment_id, r.user_id, r.status, r.issued_at, r.closed_at
+  FROM scoreledger_private.remedial_issuances r;
+COMMENT ON VIEW scoreledger.remedial_assignments IS
+  'Remedial assignments issued to learners when a rule intervention opened: issued, completed (passed) or withdrawn.';
+GRANT SELECT ON scoreledger.remedial_assignments TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.list_interventions(status text DEFAULT NULL, assignment_id uuid DEFAULT NULL)
+RETURNS SETOF scoreledger.interventions
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM scoreledger_private.require_tenant();
+  IF $1 IS NOT NULL AND $1 NOT IN (SELECT s.status FROM scoreledger_private.learner_lock_statuses s
+                                   WHERE s.machine = 'intervention') THEN
+    PERFORM scoreledger_private.fail('SL422', format('status: unknown status %L (expected open, resolved or withdrawn)', $1));
+  END IF;
+  RETURN QUERY
+  SELECT i.* FROM scoreledger.interventions i
+  WHERE ($1 IS NULL OR i.status = $1) AND ($2 IS NULL OR i.assignment_id = $2)
+  ORDER BY i.opened_at DESC, i.intervention_id;
+END
+$$;
+COMMENT ON FUNCTION scoreledger.list_interventions(text, uuid) IS
+  'Interventions, newest first, optionally of one status and one assignment.';
+GRANT EXECUTE ON FUNCTION scoreledger.list_interventions(text, uuid) TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.learner_status(assignment_id uuid, user_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+  decision jsonb := scoreledger_private.attempt_decision(assignment_id, user_id);
+  learner record;
+  open_row jsonb;
+  blockers jsonb;
+BEGIN
+  SELECT * INTO learner FROM scoreledger_private.learner_outcomes(ARRAY[learner_status.assignment_id],
+                                                                  ARRAY[learner_status.user_id]);
+  SELECT to_jsonb(i) INTO open_row FROM scoreledger.interventions i
+  WHERE i.assignment_id = learner_status.assignment_id AND i.user_id = learner_status.user_id AND i.status = 'open';
+  blockers := jsonb_path_query_array(decision -> 'reasons', '$[*] ? (@.code != "cooldown")');
+  RETURN jsonb_build_object(
+    'assignment_id', assignment_id, 'user_id', user_id,
+    'outcome', CASE learner.outcome_passed WHEN true THEN 'pass' WHEN false THEN 'fail' END,
+    'submissions', learner.submissions,
+    'attempts_used', decision -> 'attempts_used',
+    'max_attempts', decision -> 'max_attempts',
+    'attempts_left', CASE WHEN decision ->> 'max_attempts' IS NOT NULL
+                          THEN to_jsonb(greatest(0, (decision ->> 'max_attempts')::integer - (decision ->> 'attempts_used')::integer)) END,
+    'allowed', decision -> 'allowed',
+    'reasons', decision -> 'reasons',
+    -- Now, when allowed; the cooldown's end when only it stands in the way;
+    -- null while anything else does.
+    'next_allowed_start', CASE WHEN (decision ->> 'allowed')::boolean THEN to_jsonb(pg_catalog.clock_timestamp())
+                               WHEN jsonb_array_length(blockers) = 0
+                                 THEN jsonb_path_query_first(decision -> 'reasons', '$[*] ? (@.code == "cooldown").retry_at') END,
+    'open_intervention', open_row,
+    'remedial_work', coalesce((
+      SELECT jsonb_agg(to_jsonb(r) ORDER BY r.issued_at)
+      FROM scoreledger.remedial_assignments r
+      JOIN scoreledger_private.interventions i ON i.intervention_id = r.intervention_id
+      WHERE i.assignment_id = learner_status.assignment_id AND i.user_id = learner_status.user_id), '[]'));
+END
+$$;
+COMMENT ON FUNCTION scoreledger.learner_status(uuid, uuid) IS
+  'What a learner''s page shows for one assignment: outcome, attempts used and left, whether and when the next start is allowed (every reason), the open intervention, remedial work.';
+GRANT EXECUTE ON FUNCTION scoreledger.learner_status(uuid, uuid) TO scoreledger_app;
+
+-- ---------------------------------------------------------------------
+-- check: the Phase 5 invariants of the current tenant
+-- ---------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION scoreledger_private.learner_breaches()
+RETURNS TABLE (invariant text, breaches bigint, sample text)
+LANGUAGE sql STABLE
+AS $$
+  WITH pending AS (
+    -- The rule over every learner it could concern: any effect other than
+    -- a completion (which may wait for the learner's next recording on
+    -- the remedial assignment) is a condition without its intervention, or
+    -- an open rule intervention without its condition.
+    SELECT e.* FROM (
+      SELECT array_agg(p.assignment_id) AS aa, array_agg(p.user_id) AS uu FROM (
+        SELECT DISTINCT s.assignment_id, s.user_id FROM scoreledger_private.submissions s
+        JOIN scoreledger_private.assignments a ON a.tenant_id = s.tenant_id AND a.assignment_id = s.assignment_id
+        WHERE s.tenant_id = scoreledger.current_tenant() AND a.intervention_after_fails IS NOT NULL
+        UNION
+        SELECT i.assignment_id, i.user_id FROM scoreledger_private.interventions i
+        WHERE i.tenant_id = scoreledger.current_tenant() AND i.status = 'open') p) x
+    CROSS JOIN LATERAL scoreledger_private.intervention_effects(x.aa, x.uu) e
+    WHERE x.aa IS NOT NULL AND e.effect <> 'complete'
+  ), doubled AS (
+    SELECT i.assignment_id, i.user_id FROM scoreledger_private.interventions i
+    WHERE i.tenant_id = scoreledger.current_tenant() AND i.status = 'open'
+    GROUP BY i.assignment_id, i.user_id HAVING count(*) > 1
+  ), mismatched AS (
+    SELECT r.issuance_id FROM scoreledger_private.remedial_issuances r
+    LEFT JOIN scoreledger_private.interventions i ON i.tenant_id = r.tenant_id AND i.intervention_id = r.intervention_id
+    WHERE r.tenant_id = scoreledger.current_tenant()
+      AND NOT (r.status = 'issued' AND i.status = 'open' OR r.status = 'completed' AND i.status = 'resolved'
+               OR r.status = 'withdrawn' AND i.status IN ('resolved', 'withdrawn'))
+  ), bad_attempts AS (
+    SELECT s.submission_id FROM scoreledger_private.submissions s
+    LEFT JOIN scoreledger_private.attempt_starts st ON st.tenant_id = s.tenant_id AND st.attempt_id = s.attempt_id
+    WHERE s.tenant_id = scoreledger.current_tenant() AND s.attempt_id IS NOT NULL
+      AND (st.attempt_id IS NULL OR st.user_id <> s.user_id OR st.assignment_id IS DISTINCT FROM s.assignment_id)
+  ), unlogged AS (
+    SELECT i.intervention_id FROM scoreledger_private.interventions i
+    WHERE i.tenant_id = scoreledger.current_tenant()
+      AND i.status IS DISTINCT FROM (SELECT e.to_status FROM scoreledger_private.intervention_events e
+                                     WHERE e.tenant_id = i.tenant_id AND e.intervention_id = i.intervention_id
+                                     ORDER BY e.event_id DESC LIMIT 1)
+  )
+  SELECT 'every rule condition that holds has an open intervention, every open rule intervention its condition',
+         (SELECT count(*) FROM pending),
+         (SELECT string_agg(format('%s %s/%s', p.effect, p.assignment_id, p.user_id), ', ')
+            FROM (SELECT * FROM pending ORDER BY 2, 3 LIMIT 5) p)
+  UNION ALL
+  SELECT 'at most one open intervention per learner and assignment', (SELECT count(*) FROM doubled),
+         (SELECT string_agg(format('%s/%s', d.assignment_id, d.user_id), ', ') FROM (SELECT * FROM doubled LIMIT 5) d)
+  UNION ALL
+  SELECT 'remedial issuances match their interventions', (SELECT count(*) FROM mismatched),
+         (SELECT string_agg(m.issuance_id::text, ', ') FROM (SELECT * FROM mismatched ORDER BY 1 LIMIT 5) m)
+  UNION ALL
+  SELECT 'a submission''s attempt_id is a start of its user and assignment', (SELECT count(*) FROM bad_attempts),
+         (SELECT string_agg(b.submission_id::text, ', ') FROM (SELECT * FROM bad_attempts ORDER BY 1 LIMIT 5) b)
+  UNION ALL
+  SELECT 'every intervention''s latest event is its status', (SELECT count(*) FROM unlogged),
+         (SELECT string_agg(u.intervention_id::text, ', ') FROM (SELECT * FROM unlogged ORDER BY 1 LIMIT 5) u)
+$$;
