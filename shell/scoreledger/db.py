@@ -32,8 +32,19 @@ class ScoreledgerError(Exception):
     """An error to show the operator as one line."""
 
 
+# libpq's own environment: when one of these is set, libpq (not this module) decides where to connect.
+LIBPQ_ENV = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
+
+
 def default_dsn() -> str:
-    return os.environ.get("DATABASE_URL") or DEFAULT_DSN
+    """DATABASE_URL; else libpq's environment (PGHOST, PGPORT, PGDATABASE, PGUSER, PGSERVICE, …), the
+    database defaulting to `scoreledger` unless PGDATABASE or a service names one; else dbname=scoreledger."""
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    if any(os.environ.get(name) for name in LIBPQ_ENV):
+        names_database = os.environ.get("PGDATABASE") or os.environ.get("PGSERVICE")
+        return "" if names_database else DEFAULT_DSN
+    return DEFAULT_DSN
 
 
 def _with_dbname(dsn: str, dbname: str) -> str:
