@@ -9,7 +9,7 @@ import click
 from . import api, db
 from .context import Context, with_context
 from .demo import run_demo
-from .render import check_rows, one_line_text, table, truncate
+from .render import check_rows, print_check, table
 
 CAPABILITIES = click.Choice(["create_batch", "approve_batch", "apply_batch", "revert_batch", "manage_policy"])
 
@@ -195,20 +195,7 @@ def check(c: Context, verbose):
         rows = api.check_invariants(conn)
     breaches = [r for r in rows if r["breaches"]]
 
-    def human():
-        if verbose:
-            table(check_rows(rows), ["status", "scope", "invariant", "breaches", "sample"], headers=c.headers)
-            return
-        # One table per scope, so a long tenant name costs no column: status 6, invariant 82, breaches 8
-        # and two gaps fit 100 columns.
-        scopes: dict[str, list[dict]] = {}
-        for r in check_rows(rows):
-            scopes.setdefault(r["scope"], []).append(r)
-        for n, (scope, members) in enumerate(scopes.items()):
-            click.echo(("\n" if n else "") + truncate(one_line_text(scope), 100))
-            table(members, ["status", "invariant", "breaches"], headers=c.headers, limits={"invariant": 82})
-
-    c.emit({"ok": not breaches, "checks": rows}, human, rows=check_rows(rows))
+    c.emit({"ok": not breaches, "checks": rows}, lambda: print_check(rows, verbose, c.headers), rows=check_rows(rows))
     if breaches:
         if not c.for_program:
             more = "" if verbose else " (sample ids: scoreledger check --verbose)"

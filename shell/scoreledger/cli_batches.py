@@ -13,6 +13,8 @@ from . import api
 from .context import Context, corrections_given, open_output, with_context
 from .render import delimited, print_action_center, print_batch, print_preview
 
+# A correction's fields, in the order of the corrections document (contract section 5).
+CORRECTION_COLUMNS = ["type", "evaluation_version_id", "question_version_id", "correct", "submission_ids"]
 CHANGE_COLUMNS = [
     "submission_id",
     "user_id",
@@ -136,7 +138,7 @@ def batch_show(c: Context, batch_id):
     """A batch: payload, who/when/why, counts and its timeline."""
     with c.acting() as conn:
         doc = api.get_correction_batch(conn, batch_id)
-    c.emit(batch_document(doc), lambda: print_batch(doc), rows=doc["corrections"])
+    c.emit(batch_document(doc), lambda: print_batch(doc), rows=doc["corrections"], columns=CORRECTION_COLUMNS)
 
 
 @batch_group.command("preview")

@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import re
+import shlex
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager, redirect_stdout
@@ -51,6 +52,15 @@ class Context:
         self.fmt = fmt
         self.headers = headers
         Context.current = self
+
+    def command_line(self) -> str:
+        """This scoreledger on this database, as a line to paste into a shell: the console script beside
+        this Python by absolute path (no activated venv needed), else `python -m scoreledger`."""
+        script = Path(sys.executable).parent / "scoreledger"
+        argv = (
+            [str(script.absolute())] if script.exists() else [str(Path(sys.executable).absolute()), "-m", "scoreledger"]
+        )
+        return shlex.join(argv) + (f" --dsn {shlex.quote(self.dsn)}" if self.dsn else "")
 
     @property
     def as_json(self) -> bool:
@@ -286,6 +296,16 @@ def _quiet_stdout() -> None:
 class Shell(click.Group):
     """The root command: errors as JSON under --json/--nl, a closed pipe as a quiet exit 0."""
 
+    def invoke(self, ctx: click.Context):
+        # Before Click's own handler, which makes a closed pipe exit 1.
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno != errno.EPIPE:
+                raise
+            _quiet_stdout()
+            raise click.exceptions.Exit(0) from None
+
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = list(sys.argv[1:] if args is None else args)
         Context.current = None
@@ -323,7 +343,7 @@ class Shell(click.Group):
 def open_input(path: str):
     """A file to read, or stdin for `-`."""
     if path == "-":
-        yield click.get_text_stream("stdin")
+        yield sys.stdin
     else:
         with open(path, encoding="utf-8") as fh:
             yield fh
@@ -333,7 +353,7 @@ def open_input(path: str):
 def open_output(path: str, newline: str | None = None):
     """A file to write, or stdout for `-`."""
     if path == "-":
-        stream: TextIO = click.get_text_stream("stdout")
+        stream: TextIO = sys.stdout
         yield stream
         stream.flush()
     else:
