@@ -5,13 +5,20 @@ PYTHON ?= python3
 SL := $(VENV)/bin/scoreledger
 PGTAP_FILES ?= tests/pgtap/*.sql
 
-.PHONY: install deps lint pgtap pytest test bench bench-smoke demo clean
+.PHONY: install dev deps lint pgtap pytest test bench bench-smoke demo clean
 
+# What the CLI needs, nothing more; the test and lint tools come with `dev` (make test installs it).
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e .
+	touch $@
+
+dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed-dev: $(VENV)/.installed
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	touch $@
 
@@ -19,15 +26,15 @@ $(VENV)/.installed: pyproject.toml
 deps:
 	@scripts/ensure-debian-packages
 
-lint: install
+lint: dev
 	$(VENV)/bin/ruff check shell tests bench
 	$(VENV)/bin/ruff format --check shell tests bench
 	$(VENV)/bin/squawk --config .squawk.toml migrations/*.sql
 
-pgtap: install deps
+pgtap: dev deps
 	tests/pgtap/run
 
-pytest: install deps
+pytest: dev deps
 	$(VENV)/bin/pytest -q
 
 # A tiny run of the benchmark, so it cannot rot (figures are printed, never asserted).

@@ -544,7 +544,10 @@ AS $$
 BEGIN
   PERFORM scoreledger_private.require_tenant();
   IF $1 IS NOT NULL AND $1 NOT IN (SELECT s.status FROM scoreledger_private.workflow_statuses s WHERE s.machine = 'batch') THEN
-    PERFORM scoreledger_private.fail('SL422', format('status: unknown status %L', $1));
+    -- The message lists the valid statuses so that a caller (the CLI's usage hint) needs no copy of them.
+    PERFORM scoreledger_private.fail('SL422', format('status: unknown status %L (one of: %s)', $1,
+      (SELECT string_agg(s.status, ', ' ORDER BY s.action_order)
+       FROM scoreledger_private.workflow_statuses s WHERE s.machine = 'batch')));
   END IF;
   RETURN QUERY
   SELECT b.* FROM scoreledger.correction_batches b

@@ -15,9 +15,18 @@ def create_tenant(conn: psycopg.Connection, name: str, tenant_id: str | None = N
 
 
 def list_tenants(conn: psycopg.Connection) -> list[dict]:
-    return conn.execute(
-        "SELECT tenant_id, name, require_approval, enforce_capabilities, created_at FROM scoreledger.tenants ORDER BY name"
-    ).fetchall()
+    """Every tenant with its policy. The view shows a policy only to its own tenant, so each is read
+    under that tenant's context, in this one transaction (set_context is transaction-local)."""
+    tenants = conn.execute("SELECT tenant_id, name, created_at FROM scoreledger.tenants ORDER BY name").fetchall()
+    listed = []
+    for t in tenants:
+        conn.execute("SELECT scoreledger.set_context(%s)", [t["tenant_id"]])
+        policy = conn.execute(
+            "SELECT require_approval, enforce_capabilities FROM scoreledger.tenants"
+            " WHERE tenant_id = scoreledger.current_tenant()"
+        ).fetchone()
+        listed.append({"tenant_id": t["tenant_id"], "name": t["name"], **policy, "created_at": t["created_at"]})
+    return listed
 
 
 def import_evaluation_version(conn: psycopg.Connection, doc: dict) -> str:
@@ -71,7 +80,8 @@ def list_correction_batches(conn: psycopg.Connection, status: str | None = None)
 def action_center(conn: psycopg.Connection, status: str | None = None) -> list[dict]:
     """The batches with what each waits for and its stored figures, in the action center's order."""
     return conn.execute(
-        """SELECT b.id, b.status, b.reason, b.created_by, b.created_at, b.correction_types,
+        """SELECT b.id, b.status, b.reason, b.created_by, b.created_at, b.applied_at, b.reverts_batch_id,
+                  b.reverted_by_batch_id, b.correction_types, b.corrections,
                   n.waiting_for, n.next_actions, n.action_order,
                   n.submissions_affected, n.pass_to_fail, n.fail_to_pass, n.figures_at
            FROM scoreledger.list_correction_batches(%s) b

@@ -9,21 +9,42 @@ from __future__ import annotations
 
 import click
 
-from . import cli_admin, cli_batches, cli_content, cli_learners, cli_scores, db
-from .context import Context
+from . import __version__, cli_admin, cli_batches, cli_content, cli_learners, cli_scores, db
+from .context import Context, Shell, output_options
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Shell, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="scoreledger", message="%(prog)s %(version)s")
 @click.option(
-    "--dsn", default=None, help="libpq connection string or URL (default: DATABASE_URL, else dbname=scoreledger)"
+    "--dsn",
+    default=None,
+    help="libpq connection string or URL (default: DATABASE_URL, else libpq's PGHOST/PGPORT/PGDATABASE/"
+    "PGUSER/PGSERVICE, database scoreledger unless PGDATABASE names one)",
 )
-@click.option("--tenant", default=None, envvar="SCORELEDGER_TENANT", help="tenant name or id")
-@click.option("--actor", default=None, envvar="SCORELEDGER_ACTOR", help="acting user's uuid")
-@click.option("--json", "as_json", is_flag=True, help="print one JSON document")
+@click.option("--tenant", default=None, envvar="SCORELEDGER_TENANT", show_envvar=True, help="tenant name or id")
+@click.option(
+    "--actor", default=None, type=click.UUID, envvar="SCORELEDGER_ACTOR", show_envvar=True, help="acting user's uuid"
+)
+@output_options
 @click.pass_context
-def main(ctx: click.Context, dsn, tenant, actor, as_json):
-    """scoreledger: regrade every affected attempt in seconds, with history and revert."""
-    ctx.obj = Context(dsn or db.default_dsn(), tenant, actor, as_json)
+def main(ctx: click.Context, dsn, tenant, actor):
+    """scoreledger: regrade every affected attempt in seconds, with history and revert.
+
+    Output options (--json, --csv, --tsv, --nl, --table, --no-headers) work
+    here and after any command.
+    """
+    if dsn is not None and not dsn.strip():
+        raise click.BadParameter(
+            "empty connection string (leave --dsn out to use DATABASE_URL or PG* variables)", param_hint="--dsn"
+        )
+    # The output options' callbacks ran first and left their choice in the invocation's meta.
+    ctx.obj = Context(
+        dsn if dsn is not None else db.default_dsn(),
+        tenant,
+        str(actor) if actor else None,
+        ctx.meta.get("scoreledger.fmt", "table"),
+        ctx.meta.get("scoreledger.headers", True),
+    )
 
 
 @main.group("import")
@@ -53,6 +74,19 @@ for command in (
     cli_learners.intervention_group,
 ):
     main.add_command(command)
+
+
+def _leaf_commands(group: click.Group):
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            yield from _leaf_commands(command)
+        else:
+            yield command
+
+
+# Every command takes the output options after its name too (one definition: context.output_params).
+for command in _leaf_commands(main):
+    output_options(command)
 
 
 if __name__ == "__main__":  # pragma: no cover

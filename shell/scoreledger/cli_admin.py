@@ -9,7 +9,7 @@ import click
 from . import api, db
 from .context import Context, with_context
 from .demo import run_demo
-from .render import check_rows, emit_json, table
+from .render import check_rows, print_check, table
 
 CAPABILITIES = click.Choice(["create_batch", "approve_batch", "apply_batch", "revert_batch", "manage_policy"])
 
@@ -26,27 +26,48 @@ def db_group():
 def db_migrate(c: Context):
     """Create the database if missing, apply migrations, reload sql/ (idempotent)."""
     report = db.migrate(c.dsn)
-    if c.as_json:
-        emit_json(report.__dict__)
-        return
-    if report.database_created:
-        click.echo(f"created database {db.database_name(c.dsn)}")
-    applied = ", ".join(report.migrations_applied) or "none pending"
-    click.echo(f"migrations applied: {applied}")
-    click.echo(f"definitions loaded: {len(report.sql_loaded)} files from sql/")
+
+    def human():
+        if report.database_created:
+            click.echo(f"created database {db.database_name(c.dsn)}")
+        applied = ", ".join(report.migrations_applied) or "none pending"
+        click.echo(f"migrations applied: {applied}")
+        click.echo(f"definitions loaded: {len(report.sql_loaded)} files from sql/")
+
+    c.emit(report.__dict__, human)
 
 
 @db_group.command("status")
 @with_context
 def db_status(c: Context):
-    """Applied and pending migrations; which sql/ definitions are loaded."""
+    """Applied and pending migrations; which sql/ definitions are loaded.
+
+    Exits 1 when a migration is pending or a definition is not loaded as shipped
+    (`scoreledger db migrate` brings both up to date).
+    """
     state = db.status(c.dsn)
-    if c.as_json:
-        emit_json(state)
-        return
-    table(state["migrations"])
-    click.echo()
-    table(state["definitions"])
+    rows = [
+        {"kind": "migration", "name": m["migration"], "state": m["state"], "loaded_at": None}
+        for m in state["migrations"]
+    ]
+    rows += [
+        {"kind": "definition", "name": d["file"], "state": d["state"], "loaded_at": d["loaded_at"]}
+        for d in state["definitions"]
+    ]
+    behind = [r for r in rows if r["state"] not in ("applied", "loaded")]
+
+    def human():
+        table(state["migrations"], headers=c.headers)
+        click.echo()
+        table(state["definitions"], headers=c.headers)
+
+    c.emit(state | {"up_to_date": not behind}, human, rows=rows)
+    if behind:
+        if not c.for_program:
+            click.echo(
+                f"{len(behind)} migration(s)/definition(s) not up to date: run `scoreledger db migrate`", err=True
+            )
+        sys.exit(1)
 
 
 # ----------------------------------------------------------------- tenant
@@ -59,7 +80,7 @@ def tenant_group():
 
 @tenant_group.command("create")
 @click.argument("name")
-@click.option("--id", "tenant_id", default=None, help="use this uuid")
+@click.option("--id", "tenant_id", default=None, type=click.UUID, help="use this uuid")
 @with_context
 def tenant_create(c: Context, name, tenant_id):
     """Create a tenant (idempotent on NAME)."""
@@ -74,7 +95,7 @@ def tenant_list(c: Context):
     """List tenants."""
     with c.acting(need_tenant=False) as conn:
         rows = api.list_tenants(conn)
-    c.emit(rows, lambda: table(rows, ["tenant_id", "name", "require_approval", "enforce_capabilities", "created_at"]))
+    c.rows(rows, ["tenant_id", "name", "require_approval", "enforce_capabilities", "created_at"], empty="no tenants")
 
 
 def _show_policy(policy: dict) -> None:
@@ -111,7 +132,7 @@ def tenant_policy(c: Context, require_approval, enforce_capabilities):
 
 
 @tenant_group.command("confirm-policy")
-@click.argument("change_id")
+@click.argument("change_id", type=click.UUID)
 @with_context
 def tenant_confirm_policy(c: Context, change_id):
     """Confirm a pending lowering of the policy requested by another user (audited)."""
@@ -132,7 +153,7 @@ def _capability_command(verb: str, preposition: str, change, key: str, done: str
     """`capability grant|revoke USER_ID CAPABILITY` (the database audits the change)."""
 
     @capability_group.command(verb, help=f"{verb.capitalize()} CAPABILITY {preposition} USER_ID (audited).")
-    @click.argument("user_id")
+    @click.argument("user_id", type=click.UUID)
     @click.argument("capability", type=CAPABILITIES)
     @with_context
     def command(c: Context, user_id, capability):
@@ -154,33 +175,31 @@ def capability_list(c: Context):
     """Capabilities held in this tenant."""
     with c.acting() as conn:
         rows = api.list_capabilities(conn)
-    c.emit(
-        rows,
-        lambda: table(rows, ["user_id", "capability", "granted_by", "granted_at"], empty="no capabilities granted"),
-    )
+    c.rows(rows, ["user_id", "capability", "granted_by", "granted_at"], empty="no capabilities granted")
 
 
 # ------------------------------------------------------------ check, demo
 
 
 @click.command("check")
+@click.option("--verbose", "-v", is_flag=True, help="every column whole: the invariants' full text and sample ids")
 @with_context
-def check(c: Context):
+def check(c: Context, verbose):
     """Verify every invariant over the whole database; exit 1 on any breach.
 
     Runs as the connecting login role (the owner or a superuser), not as
-    scoreledger_app: it reads across tenants.
+    scoreledger_app: it reads across tenants. The table fits 100 columns;
+    --verbose shows the breaches' sample ids and the invariants in full.
     """
     with db.connect(c.dsn) as conn:
         rows = api.check_invariants(conn)
     breaches = [r for r in rows if r["breaches"]]
-    if c.as_json:
-        emit_json({"ok": not breaches, "checks": rows})
-    else:
-        table(check_rows(rows), ["status", "scope", "invariant", "breaches", "sample"])
+
+    c.emit({"ok": not breaches, "checks": rows}, lambda: print_check(rows, verbose, c.headers), rows=check_rows(rows))
     if breaches:
-        if not c.as_json:
-            click.echo(f"{len(breaches)} invariant(s) breached", err=True)
+        if not c.for_program:
+            more = "" if verbose else " (sample ids: scoreledger check --verbose)"
+            click.echo(f"{len(breaches)} invariant(s) breached{more}", err=True)
         sys.exit(1)
 
 

@@ -6,14 +6,15 @@ this module keeps no list of statuses.
 
 from __future__ import annotations
 
-import csv
-
 import click
+import psycopg
 
 from . import api
-from .context import Context, corrections_given, with_context
-from .render import cell, emit_json, print_action_center, print_batch, print_preview
+from .context import Context, corrections_given, open_output, with_context
+from .render import delimited, print_action_center, print_batch, print_preview
 
+# A correction's fields, in the order of the corrections document (contract section 5).
+CORRECTION_COLUMNS = ["type", "evaluation_version_id", "question_version_id", "correct", "submission_ids"]
 CHANGE_COLUMNS = [
     "submission_id",
     "user_id",
@@ -103,8 +104,41 @@ def batch_create(c: Context, reason, file_, drop_item, replace_key, mark_correct
     )
 
 
+def batch_document(doc: dict) -> dict:
+    """get_correction_batch's document as the CLI prints it: the batch named `batch_id` (as in preview and
+    apply), `corrections` the entries and `correction_count` their number (as in `batch list`)."""
+    fields = {k: v for k, v in doc.items() if k != "id"}
+    return {"batch_id": doc["id"], **fields, "correction_count": len(doc.get("corrections") or [])}
+
+
+def listed_batch(row: dict) -> dict:
+    """One `batch list` row: the batch's fields, its stored figures and what it waits for (as the table)."""
+    return {
+        "batch_id": row["id"],
+        "status": row["status"],
+        "reason": row["reason"],
+        "created_by": row["created_by"],
+        "created_at": row["created_at"],
+        "applied_at": row["applied_at"],
+        "reverts_batch_id": row["reverts_batch_id"],
+        "reverted_by_batch_id": row["reverted_by_batch_id"],
+        "correction_types": row["correction_types"],
+        "correction_count": row["corrections"],
+        "submissions_affected": row["submissions_affected"],
+        "pass_to_fail": row["pass_to_fail"],
+        "fail_to_pass": row["fail_to_pass"],
+        "figures_at": row["figures_at"],
+        "waiting_for": row["waiting_for"],
+        "next_actions": row["next_actions"],
+    }
+
+
+def batch_id_argument(fn):
+    return click.argument("batch_id", type=click.UUID)(fn)
+
+
 @batch_group.command("list")
-@click.option("--status", default=None, help="only batches in this status")
+@click.option("--status", default=None, help="only batches in this status (the database lists the valid ones)")
 @with_context
 def batch_list(c: Context, status):
     """The action center: batches grouped by status, with what each waits for.
@@ -112,80 +146,87 @@ def batch_list(c: Context, status):
     The figures (affected submissions, how many flip pass<->fail) are the
     ones stored on each batch when it was last written; nothing is recomputed.
     """
-    with c.acting() as conn:
-        if c.as_json:
-            emit_json(api.list_correction_batches(conn, status))
-            return
-        rows = api.action_center(conn, status)
-    print_action_center(rows)
+    try:
+        with c.acting() as conn:
+            rows = api.action_center(conn, status)
+    except psycopg.Error as exc:
+        if exc.diag.sqlstate == "SL422" and (exc.diag.message_primary or "").startswith("status:"):
+            raise click.BadParameter(exc.diag.message_primary.removeprefix("status: "), param_hint="--status") from None
+        raise
+    c.emit([listed_batch(r) for r in rows], lambda: print_action_center(rows), rows=[listed_batch(r) for r in rows])
 
 
 @batch_group.command("show")
-@click.argument("batch_id")
+@batch_id_argument
 @with_context
 def batch_show(c: Context, batch_id):
     """A batch: payload, who/when/why, counts and its timeline."""
     with c.acting() as conn:
         doc = api.get_correction_batch(conn, batch_id)
-    c.emit(doc, lambda: print_batch(doc))
+    c.emit(batch_document(doc), lambda: print_batch(doc), rows=doc["corrections"], columns=CORRECTION_COLUMNS)
 
 
 @batch_group.command("preview")
-@click.argument("batch_id")
+@batch_id_argument
 @click.option(
-    "--csv", "csv_file", type=click.Path(dir_okay=False, writable=True), help="write the per-submission changes"
+    "--changes",
+    "changes_file",
+    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+    help="write the per-submission changes as CSV to this file (- for stdout)",
 )
 @with_context
-def batch_preview(c: Context, batch_id, csv_file):
-    """Dry run: who will pass, who will fail, before anything is applied."""
+def batch_preview(c: Context, batch_id, changes_file):
+    """Dry run: who will pass, who will fail, before anything is applied.
+
+    --csv, --tsv and --nl print the per-submission changes; --json the preview document.
+    """
     with c.acting() as conn:
         doc = api.preview_correction_batch(conn, batch_id)
         rows = api.preview_correction_batch_changes(conn, batch_id)
-    if csv_file:
-        with open(csv_file, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=CHANGE_COLUMNS)
-            writer.writeheader()
-            for r in rows:
-                writer.writerow({k: cell(v) for k, v in r.items()})
-    if c.as_json:
-        emit_json(doc)
-        return
-    print_preview(doc, rows)
-    if csv_file:
-        click.echo(f"per-submission changes written to {csv_file}")
+    if changes_file:
+        with open_output(changes_file, newline="") as fh:
+            fh.write(delimited(rows, CHANGE_COLUMNS, ",", c.headers))
+        if changes_file == "-":
+            return
+    c.emit(doc, lambda: print_preview(doc, rows), rows=rows, columns=CHANGE_COLUMNS)
+    if changes_file and not c.for_program:
+        click.echo(f"per-submission changes written to {changes_file}")
 
 
 @batch_group.command("apply")
-@click.argument("batch_id")
-@click.option("--yes", is_flag=True, help="apply without showing the preview and asking")
+@batch_id_argument
+@click.option(
+    "--yes", is_flag=True, help="apply without showing the preview and asking (needed when not at a terminal)"
+)
 @with_context
 def batch_apply(c: Context, batch_id, yes):
     """Apply a batch: rescore every affected submission, one history row each.
 
-    Shows the preview and asks first, unless --yes or --json, when apply is
-    what the batch may do next.
+    When apply is what the batch may do next, shows the preview and asks
+    first, unless --yes; without a terminal to ask (a script, a pipe) it
+    refuses (exit 2) unless --yes. --json does not imply --yes.
     """
-    if not (yes or c.as_json):
+    if not yes:
         with c.acting() as conn:
             doc = api.preview_correction_batch(conn, batch_id) if "apply" in api.next_actions(conn, batch_id) else None
         if doc is not None:
-            print_preview(doc, None, verb="rescored")
-            click.confirm("apply this batch?", abort=True, err=True)
+            c.confirm("apply this batch?", yes, before=lambda: print_preview(doc, None, verb="rescored"))
     with c.acting() as conn:
         result = api.apply_correction_batch(conn, batch_id)
-    if c.as_json:
-        emit_json(result)
-        return
-    if result["already_applied"]:
-        click.echo(f"batch {batch_id} was already applied (nothing written)")
-    click.echo(
-        f"batch {batch_id}: {result['submissions_rescored']} submissions rescored, "
-        f"{result['scores_changed']} scores changed"
-    )
+
+    def human():
+        if result["already_applied"]:
+            click.echo(f"batch {batch_id} was already applied (nothing written)")
+        click.echo(
+            f"batch {batch_id}: {result['submissions_rescored']} submissions rescored, "
+            f"{result['scores_changed']} scores changed"
+        )
+
+    c.emit(result, human)
 
 
 @batch_group.command("revert")
-@click.argument("batch_id")
+@batch_id_argument
 @click.option("--reason", required=True, help="why the batch is reverted")
 @with_context
 def batch_revert(c: Context, batch_id, reason):
@@ -193,13 +234,13 @@ def batch_revert(c: Context, batch_id, reason):
     with c.acting() as conn:
         compensating = api.revert_correction_batch(conn, batch_id, reason)
         doc = api.get_correction_batch(conn, compensating)
-    if c.as_json:
-        emit_json(doc["apply_result"] | {"reverted_batch_id": batch_id})
-        return
     r = doc["apply_result"]
-    click.echo(
-        f"batch {batch_id} reverted by batch {compensating}: {r['submissions_rescored']} submissions rescored, "
-        f"{r['scores_changed']} scores changed"
+    c.emit(
+        r | {"reverted_batch_id": batch_id},
+        lambda: click.echo(
+            f"batch {batch_id} reverted by batch {compensating}: {r['submissions_rescored']} submissions rescored, "
+            f"{r['scores_changed']} scores changed"
+        ),
     )
 
 
@@ -207,7 +248,7 @@ def _transition_command(action: str, summary: str, note: click.Option | None = N
     """`batch ACTION ID [--note]`: one move of the state machine, which the database checks."""
 
     @batch_group.command(action, help=summary)
-    @click.argument("batch_id")
+    @batch_id_argument
     @with_context
     def command(c: Context, batch_id, note=None):
         with c.acting() as conn:
@@ -233,12 +274,15 @@ _transition_command("discard", "Discard a batch that was never applied.")
 
 
 @batch_group.command("edit")
-@click.argument("batch_id")
-@click.option("--reason", default=None)
+@batch_id_argument
+@click.option("--reason", default=None, help="the new reason (kept with the batch)")
 @correction_options
 @with_context
 def batch_edit(c: Context, batch_id, reason, file_, drop_item, replace_key, mark_correct, drop_tag, mark_correct_tag):
-    """Edit a batch not yet applied; a submitted or approved batch goes back to draft."""
+    """Edit a batch not yet applied; a submitted or approved batch goes back to draft.
+
+    New corrections (--file and the shorthand options together) replace the batch's corrections.
+    """
     corrections = corrections_given(file_, drop_item, replace_key, mark_correct, drop_tag, mark_correct_tag)
     if not corrections and reason is None:
         raise click.UsageError("nothing to change: give --reason and/or new corrections")

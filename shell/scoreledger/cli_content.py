@@ -7,7 +7,7 @@ import click
 from . import api
 from .context import Context, read_documents, with_context
 from .importer import import_lines, jsonl_options
-from .render import emit_json, print_submission_history
+from .render import print_submission_history
 
 IMPORT_CHUNK = 1000
 
@@ -20,24 +20,25 @@ def _each_document(c: Context, file: str, write) -> tuple[list, list[str]]:
 
 
 @click.command("evaluation")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @with_context
 def import_evaluation(c: Context, file):
-    """Publish an evaluation version (FILE: one document, or an array of them)."""
+    """Publish an evaluation version (FILE, or - for stdin: one document, or an array of them)."""
     docs, ids = _each_document(c, file, api.import_evaluation_version)
-    if c.as_json:
-        emit_json({"evaluation_version_ids": ids})
-    else:
+
+    def human():
         for d, i in zip(docs, ids, strict=True):
             title = d.get("evaluation_title") if isinstance(d, dict) else None
             click.echo(f"evaluation version {i} ({title}, version {d.get('version_no')})")
 
+    c.emit({"evaluation_version_ids": ids}, human)
+
 
 @click.command("assignment")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @with_context
 def import_assignment(c: Context, file):
-    """Create or update assignments (FILE: one document, or an array)."""
+    """Create or update assignments (FILE, or - for stdin: one document, or an array)."""
     _, ids = _each_document(c, file, api.upsert_assignment)
     c.emit({"assignment_ids": ids}, lambda: click.echo(f"{len(ids)} assignment(s) saved"))
 
@@ -53,10 +54,10 @@ def import_submissions(c: Context, file, batch_size, silent):
     """
     done = import_lines(c, file, api.record_submissions, batch_size, silent)
     already = done.documents - done.recorded
-    if c.as_json:
-        emit_json({"documents": done.documents, "recorded": done.recorded, "already_recorded": already})
-    else:
-        click.echo(f"{done.documents} submissions read: {done.recorded} recorded, {already} already recorded")
+    c.emit(
+        {"documents": done.documents, "recorded": done.recorded, "already_recorded": already},
+        lambda: click.echo(f"{done.documents} submissions read: {done.recorded} recorded, {already} already recorded"),
+    )
 
 
 @click.group("submission")
@@ -65,11 +66,15 @@ def submission_group():
 
 
 @submission_group.command("history")
-@click.argument("submission_id")
+@click.argument("submission_id", type=click.UUID)
 @with_context
 def submission_history(c: Context, submission_id):
     """Every score the submission has had, with the reason for each change."""
     with c.acting() as conn:
         rows = api.submission_history(conn, submission_id)
         current = api.submission(conn, submission_id)
-    c.emit({"submission": current, "history": rows}, lambda: print_submission_history(submission_id, current, rows))
+    c.emit(
+        {"submission": current, "history": rows},
+        lambda: print_submission_history(submission_id, current, rows),
+        rows=rows,
+    )

@@ -11,7 +11,7 @@ import click
 from . import scores
 from .context import Context, with_context
 from .importer import import_lines, jsonl_options
-from .render import concordance_table, emit_json, progress, score_value, table
+from .render import concordance_table, progress, score_value, table
 
 IMPORT_CHUNK = 5000
 
@@ -31,12 +31,13 @@ def import_results(c: Context, file, batch_size, silent):
     done = import_lines(c, file, scores.record_evaluation_results, batch_size, silent)
     with c.acting() as conn:
         open_failures = len(scores.failures(conn))
-    if c.as_json:
-        emit_json({"documents": done.documents, "recorded": done.recorded, "open_score_failures": open_failures})
-        return
-    click.echo(f"{done.documents} results read: {done.recorded} recorded, with their scores")
-    if open_failures:
-        click.echo(f"{open_failures} artefact(s) have unwritten scores: scoreledger scores failures", err=True)
+
+    def human():
+        click.echo(f"{done.documents} results read: {done.recorded} recorded, with their scores")
+        if open_failures:
+            click.echo(f"{open_failures} artefact(s) have unwritten scores: scoreledger scores failures", err=True)
+
+    c.emit({"documents": done.documents, "recorded": done.recorded, "open_score_failures": open_failures}, human)
 
 
 @click.group("scores")
@@ -57,7 +58,7 @@ def scores_backfill(c: Context, batch_size, force, silent):
     and to run twice at once. An artefact whose scores cannot be written
     is recorded (scores failures) and skipped.
     """
-    show = not (silent or c.as_json) and sys.stderr.isatty()
+    show = not (silent or c.for_program) and sys.stderr.isatty()
     tally = {"done": 0, "start": time.perf_counter()}
     bars = contextlib.ExitStack()
 
@@ -66,7 +67,7 @@ def scores_backfill(c: Context, batch_size, force, silent):
         return f"{tally['done'] / elapsed:,.0f} artefacts/s" if elapsed > 0 and tally["done"] else ""
 
     def on_start(reports):
-        for r in reports if not c.as_json else []:
+        for r in reports if not c.for_program else []:
             for kind, after in r.resumed_after.items():
                 click.echo(f"{r.tenant}: resuming the forced {kind} backfill after {after}", err=True)
         total = sum(r.pending for r in reports)
@@ -82,34 +83,34 @@ def scores_backfill(c: Context, batch_size, force, silent):
 
     with bars:
         reports = scores.backfill(c.dsn, c.tenant, batch_size, force, on_start=on_start, on_chunk=on_chunk)
-    if c.as_json:
-        emit_json({"force": force, "tenants": [r.as_dict() for r in reports]})
-        return
-    table(
-        [
-            {
-                "tenant": r.tenant,
-                "artefacts": r.artefacts,
-                "scores_written": r.scores_written,
-                "failed": r.failed,
-                "chunks": r.chunks,
-                "seconds": f"{r.seconds:.1f}",
-                "per_second": f"{r.rate:,.0f}",
-            }
-            for r in reports
-        ],
-        empty="no tenants",
-    )
-    total = sum(r.artefacts for r in reports)
-    failed = sum(r.failed for r in reports)
-    click.echo(
-        f"backfill done: {total} artefact(s) written"
-        + (f", {failed} failed (scoreledger scores failures)" if failed else ", none failed")
-    )
+    summary = [
+        {
+            "tenant": r.tenant,
+            "artefacts": r.artefacts,
+            "scores_written": r.scores_written,
+            "failed": r.failed,
+            "chunks": r.chunks,
+            "seconds": f"{r.seconds:.1f}",
+            "per_second": f"{r.rate:,.0f}",
+        }
+        for r in reports
+    ]
+
+    def human():
+        table(summary, empty="no tenants", headers=c.headers)
+        total = sum(r.artefacts for r in reports)
+        failed = sum(r.failed for r in reports)
+        click.echo(
+            f"backfill done: {total} artefact(s) written"
+            + (f", {failed} failed (scoreledger scores failures)" if failed else ", none failed")
+        )
+
+    tenants = [r.as_dict() for r in reports]
+    c.emit({"force": force, "tenants": tenants}, human, rows=tenants)
 
 
 @scores_group.command("list")
-@click.argument("submission_id")
+@click.argument("submission_id", type=click.UUID)
 @click.option("--authoritative", is_flag=True, help="only the authoritative view (automated + authoritative human)")
 @with_context
 def scores_list(c: Context, submission_id, authoritative):
@@ -120,32 +121,34 @@ def scores_list(c: Context, submission_id, authoritative):
         rows = scores.submission_scores(conn, submission_id, authoritative)
         agreement = scores.concordance(conn, submission_id)
         skipped = scores.warnings(conn, submission_id)
-    if c.as_json:
-        emit_json({"scores": rows, "concordance": agreement, "warnings": skipped})
-        return
-    table(
-        [
-            {
-                "name": r["name"],
-                "type": r["data_type"],
-                "value": score_value(r),
-                "source": r["source"]
-                + (" (authoritative)" if r["is_authoritative"] else "")
-                + (f" by {r['reviewer_id']}" if r["reviewer_id"] else ""),
-                "from": r["evaluation_result_id"] or r["annotation_id"],
-            }
-            for r in rows
-        ],
-        empty="no scores",
-    )
-    if agreement:
-        click.echo()
-        click.echo("automated vs authoritative human:")
-        concordance_table(agreement)
-    if skipped:
-        click.echo()
-        click.echo("skipped keys:")
-        table(skipped, ["name", "json_type", "source_kind", "source_id", "warning"])
+
+    def human():
+        table(
+            [
+                {
+                    "name": r["name"],
+                    "type": r["data_type"],
+                    "value": score_value(r),
+                    "source": r["source"]
+                    + (" (authoritative)" if r["is_authoritative"] else "")
+                    + (f" by {r['reviewer_id']}" if r["reviewer_id"] else ""),
+                    "from": r["evaluation_result_id"] or r["annotation_id"],
+                }
+                for r in rows
+            ],
+            empty="no scores",
+            headers=c.headers,
+        )
+        if agreement:
+            click.echo()
+            click.echo("automated vs authoritative human:")
+            concordance_table(agreement)
+        if skipped:
+            click.echo()
+            click.echo("skipped keys:")
+            table(skipped, ["name", "json_type", "source_kind", "source_id", "warning"], headers=c.headers)
+
+    c.emit({"scores": rows, "concordance": agreement, "warnings": skipped}, human, rows=rows)
 
 
 @scores_group.command("failures")
@@ -155,18 +158,16 @@ def scores_failures(c: Context, include_resolved):
     """Score writes that failed and are not yet repaired (scores backfill repairs them)."""
     with c.acting() as conn:
         rows = scores.failures(conn, include_resolved)
-    if c.as_json:
-        emit_json(rows)
-        return
-    table(
+    c.rows(
         rows,
         ["source_kind", "source_id", "submission_id", "attempts", "occurred_at", "resolved_at", "error"],
         empty="no unresolved score write failures" if not include_resolved else "no score write failures",
+        limits={"error": 60},
     )
 
 
 @scores_group.command("concordance")
-@click.argument("submission_id", required=False)
+@click.argument("submission_id", required=False, type=click.UUID)
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1_000_000))
 @with_context
 def scores_concordance(c: Context, submission_id, limit):
@@ -178,25 +179,23 @@ def scores_concordance(c: Context, submission_id, limit):
     with c.acting() as conn:
         rows = scores.concordance(conn, submission_id, limit)
         summary = None if submission_id else scores.concordance_summary(conn)
-    if c.as_json:
-        emit_json({"summary": summary, "rows": rows} if summary is not None else rows)
-        return
-    if summary is not None:
-        table(summary, empty="no scores to compare")
-        click.echo()
-    table(
-        rows,
-        [
-            "submission_id",
-            "name",
-            "automated_value",
-            "human_value",
-            "agree",
-            "evaluation_result_id",
-            "annotation_id",
-        ],
-        empty="no scores to compare",
-    )
+    columns = [
+        "submission_id",
+        "name",
+        "automated_value",
+        "human_value",
+        "agree",
+        "evaluation_result_id",
+        "annotation_id",
+    ]
+
+    def human():
+        if summary is not None:
+            table(summary, empty="no scores to compare", headers=c.headers)
+            click.echo()
+        table(rows, columns, empty="no scores to compare", headers=c.headers)
+
+    c.emit({"summary": summary, "rows": rows} if summary is not None else rows, human, rows=rows, columns=columns)
 
 
 @scores_group.command("agreement")

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -20,9 +21,25 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
-SQL_DIR = PROJECT_ROOT / "sql"
+
+def shipped_folder(name: str) -> Path:
+    """A folder of SQL the package carries (`sql`, `migrations`), as a directory.
+
+    A built wheel holds them inside the package (pyproject maps the repository's sql/ and
+    migrations/ to scoreledger/sql and scoreledger/migrations), found through importlib.resources
+    wherever the wheel is installed. An editable install of a checkout serves the package from
+    shell/scoreledger, where they are not: there they are the checkout's own folders, so a file added
+    to sql/ or migrations/ counts at once. yoyo reads migrations from a directory, hence a path.
+    """
+    shipped = resources.files("scoreledger").joinpath(name)
+    if shipped.is_dir():
+        return Path(str(shipped))
+    checkout = Path(__file__).resolve().parents[2] / name
+    if checkout.is_dir():
+        return checkout
+    raise ScoreledgerError(f"this scoreledger package carries no {name}/ folder (a broken install?)")
+
+
 DEFAULT_DSN = "dbname=scoreledger"
 # Any constant works; it only has to be the same for every migrator.
 MIGRATE_LOCK_KEY = 0x5C0E1ED6
@@ -32,8 +49,23 @@ class ScoreledgerError(Exception):
     """An error to show the operator as one line."""
 
 
+MIGRATIONS_DIR = shipped_folder("migrations")
+SQL_DIR = shipped_folder("sql")
+
+
+# libpq's own environment: when one of these is set, libpq (not this module) decides where to connect.
+LIBPQ_ENV = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
+
+
 def default_dsn() -> str:
-    return os.environ.get("DATABASE_URL") or DEFAULT_DSN
+    """DATABASE_URL; else libpq's environment (PGHOST, PGPORT, PGDATABASE, PGUSER, PGSERVICE, …), the
+    database defaulting to `scoreledger` unless PGDATABASE or a service names one; else dbname=scoreledger."""
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    if any(os.environ.get(name) for name in LIBPQ_ENV):
+        names_database = os.environ.get("PGDATABASE") or os.environ.get("PGSERVICE")
+        return "" if names_database else DEFAULT_DSN
+    return DEFAULT_DSN
 
 
 def _with_dbname(dsn: str, dbname: str) -> str:

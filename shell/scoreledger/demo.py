@@ -8,6 +8,7 @@ Deterministic ids (uuid5) make the demo safe to run twice.
 from __future__ import annotations
 
 import random
+import shlex
 import uuid
 
 import click
@@ -16,12 +17,12 @@ from . import api, db
 from .context import one_line
 from .demo_scores import run_scores_demo
 from .render import (
-    check_rows,
     heading,
     history_change,
     number,
     print_action_center,
     print_batch,
+    print_check,
     print_preview,
     table,
 )
@@ -187,10 +188,13 @@ def run_demo(c, learners: int, seed: int) -> None:
     heading("11. scoreledger check: every invariant, every tenant")
     with db.connect(c.dsn) as conn:
         rows = api.check_invariants(conn)
-    table(check_rows(rows), ["status", "scope", "invariant", "breaches"])
+    print_check(rows)
+    # Lines to paste into a shell as they are: this very command, on the database the demo used.
+    me = c.command_line()
+    tenant = shlex.quote(tenants[0])
     click.echo(
-        f"\nTry it yourself: scoreledger --tenant '{tenants[0]}' --actor {admin} batch list\n"
-        f"                 scoreledger --tenant '{tenants[0]}' submission history {victim or '<submission id>'}"
+        f"\nTry it yourself: {me} --tenant {tenant} --actor {admin} batch list\n"
+        f"                 {me} --tenant {tenant} submission history {victim or '<submission id>'}"
     )
 
 

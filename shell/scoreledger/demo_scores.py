@@ -62,9 +62,10 @@ def run_scores_demo(c, home_tenant: str, admin: str, sessions: int = 24, seed: i
         f"$ scoreledger scores backfill   # {r.artefacts} artefact(s) lacked scores; "
         f"{r.scores_written} scores written, {r.failed} failed"
     )
+    me = c.command_line()
     click.echo(
-        f"\nTry it yourself: scoreledger --tenant {home_tenant} scores list {example}\n"
-        f"                 scoreledger --tenant {home_tenant} scores concordance"
+        f"\nTry it yourself: {me} --tenant {home_tenant} scores list {example}\n"
+        f"                 {me} --tenant {home_tenant} scores concordance"
     )
 
 

@@ -79,7 +79,7 @@ def import_lines(
         chunk.clear()
         lines.clear()
 
-    with progress(total_bytes, "recording", not (silent or c.as_json) and sys.stderr.isatty()) as bar:
+    with progress(total_bytes, "recording", not (silent or c.for_program) and sys.stderr.isatty()) as bar:
         for number, raw in enumerate(file, start=1):
             if bar:
                 bar.update(len(raw.encode()))

@@ -6,10 +6,13 @@ name; it imports nothing of the commands.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import decimal
+import io
 import json
 import sys
+import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -34,32 +37,100 @@ def _plain(value):
 
 
 def emit_json(document) -> None:
-    click.echo(json.dumps(_plain(document), indent=2, sort_keys=False))
+    click.echo(json.dumps(_plain(document), indent=2, ensure_ascii=False))
 
 
 def cell(value) -> str:
+    """One value as text: empty for null, true/false for booleans, a list comma-joined, an object as JSON."""
     value = _plain(value)
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, list):
         return ",".join(cell(v) for v in value)
     if isinstance(value, dict):
-        return json.dumps(value)
+        return json.dumps(value, ensure_ascii=False)
     return str(value)
 
 
-def table(rows: Sequence[Mapping], columns: Iterable[str] | None = None, empty: str = "(none)") -> None:
+# Line breaks and other control characters would break a table's rows apart.
+_CONTROL = {c: " " for c in range(32)} | {0x7F: " ", 0x0A: "⏎", 0x0D: None, 0x2028: "⏎", 0x2029: "⏎"}
+
+
+def char_width(char: str) -> int:
+    """Columns a character takes in a terminal: 2 for East Asian wide/fullwidth (CJK, most emoji), 0 for marks."""
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def display_width(text: str) -> int:
+    return sum(char_width(c) for c in text)
+
+
+def one_line_text(text: str) -> str:
+    """Text safe for one table row: newlines shown as ⏎, other control characters as spaces."""
+    return text.translate(_CONTROL)
+
+
+def truncate(text: str, width: int) -> str:
+    """At most `width` terminal columns, ending in … when cut."""
+    if display_width(text) <= width:
+        return text
+    kept, used = [], 0
+    for c in text:
+        w = char_width(c)
+        if used + w > width - 1:
+            break
+        kept.append(c)
+        used += w
+    return "".join(kept) + "…"
+
+
+def pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - display_width(text))
+
+
+def table(
+    rows: Sequence[Mapping],
+    columns: Iterable[str] | None = None,
+    empty: str = "(none)",
+    headers: bool = True,
+    limits: Mapping[str, int] | None = None,
+) -> None:
+    """Aligned columns for a terminal: cells kept on one line, padded by display width, `limits` cut long ones."""
     rows = list(rows)
     if not rows:
         click.echo(empty)
         return
     columns = list(columns or rows[0].keys())
-    text_rows = [[cell(r.get(c)) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(r[i]) for r in text_rows)) for i, c in enumerate(columns)]
-    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-    click.echo("  ".join("-" * w for w in widths))
+    limits = limits or {}
+    text_rows = [[truncate(one_line_text(cell(r.get(c))), limits.get(c, 10**9)) for c in columns] for r in rows]
+    widths = [max(display_width(c), *(display_width(r[i]) for r in text_rows)) for i, c in enumerate(columns)]
+    if headers:
+        click.echo("  ".join(pad(c, w) for c, w in zip(columns, widths, strict=True)).rstrip())
+        click.echo("  ".join("-" * w for w in widths))
     for r in text_rows:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+        click.echo("  ".join(pad(v, w) for v, w in zip(r, widths, strict=True)).rstrip())
+
+
+def delimited(rows: Sequence[Mapping], columns: Iterable[str] | None, delimiter: str, headers: bool = True) -> str:
+    """CSV (or TSV): \n line endings, true/false, empty for null; quoted where the value needs it."""
+    rows = list(rows)
+    columns = list(columns or (rows[0].keys() if rows else []))
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    if headers and columns:
+        writer.writerow(columns)
+    for r in rows:
+        writer.writerow([cell(r.get(c)) for c in columns])
+    return out.getvalue()
+
+
+def json_line(document) -> str:
+    """One compact JSON value on one line (newline-delimited JSON)."""
+    return json.dumps(_plain(document), ensure_ascii=False, separators=(",", ":"))
 
 
 def number(value) -> str:
@@ -188,7 +259,7 @@ def print_action_center(rows: list[dict]) -> None:
             [
                 {
                     "id": r["id"],
-                    "reason": r["reason"] if len(r["reason"]) <= 48 else r["reason"][:47] + "…",
+                    "reason": r["reason"],
                     "by": str(r["created_by"])[:8],
                     "created_at": r["created_at"].strftime("%Y-%m-%d %H:%M"),
                     "types": r["correction_types"],
@@ -199,7 +270,8 @@ def print_action_center(rows: list[dict]) -> None:
                     "figures as of": r["figures_at"].strftime("%Y-%m-%d %H:%M") if r["figures_at"] else "",
                 }
                 for r in members
-            ]
+            ],
+            limits={"reason": 48},
         )
 
 
@@ -218,7 +290,8 @@ def print_submission_history(submission_id: str, current: dict, rows: list[dict]
                 "change": history_change(r, with_batch=True),
             }
             for r in rows
-        ]
+        ],
+        limits={"change": 100},
     )
 
 
@@ -234,6 +307,21 @@ def history_change(row: dict, with_batch: bool = False) -> str:
 def check_rows(rows: list[dict]) -> list[dict]:
     """check_invariants' rows with an ok/FAIL status first."""
     return [{"status": "FAIL" if r["breaches"] else "ok", **r} for r in rows]
+
+
+def print_check(rows: list[dict], verbose: bool = False, headers: bool = True) -> None:
+    """`check`: one table per scope within 100 columns; verbose, one wide table with the sample ids."""
+    if verbose:
+        table(check_rows(rows), ["status", "scope", "invariant", "breaches", "sample"], headers=headers)
+        return
+    # Grouped by scope, a long tenant name costs no column: status 6, invariant 82, breaches 8 and two
+    # gaps of two make 100.
+    scopes: dict[str, list[dict]] = {}
+    for r in check_rows(rows):
+        scopes.setdefault(r["scope"], []).append(r)
+    for n, (scope, members) in enumerate(scopes.items()):
+        click.echo(("\n" if n else "") + truncate(one_line_text(scope), 100))
+        table(members, ["status", "invariant", "breaches"], headers=headers, limits={"invariant": 82})
 
 
 # ------------------------------------------------------------ scores

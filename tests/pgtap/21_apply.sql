@@ -221,7 +221,7 @@ SELECT is((SELECT count(*) FROM scoreledger.list_correction_batches()), 17::bigi
 SELECT is((SELECT array_agg(id) FROM scoreledger.list_correction_batches('draft')), ARRAY[:'d'::uuid], 'list draft: only the draft');
 SELECT is((SELECT count(*) FROM scoreledger.list_correction_batches('applied')), 16::bigint, 'list applied: the 16 applied batches');
 SELECT is((SELECT count(*) FROM scoreledger.list_correction_batches('reverted')), 0::bigint, 'list reverted: none');
-SELECT tests.throws_code_like($$SELECT scoreledger.list_correction_batches('done')$$, 'SL422', '%', 'list of an unknown status is SL422');
+SELECT tests.throws_code_like($$SELECT scoreledger.list_correction_batches('done')$$, 'SL422', '%unknown status ''done'' (one of: pending_review, approved, draft, rejected, applied, reverted, discarded)%', 'list of an unknown status is SL422, listing the valid ones');
 SELECT results_eq(
   format($$SELECT status, reason, created_by, correction_types, corrections, submissions_affected, reverts_batch_id, reverted_by_batch_id
            FROM scoreledger.list_correction_batches() WHERE id = %L$$, :'b5'),

@@ -8,6 +8,7 @@ import uuid
 import pytest
 from click.testing import CliRunner
 from scoreledger.cli import main
+from terminal import in_terminal
 
 
 def evaluation_doc(version_no=1):
@@ -113,11 +114,11 @@ def test_batch_lifecycle_through_the_cli(run, loaded):
     assert created.exit_code == 0, created.output
     batch = json.loads(created.output)["batch_id"]
 
-    applied = json.loads(run("--json", "batch", "apply", batch, tenant=tenant, actor=actor).output)
+    applied = json.loads(run("--json", "batch", "apply", batch, "--yes", tenant=tenant, actor=actor).output)
     assert applied["submissions_rescored"] == 6 and applied["already_applied"] is False
     # Odd submissions chose B (was right, now wrong), even chose C: every score moves by one point.
     assert applied["scores_changed"] == 6
-    again = json.loads(run("--json", "batch", "apply", batch, tenant=tenant, actor=actor).output)
+    again = json.loads(run("--json", "batch", "apply", batch, "--yes", tenant=tenant, actor=actor).output)
     assert again["already_applied"] is True
 
     shown = run("batch", "show", batch, tenant=tenant, actor=actor)
@@ -155,7 +156,8 @@ def test_unknown_tenant_and_missing_actor_are_one_line_errors(run, loaded):
     assert result.exit_code == 1 and "does not exist" in result.output
     target = f"{loaded['version_id']}:33333333-0000-4000-8000-000000000001"
     result = run("batch", "create", "--reason", "r", "--drop-item", target, tenant=loaded["tenant"])
-    assert result.exit_code == 1 and "SL401" in result.output
+    # A missing actor is bad usage (exit 2) with the hint where to give one.
+    assert result.exit_code == 2 and "SL401" in result.output and "--actor UUID or SCORELEDGER_ACTOR" in result.output
 
 
 def test_db_status_and_check(run):
@@ -242,7 +244,7 @@ def test_concurrent_migrators_are_safe(dsn):
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def test_preview_then_confirmed_apply(run, loaded, tmp_path):
+def test_preview_then_confirmed_apply(run, loaded, tmp_path, dsn):
     tenant, actor = loaded["tenant"], loaded["actor"]
     assert run("import", "submissions", str(loaded["submissions"]), tenant=tenant).exit_code == 0
     target = f"{loaded['version_id']}:33333333-0000-4000-8000-000000000001"
@@ -261,7 +263,7 @@ def test_preview_then_confirmed_apply(run, loaded, tmp_path):
     )["batch_id"]
 
     csv_path = tmp_path / "changes.csv"
-    preview = run("batch", "preview", batch, "--csv", str(csv_path), tenant=tenant, actor=actor)
+    preview = run("batch", "preview", batch, "--changes", str(csv_path), tenant=tenant, actor=actor)
     assert preview.exit_code == 0, preview.output
     # Submissions 0,2,4 chose C (now right), 1,3,5 chose B (now wrong): 3 up, 3 down.
     assert "6 submissions will be rescored: 3 up, 3 down, 0 unchanged" in preview.output
@@ -269,12 +271,18 @@ def test_preview_then_confirmed_apply(run, loaded, tmp_path):
     lines = csv_path.read_text().splitlines()
     assert lines[0].startswith("submission_id,user_id") and len(lines) == 7
 
-    declined = run("batch", "apply", batch, tenant=tenant, actor=actor, input="n\n")
-    assert declined.exit_code == 1 and "6 submissions will be rescored" in declined.output
+    # At a terminal, apply shows the preview and asks; a person says no, then yes.
+    at = ["--dsn", dsn, "--tenant", tenant, "--actor", actor, "batch", "apply", batch]
+    code, shown = in_terminal(at, answer="n")
+    assert code == 1 and "6 submissions will be rescored" in shown and "apply this batch?" in shown
+    assert json.loads(run("--json", "batch", "show", batch, tenant=tenant).output)["status"] == "draft"
+    # Without a terminal (a script), nobody can be asked: refused with exit 2 unless --yes.
+    refused = run("batch", "apply", batch, tenant=tenant, actor=actor, input="y\n")
+    assert refused.exit_code == 2 and "needs --yes" in refused.output
     assert json.loads(run("--json", "batch", "show", batch, tenant=tenant).output)["status"] == "draft"
 
-    accepted = run("batch", "apply", batch, tenant=tenant, actor=actor, input="y\n")
-    assert accepted.exit_code == 0 and "6 submissions rescored, 6 scores changed" in accepted.output
+    code, shown = in_terminal(at, answer="y")
+    assert code == 0 and "6 submissions rescored, 6 scores changed" in shown
 
     previewed_applied = run("batch", "preview", batch, tenant=tenant, actor=actor)
     assert previewed_applied.exit_code == 1 and "SL409" in previewed_applied.output

@@ -441,7 +441,7 @@ def test_maker_checker_through_the_cli(run, dsn, tmp_path):
         rejected: "rejected",
     }
     as_json = json.loads(run("--json", "batch", "list", tenant=name, actor=admin).output)
-    assert {r["id"]: r["status"] for r in as_json} == {
+    assert {r["batch_id"]: r["status"] for r in as_json} == {
         batch: "applied",
         draft: "draft",
         pending: "pending_review",
