@@ -339,6 +339,42 @@ $$;
 
 -- Step 7: documents not recorded by this call name a submission that
 -- exists: a no-op if identical, else SL423 (raw answers are immutable).
+-- Set-based over the whole call (a re-run of an import is all of this
+-- path): one join of the documents with their stored submissions, and one
+-- of their parsed answers with the stored answers, matched on (item,
+-- option mask); a document is identical when its header matches and every
+-- one of its answers has its stored twin, as many as the submission has.
+-- The mask stands for the sorted selection: a version's options never change.
+CREATE OR REPLACE FUNCTION scoreledger_private.changed_rerecordings(tenant uuid)
+RETURNS TABLE (idx integer, submission_id uuid)
+LANGUAGE plpgsql STABLE
+AS $$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
+  WITH stored AS MATERIALIZED (
+    SELECT r.idx, r.submission_id, r.answer_count, s.submission_no,
+           (s.evaluation_version_id, s.user_id, s.assignment_id, s.submitted_at, s.answer_count)
+             IS NOT DISTINCT FROM (r.version_id, r.user_id, r.assignment_id, r.submitted_at, r.answer_count) AS same_header
+    FROM pg_temp.recording_submissions r
+    JOIN scoreledger_private.submissions s ON s.tenant_id = tenant AND s.submission_id = r.submission_id
+    WHERE NOT r.inserted AND r.problem IS NULL
+  ), matched AS (
+    SELECT st.idx, count(*) AS answers
+    FROM stored st
+    JOIN pg_temp.recording_answers ra ON ra.idx = st.idx
+    JOIN scoreledger_private.answers a
+      ON a.tenant_id = tenant AND a.submission_no = st.submission_no
+     AND a.question_version_id = ra.question_version_id AND a.selected_mask = ra.selected_mask
+    WHERE st.same_header
+    GROUP BY st.idx
+  )
+  SELECT st.idx, st.submission_id
+  FROM stored st LEFT JOIN matched m ON m.idx = st.idx
+  WHERE NOT st.same_header OR coalesce(m.answers, 0) <> st.answer_count;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION scoreledger_private.refuse_changed_rerecordings(tenant uuid, path_prefix text)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -346,24 +382,8 @@ AS $$
 DECLARE
   mismatch record;
 BEGIN
-  SELECT r.idx, r.submission_id INTO mismatch
-  FROM pg_temp.recording_submissions r
-  WHERE NOT r.inserted
-    AND NOT EXISTS (
-      SELECT 1 FROM scoreledger_private.submissions s
-      WHERE s.tenant_id = tenant AND s.submission_id = r.submission_id
-        AND s.evaluation_version_id = r.version_id AND s.user_id = r.user_id
-        AND s.assignment_id IS NOT DISTINCT FROM r.assignment_id AND s.submitted_at = r.submitted_at
-        AND (SELECT jsonb_agg(jsonb_build_array(a.question_version_id,
-                      (SELECT coalesce(jsonb_agg(o ORDER BY o), '[]') FROM unnest(a.selected) o))
-                    ORDER BY a.question_version_id)
-               FROM scoreledger_private.answers a
-              WHERE a.tenant_id = tenant AND a.submission_no = s.submission_no)
-          = (SELECT jsonb_agg(jsonb_build_array(ra.question_version_id,
-                      (SELECT coalesce(jsonb_agg(o ORDER BY o), '[]') FROM unnest(ra.selected) o))
-                    ORDER BY ra.question_version_id)
-               FROM pg_temp.recording_answers ra WHERE ra.idx = r.idx))
-  ORDER BY r.idx LIMIT 1;
+  SELECT c.idx, c.submission_id INTO mismatch
+  FROM scoreledger_private.changed_rerecordings(tenant) c ORDER BY c.idx LIMIT 1;
   IF FOUND THEN
     PERFORM scoreledger_private.fail('SL423', format(
       '%ssubmission_id: submission %s is already recorded with other content; raw answers are immutable',
@@ -547,6 +567,67 @@ BEGIN
 END
 $$;
 
+-- Every refused document of a call, each with the first rule it breaks,
+-- in the order recording checks them: its fields, then its answers, then a
+-- twin of the call with other content, then a stored submission of the
+-- same id with other content. Recording raises one of these (the first
+-- check that finds any); an importer asks for all of them to set aside
+-- the refused documents and record the rest (scoreledger.submission_problems).
+-- The same steps and scratch tables as recording, nothing written.
+CREATE OR REPLACE FUNCTION scoreledger_private.submission_problems_of(docs jsonb, path_prefix text)
+RETURNS TABLE (idx integer, sqlstate text, message text)
+LANGUAGE plpgsql VOLATILE
+SET work_mem = '64MB'
+SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+  tenant uuid := scoreledger_private.require_tenant();
+BEGIN
+  IF docs IS NULL OR jsonb_typeof(docs) <> 'array' THEN
+    PERFORM scoreledger_private.fail('SL422', coalesce(path_prefix, 'document') || ': must be a JSON array');
+  END IF;
+  IF jsonb_array_length(docs) > scoreledger_private.input_limit('documents_per_call') THEN
+    PERFORM scoreledger_private.fail('SL422', format('%s: at most %s documents per call',
+      coalesce(path_prefix, 'document'), scoreledger_private.input_limit('documents_per_call')));
+  END IF;
+  PERFORM scoreledger_private.ensure_recording_tables();
+  PERFORM scoreledger_private.parse_submissions(docs, tenant);
+  PERFORM scoreledger_private.check_and_score_answers(docs);
+  RETURN QUERY
+  SELECT DISTINCT ON (p.idx) p.idx, p.problem[1], scoreledger_private.problem_message(p.entry, p.problem)
+  FROM (
+    SELECT 0 AS rank, r.idx, r.problem, format('%s[%s]', path_prefix, r.idx) AS entry
+    FROM pg_temp.recording_submissions r WHERE r.problem IS NOT NULL
+    UNION ALL
+    SELECT 1, a.idx, a.problem, format('%s[%s].answers[%s]', path_prefix, a.idx, a.answer_idx)
+    FROM pg_temp.recording_answers a WHERE a.problem IS NOT NULL
+    UNION ALL
+    -- A twin of the call with other content than its first occurrence.
+    SELECT 2, t.idx, scoreledger_private.problem('SL422', 'submission_id', format(
+             'submission %s is also %s[%s] (the same evaluation_version_id, user_id and submitted_at) with different content',
+             t.submission_id, path_prefix, f.idx)), format('%s[%s]', path_prefix, t.idx)
+    FROM pg_temp.recording_submissions t
+    JOIN LATERAL (SELECT r.* FROM pg_temp.recording_submissions r
+                  WHERE r.submission_id = t.submission_id AND r.idx < t.idx ORDER BY r.idx LIMIT 1) f ON true
+    WHERE NOT t.fresh AND t.problem IS NULL AND f.problem IS NULL
+      AND ((f.version_id, f.user_id, f.assignment_id, f.submitted_at)
+             IS DISTINCT FROM (t.version_id, t.user_id, t.assignment_id, t.submitted_at)
+           OR (SELECT jsonb_agg(jsonb_build_array(a.question_version_id, a.selected_mask) ORDER BY a.question_version_id)
+                 FROM pg_temp.recording_answers a WHERE a.idx = f.idx)
+              IS DISTINCT FROM
+              (SELECT jsonb_agg(jsonb_build_array(a.question_version_id, a.selected_mask) ORDER BY a.question_version_id)
+                 FROM pg_temp.recording_answers a WHERE a.idx = t.idx))
+    UNION ALL
+    SELECT 3, c.idx, scoreledger_private.problem('SL423', 'submission_id', format(
+             'submission %s is already recorded with other content; raw answers are immutable', c.submission_id)),
+           format('%s[%s]', path_prefix, c.idx)
+    FROM scoreledger_private.changed_rerecordings(tenant) c
+  ) p
+  ORDER BY p.idx, p.rank;
+END
+$$;
+
 -- ---------------------------------------------------------------------
 -- API
 -- ---------------------------------------------------------------------
@@ -581,3 +662,14 @@ $$;
 COMMENT ON FUNCTION scoreledger.record_submissions(jsonb) IS
   'Records a JSON array of submission documents in one set-based pass (all or nothing). Returns how many were newly recorded; identical re-recordings (and identical documents of one call deriving the same id) are no-ops. Needs READ COMMITTED (SL409 otherwise).';
 GRANT EXECUTE ON FUNCTION scoreledger.record_submissions(jsonb) TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.submission_problems(docs jsonb)
+RETURNS TABLE (idx integer, sqlstate text, message text)
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT * FROM scoreledger_private.submission_problems_of(docs, 'submissions')
+$$;
+COMMENT ON FUNCTION scoreledger.submission_problems(jsonb) IS
+  'Every document of a JSON array that record_submissions would refuse, with the first rule it breaks (idx from 0, SQLSTATE, message naming the entry as record_submissions does). Writes nothing. Lets an importer set aside the refused documents and record the rest.';
+GRANT EXECUTE ON FUNCTION scoreledger.submission_problems(jsonb) TO scoreledger_app;
