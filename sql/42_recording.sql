@@ -340,11 +340,12 @@ $$;
 -- Step 7: documents not recorded by this call name a submission that
 -- exists: a no-op if identical, else SL423 (raw answers are immutable).
 -- Set-based over the whole call (a re-run of an import is all of this
--- path): one join of the documents with their stored submissions, and one
--- of their parsed answers with the stored answers, matched on (item,
--- option mask); a document is identical when its header matches and every
--- one of its answers has its stored twin, as many as the submission has.
--- The mask stands for the sorted selection: a version's options never change.
+-- path): the documents joined with their stored submissions, each stored
+-- submission's answers read through the primary key's (tenant,
+-- submission_no) prefix, the call's answers grouped in one pass, and the
+-- two compared as (item, option mask) lists. The mask stands for the
+-- sorted selection: a version's options never change. Never a scan of the
+-- call's answers per document: that was quadratic.
 CREATE OR REPLACE FUNCTION scoreledger_private.changed_rerecordings(tenant uuid)
 RETURNS TABLE (idx integer, submission_id uuid)
 LANGUAGE plpgsql STABLE
@@ -353,25 +354,27 @@ AS $$
 BEGIN
   RETURN QUERY
   WITH stored AS MATERIALIZED (
-    SELECT r.idx, r.submission_id, r.answer_count, s.submission_no,
+    SELECT r.idx, r.submission_id,
            (s.evaluation_version_id, s.user_id, s.assignment_id, s.submitted_at, s.answer_count)
-             IS NOT DISTINCT FROM (r.version_id, r.user_id, r.assignment_id, r.submitted_at, r.answer_count) AS same_header
+             IS NOT DISTINCT FROM (r.version_id, r.user_id, r.assignment_id, r.submitted_at, r.answer_count) AS same_header,
+           s.submission_no
     FROM pg_temp.recording_submissions r
     JOIN scoreledger_private.submissions s ON s.tenant_id = tenant AND s.submission_id = r.submission_id
     WHERE NOT r.inserted AND r.problem IS NULL
-  ), matched AS (
-    SELECT st.idx, count(*) AS answers
-    FROM stored st
-    JOIN pg_temp.recording_answers ra ON ra.idx = st.idx
-    JOIN scoreledger_private.answers a
-      ON a.tenant_id = tenant AND a.submission_no = st.submission_no
-     AND a.question_version_id = ra.question_version_id AND a.selected_mask = ra.selected_mask
-    WHERE st.same_header
-    GROUP BY st.idx
+  ), given AS (
+    SELECT ra.idx, array_agg(ra.question_version_id::text || ':' || ra.selected_mask::text
+                             ORDER BY ra.question_version_id) AS answers
+    FROM pg_temp.recording_answers ra
+    WHERE ra.idx IN (SELECT st.idx FROM stored st WHERE st.same_header)
+    GROUP BY ra.idx
   )
   SELECT st.idx, st.submission_id
-  FROM stored st LEFT JOIN matched m ON m.idx = st.idx
-  WHERE NOT st.same_header OR coalesce(m.answers, 0) <> st.answer_count;
+  FROM stored st LEFT JOIN given g ON g.idx = st.idx
+  WHERE NOT st.same_header
+     OR g.answers IS DISTINCT FROM
+        (SELECT array_agg(a.question_version_id::text || ':' || a.selected_mask::text ORDER BY a.question_version_id)
+         FROM scoreledger_private.answers a
+         WHERE a.tenant_id = tenant AND a.submission_no = st.submission_no);
 END
 $$;
 
@@ -396,8 +399,31 @@ $$;
 -- Two documents of the call naming one submission (a derived id: the same
 -- version, learner and submitted_at; or a given id equal to a derived one):
 -- the same content is one attempt, recorded once; other content is SL422
--- naming both entries, before anything is written. Only documents that
--- are not fresh are candidates (the valid first import has none).
+-- naming both entries, before anything is written. A window finds each
+-- document's first twin (one sort of the call's documents, not a probe
+-- per document); answers are compared only for the twins themselves.
+CREATE OR REPLACE FUNCTION scoreledger_private.differing_twins()
+RETURNS TABLE (first_idx integer, idx integer, submission_id uuid)
+LANGUAGE plpgsql STABLE
+AS $$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
+  SELECT f.idx, t.idx, t.submission_id
+  FROM (SELECT r.*, min(r.idx) OVER (PARTITION BY r.submission_id) AS first_idx
+        FROM pg_temp.recording_submissions r WHERE r.problem IS NULL AND r.submission_id IS NOT NULL) t
+  JOIN pg_temp.recording_submissions f ON f.idx = t.first_idx
+  WHERE t.idx > t.first_idx AND NOT t.fresh
+    AND ((f.version_id, f.user_id, f.assignment_id, f.submitted_at)
+           IS DISTINCT FROM (t.version_id, t.user_id, t.assignment_id, t.submitted_at)
+         OR (SELECT jsonb_agg(jsonb_build_array(a.question_version_id, a.selected_mask) ORDER BY a.question_version_id)
+               FROM pg_temp.recording_answers a WHERE a.idx = f.idx)
+            IS DISTINCT FROM
+            (SELECT jsonb_agg(jsonb_build_array(a.question_version_id, a.selected_mask) ORDER BY a.question_version_id)
+               FROM pg_temp.recording_answers a WHERE a.idx = t.idx));
+END
+$$;
+
 CREATE OR REPLACE FUNCTION scoreledger_private.refuse_differing_twins(path_prefix text)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -405,19 +431,7 @@ AS $$
 DECLARE
   twin record;
 BEGIN
-  SELECT f.idx AS first_idx, t.idx, t.submission_id INTO twin
-  FROM pg_temp.recording_submissions t
-  JOIN LATERAL (SELECT r.* FROM pg_temp.recording_submissions r
-                WHERE r.submission_id = t.submission_id AND r.idx < t.idx ORDER BY r.idx LIMIT 1) f ON true
-  WHERE NOT t.fresh AND t.problem IS NULL
-    AND ((f.version_id, f.user_id, f.assignment_id, f.submitted_at)
-           IS DISTINCT FROM (t.version_id, t.user_id, t.assignment_id, t.submitted_at)
-         OR (SELECT jsonb_agg(jsonb_build_array(a.question_version_id, a.selected_mask) ORDER BY a.question_version_id)
-               FROM pg_temp.recording_answers a WHERE a.idx = f.idx)
-            IS DISTINCT FROM
-            (SELECT jsonb_agg(jsonb_build_array(a.question_version_id, a.selected_mask) ORDER BY a.question_version_id)
-               FROM pg_temp.recording_answers a WHERE a.idx = t.idx))
-  ORDER BY t.idx LIMIT 1;
+  SELECT * INTO twin FROM scoreledger_private.differing_twins() d ORDER BY d.idx LIMIT 1;
   IF FOUND THEN
     PERFORM scoreledger_private.fail('SL422', format(
       '%1$s[%2$s] and %1$s[%3$s]: both are submission %4$s (the same evaluation_version_id, user_id and submitted_at) with different content',
@@ -606,18 +620,8 @@ BEGIN
     -- A twin of the call with other content than its first occurrence.
     SELECT 2, t.idx, scoreledger_private.problem('SL422', 'submission_id', format(
              'submission %s is also %s[%s] (the same evaluation_version_id, user_id and submitted_at) with different content',
-             t.submission_id, path_prefix, f.idx)), format('%s[%s]', path_prefix, t.idx)
-    FROM pg_temp.recording_submissions t
-    JOIN LATERAL (SELECT r.* FROM pg_temp.recording_submissions r
-                  WHERE r.submission_id = t.submission_id AND r.idx < t.idx ORDER BY r.idx LIMIT 1) f ON true
-    WHERE NOT t.fresh AND t.problem IS NULL AND f.problem IS NULL
-      AND ((f.version_id, f.user_id, f.assignment_id, f.submitted_at)
-             IS DISTINCT FROM (t.version_id, t.user_id, t.assignment_id, t.submitted_at)
-           OR (SELECT jsonb_agg(jsonb_build_array(a.question_version_id, a.selected_mask) ORDER BY a.question_version_id)
-                 FROM pg_temp.recording_answers a WHERE a.idx = f.idx)
-              IS DISTINCT FROM
-              (SELECT jsonb_agg(jsonb_build_array(a.question_version_id, a.selected_mask) ORDER BY a.question_version_id)
-                 FROM pg_temp.recording_answers a WHERE a.idx = t.idx))
+             t.submission_id, path_prefix, t.first_idx)), format('%s[%s]', path_prefix, t.idx)
+    FROM scoreledger_private.differing_twins() t
     UNION ALL
     SELECT 3, c.idx, scoreledger_private.problem('SL423', 'submission_id', format(
              'submission %s is already recorded with other content; raw answers are immutable', c.submission_id)),

@@ -37,6 +37,11 @@ def record_submissions(conn: psycopg.Connection, docs: list[dict]) -> int:
     return conn.execute("SELECT scoreledger.record_submissions(%s) AS n", [Jsonb(docs)]).fetchone()["n"]
 
 
+def submission_problems(conn: psycopg.Connection, docs: list[dict]) -> list[dict]:
+    """The documents record_submissions would refuse: idx, sqlstate, message (the database's rules)."""
+    return conn.execute("SELECT * FROM scoreledger.submission_problems(%s)", [Jsonb(docs)]).fetchall()
+
+
 def submission_history(conn: psycopg.Connection, submission_id: str) -> list[dict]:
     """Each score a submission has had, oldest first, with the batch's reason."""
     return conn.execute(

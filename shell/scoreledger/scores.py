@@ -48,6 +48,11 @@ def record_evaluation_results(conn: psycopg.Connection, docs: list[dict]) -> int
     return conn.execute("SELECT scoreledger.record_evaluation_results(%s) AS n", [Jsonb(docs)]).fetchone()["n"]
 
 
+def result_problems(conn: psycopg.Connection, docs: list[dict]) -> list[dict]:
+    """The documents record_evaluation_results would refuse: idx, sqlstate, message (the database's rules)."""
+    return conn.execute("SELECT * FROM scoreledger.result_problems(%s)", [Jsonb(docs)]).fetchall()
+
+
 def create_review_queue(conn: psycopg.Connection, name: str, form_schema: dict | None = None) -> str:
     row = conn.execute(
         "SELECT scoreledger.create_review_queue(%s, %s) AS id", [name, Jsonb(form_schema or {})]
