@@ -12,7 +12,7 @@ import click
 
 from . import api
 from .context import Context, corrections_given, with_context
-from .render import cell, emit_json, print_action_center, print_batch, print_preview
+from .render import cell, emit_json, histogram, print_action_center, print_batch, print_preview
 
 CHANGE_COLUMNS = [
     "submission_id",
@@ -98,6 +98,28 @@ def batch_show(c: Context, batch_id):
     c.emit(doc, lambda: print_batch(doc))
 
 
+def _dry_run(conn, batch_id: str) -> tuple[str, dict, list[dict]]:
+    """What the batch would do next, dry run: ("apply"|"revert", the preview document, its rows).
+
+    Which one is the database's answer (batch_next_actions): an applied
+    batch previews its revert; a batch that may be neither is previewed as
+    apply, and the database says why not.
+    """
+    if "revert" in api.next_actions(conn, batch_id):
+        return "revert", api.preview_revert(conn, batch_id), api.preview_revert_changes(conn, batch_id)
+    return "apply", api.preview_correction_batch(conn, batch_id), api.preview_correction_batch_changes(conn, batch_id)
+
+
+def _histogram(conn, batch_id: str, rows: list[dict]) -> dict:
+    return histogram(
+        {
+            "before": [(r["old_score"], r["old_max_score"]) for r in rows],
+            "after": [(r["new_score"], r["new_max_score"]) for r in rows],
+        },
+        api.batch_pass_marks(conn, batch_id),
+    )
+
+
 @batch_group.command("preview")
 @click.argument("batch_id")
 @click.option(
@@ -105,22 +127,36 @@ def batch_show(c: Context, batch_id):
 )
 @with_context
 def batch_preview(c: Context, batch_id, csv_file):
-    """Dry run: who will pass, who will fail, before anything is applied."""
+    """Dry run: who will pass, who will fail, before anything is applied.
+
+    For an applied batch, the dry run of reverting it. The histogram bins
+    scores so that each pass mark is a bin edge (under --json: the
+    "histogram" key, added to the database's preview document).
+    """
     with c.acting() as conn:
-        doc = api.preview_correction_batch(conn, batch_id)
-        rows = api.preview_correction_batch_changes(conn, batch_id)
+        action, doc, rows = _dry_run(conn, batch_id)
+        hist = _histogram(conn, batch_id, rows)
     if csv_file:
         with open(csv_file, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=CHANGE_COLUMNS)
             writer.writeheader()
             for r in rows:
                 writer.writerow({k: cell(v) for k, v in r.items()})
-    if c.as_json:
-        emit_json(doc)
-        return
-    print_preview(doc, rows)
-    if csv_file:
-        click.echo(f"per-submission changes written to {csv_file}")
+
+    def human():
+        if action == "revert":
+            click.echo(f"batch {batch_id} is applied: this is what reverting it would do.")
+        print_preview(doc, hist, verb="rescored")
+        if csv_file:
+            click.echo(f"per-submission changes written to {csv_file}")
+
+    c.emit(doc | {"previewOf": action, "histogram": hist}, human)
+
+
+def _confirm(c: Context, question: str, yes: bool) -> None:
+    """Ask before a write (never under --yes); --json does not imply --yes."""
+    if not yes:
+        click.confirm(question, abort=True, err=True)
 
 
 @batch_group.command("apply")
@@ -130,14 +166,15 @@ def batch_preview(c: Context, batch_id, csv_file):
 def batch_apply(c: Context, batch_id, yes):
     """Apply a batch: rescore every affected submission, one history row each.
 
-    Shows the preview and asks first, unless --yes or --json, when apply is
-    what the batch may do next.
+    Shows the preview and asks first (unless --yes), when apply is what
+    the batch may do next.
     """
     if not (yes or c.as_json):
         with c.acting() as conn:
             doc = api.preview_correction_batch(conn, batch_id) if "apply" in api.next_actions(conn, batch_id) else None
+            hist = _histogram(conn, batch_id, api.preview_correction_batch_changes(conn, batch_id)) if doc else None
         if doc is not None:
-            print_preview(doc, None, verb="rescored")
+            print_preview(doc, hist, verb="rescored")
             click.confirm("apply this batch?", abort=True, err=True)
     with c.acting() as conn:
         result = api.apply_correction_batch(conn, batch_id)
@@ -145,7 +182,12 @@ def batch_apply(c: Context, batch_id, yes):
         emit_json(result)
         return
     if result["already_applied"]:
-        click.echo(f"batch {batch_id} was already applied (nothing written)")
+        click.echo(
+            f"batch {batch_id} was already applied: nothing written now "
+            f"(when applied: {result['submissions_rescored']} submissions rescored, "
+            f"{result['scores_changed']} scores changed)"
+        )
+        return
     click.echo(
         f"batch {batch_id}: {result['submissions_rescored']} submissions rescored, "
         f"{result['scores_changed']} scores changed"
@@ -155,9 +197,21 @@ def batch_apply(c: Context, batch_id, yes):
 @batch_group.command("revert")
 @click.argument("batch_id")
 @click.option("--reason", required=True, help="why the batch is reverted")
+@click.option("--yes", is_flag=True, help="revert without showing the preview and asking")
 @with_context
-def batch_revert(c: Context, batch_id, reason):
-    """Revert an applied batch with a compensating batch (nothing is deleted)."""
+def batch_revert(c: Context, batch_id, reason, yes):
+    """Revert an applied batch with a compensating batch (nothing is deleted).
+
+    Shows the revert preview and asks first (unless --yes), like apply.
+    """
+    if not (yes or c.as_json):
+        with c.acting() as conn:
+            revertible = "revert" in api.next_actions(conn, batch_id)
+            doc = api.preview_revert(conn, batch_id) if revertible else None
+            hist = _histogram(conn, batch_id, api.preview_revert_changes(conn, batch_id)) if revertible else None
+        if doc is not None:
+            print_preview(doc, hist, verb="rescored")
+            click.confirm("revert this batch?", abort=True, err=True)
     with c.acting() as conn:
         compensating = api.revert_correction_batch(conn, batch_id, reason)
         doc = api.get_correction_batch(conn, compensating)
@@ -197,7 +251,22 @@ _transition_command(
     "Reject a batch under review, saying why.",
     click.Option(["--note"], required=True, help="why it is rejected"),
 )
-_transition_command("discard", "Discard a batch that was never applied.")
+
+
+@batch_group.command("discard")
+@click.argument("batch_id")
+@click.option("--yes", is_flag=True, help="discard without asking")
+@with_context
+def batch_discard(c: Context, batch_id, yes):
+    """Discard a batch that was never applied (final: it can never be applied)."""
+    if not (yes or c.as_json):
+        with c.acting() as conn:
+            doc = api.get_correction_batch(conn, batch_id)
+        click.echo(f"batch {batch_id} [{doc['status']}]: {doc['reason']} ({len(doc['corrections'])} correction(s))")
+        click.confirm("discard this batch? it can never be applied afterwards", abort=True, err=True)
+    with c.acting() as conn:
+        result = api.batch_action(conn, "discard", batch_id)
+    c.emit(result, lambda: click.echo(f"batch {batch_id}: {result['previous_status']} -> {result['status']}"))
 
 
 @batch_group.command("edit")

@@ -109,10 +109,22 @@ def submission_group():
 
 @submission_group.command("history")
 @click.argument("submission_id")
+@click.option("--changed-only", is_flag=True, help="hide rows whose score (and max score) did not change")
 @with_context
-def submission_history(c: Context, submission_id):
-    """Every score the submission has had, with the reason for each change."""
+def submission_history(c: Context, submission_id, changed_only):
+    """Every score the submission has had: who (the batch's applier), which batch, and why.
+
+    The first row is the scoring at recording (no batch, no actor).
+    """
     with c.acting() as conn:
         rows = api.submission_history(conn, submission_id)
         current = api.submission(conn, submission_id)
+    if current is None:
+        raise click.ClickException(f"SL404: submission {submission_id} does not exist")
+    if changed_only:
+        rows = [
+            r
+            for i, r in enumerate(rows)
+            if i == 0 or (r["score"], r["max_score"]) != (rows[i - 1]["score"], rows[i - 1]["max_score"])
+        ]
     c.emit({"submission": current, "history": rows}, lambda: print_submission_history(submission_id, current, rows))
