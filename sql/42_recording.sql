@@ -672,8 +672,10 @@ RETURNS TABLE (idx integer, sqlstate text, message text)
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+  -- Recording's scratch tables and snapshot rules: the same level recording needs.
+  SELECT scoreledger_private.require_read_committed('scoreledger.submission_problems');
   SELECT * FROM scoreledger_private.submission_problems_of(docs, 'submissions')
 $$;
 COMMENT ON FUNCTION scoreledger.submission_problems(jsonb) IS
-  'Every document of a JSON array that record_submissions would refuse, with the first rule it breaks (idx from 0, SQLSTATE, message naming the entry as record_submissions does). Writes nothing. Lets an importer set aside the refused documents and record the rest.';
+  'Every document of a JSON array that record_submissions would refuse, with the first rule it breaks (idx from 0, SQLSTATE, message naming the entry as record_submissions does). Writes nothing. Lets an importer set aside the refused documents and record the rest. Needs READ COMMITTED (SL409 otherwise), as recording does.';
 GRANT EXECUTE ON FUNCTION scoreledger.submission_problems(jsonb) TO scoreledger_app;
