@@ -278,7 +278,8 @@ def test_preview_then_confirmed_apply(run, loaded, tmp_path):
     assert accepted.exit_code == 0 and "6 submissions rescored, 6 scores changed" in accepted.output
 
     previewed_applied = run("batch", "preview", batch, tenant=tenant, actor=actor)
-    assert previewed_applied.exit_code == 1 and "SL409" in previewed_applied.output
+    # An applied batch previews its revert (issue 13).
+    assert previewed_applied.exit_code == 0 and "reverting it would do" in previewed_applied.output
 
 
 def test_a_failing_definition_leaves_the_previous_ones_in_place(dsn, tmp_path, monkeypatch):
