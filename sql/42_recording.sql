@@ -352,6 +352,47 @@ $$;
 
 -- Step 7: documents not recorded by this call name a submission that
 -- exists: a no-op if identical, else SL423 (raw answers are immutable).
+-- Set-based over the whole call (a re-run of an import is all of this
+-- path): the documents joined with their stored submissions, each stored
+-- submission's answers read through the primary key's (tenant,
+-- submission_no) prefix, the call's answers grouped in one pass, and the
+-- two compared as (item, option mask) lists. The mask stands for the
+-- sorted selection: a version's options never change. Never a scan of the
+-- call's answers per document: that was quadratic.
+CREATE OR REPLACE FUNCTION scoreledger_private.changed_rerecordings(tenant uuid)
+RETURNS TABLE (idx integer, submission_id uuid)
+LANGUAGE plpgsql STABLE
+AS $$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
+  WITH stored AS MATERIALIZED (
+    SELECT r.idx, r.submission_id,
+           (s.evaluation_version_id, s.user_id, s.assignment_id, s.submitted_at, s.answer_count, s.attempt_id)
+             IS NOT DISTINCT FROM (r.version_id, r.user_id, r.assignment_id, r.submitted_at, r.answer_count, att.attempt_id)
+             AS same_header,
+           s.submission_no
+    FROM pg_temp.recording_submissions r
+    JOIN scoreledger_private.submissions s ON s.tenant_id = tenant AND s.submission_id = r.submission_id
+    LEFT JOIN pg_temp.recording_attempts att ON att.idx = r.idx
+    WHERE NOT r.inserted AND r.problem IS NULL
+  ), given AS (
+    SELECT ra.idx, array_agg(ra.question_version_id::text || ':' || ra.selected_mask::text
+                             ORDER BY ra.question_version_id) AS answers
+    FROM pg_temp.recording_answers ra
+    WHERE ra.idx IN (SELECT st.idx FROM stored st WHERE st.same_header)
+    GROUP BY ra.idx
+  )
+  SELECT st.idx, st.submission_id
+  FROM stored st LEFT JOIN given g ON g.idx = st.idx
+  WHERE NOT st.same_header
+     OR g.answers IS DISTINCT FROM
+        (SELECT array_agg(a.question_version_id::text || ':' || a.selected_mask::text ORDER BY a.question_version_id)
+         FROM scoreledger_private.answers a
+         WHERE a.tenant_id = tenant AND a.submission_no = st.submission_no);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION scoreledger_private.refuse_changed_rerecordings(tenant uuid, path_prefix text)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -359,25 +400,8 @@ AS $$
 DECLARE
   mismatch record;
 BEGIN
-  SELECT r.idx, r.submission_id INTO mismatch
-  FROM pg_temp.recording_submissions r
-  WHERE NOT r.inserted
-    AND NOT EXISTS (
-      SELECT 1 FROM scoreledger_private.submissions s
-      WHERE s.tenant_id = tenant AND s.submission_id = r.submission_id
-        AND s.evaluation_version_id = r.version_id AND s.user_id = r.user_id
-        AND s.assignment_id IS NOT DISTINCT FROM r.assignment_id AND s.submitted_at = r.submitted_at
-        AND s.attempt_id IS NOT DISTINCT FROM (SELECT ra.attempt_id FROM pg_temp.recording_attempts ra WHERE ra.idx = r.idx)
-        AND (SELECT jsonb_agg(jsonb_build_array(a.question_version_id,
-                      (SELECT coalesce(jsonb_agg(o ORDER BY o), '[]') FROM unnest(a.selected) o))
-                    ORDER BY a.question_version_id)
-               FROM scoreledger_private.answers a
-              WHERE a.tenant_id = tenant AND a.submission_no = s.submission_no)
-          = (SELECT jsonb_agg(jsonb_build_array(ra.question_version_id,
-                      (SELECT coalesce(jsonb_agg(o ORDER BY o), '[]') FROM unnest(ra.selected) o))
-                    ORDER BY ra.question_version_id)
-               FROM pg_temp.recording_answers ra WHERE ra.idx = r.idx))
-  ORDER BY r.idx LIMIT 1;
+  SELECT c.idx, c.submission_id INTO mismatch
+  FROM scoreledger_private.changed_rerecordings(tenant) c ORDER BY c.idx LIMIT 1;
   IF FOUND THEN
     PERFORM scoreledger_private.fail('SL423', format(
       '%ssubmission_id: submission %s is already recorded with other content; raw answers are immutable',
@@ -390,8 +414,31 @@ $$;
 -- Two documents of the call naming one submission (a derived id: the same
 -- version, learner and submitted_at; or a given id equal to a derived one):
 -- the same content is one attempt, recorded once; other content is SL422
--- naming both entries, before anything is written. Only documents that
--- are not fresh are candidates (the valid first import has none).
+-- naming both entries, before anything is written. A window finds each
+-- document's first twin (one sort of the call's documents, not a probe
+-- per document); answers are compared only for the twins themselves.
+CREATE OR REPLACE FUNCTION scoreledger_private.differing_twins()
+RETURNS TABLE (first_idx integer, idx integer, submission_id uuid)
+LANGUAGE plpgsql STABLE
+AS $$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
+  SELECT f.idx, t.idx, t.submission_id
+  FROM (SELECT r.*, min(r.idx) OVER (PARTITION BY r.submission_id) AS first_idx
+        FROM pg_temp.recording_submissions r WHERE r.problem IS NULL AND r.submission_id IS NOT NULL) t
+  JOIN pg_temp.recording_submissions f ON f.idx = t.first_idx
+  WHERE t.idx > t.first_idx AND NOT t.fresh
+    AND ((f.version_id, f.user_id, f.assignment_id, f.submitted_at)
+           IS DISTINCT FROM (t.version_id, t.user_id, t.assignment_id, t.submitted_at)
+         OR (SELECT jsonb_agg(jsonb_build_array(a.question_version_id, a.selected_mask) ORDER BY a.question_version_id)
+               FROM pg_temp.recording_answers a WHERE a.idx = f.idx)
+            IS DISTINCT FROM
+            (SELECT jsonb_agg(jsonb_build_array(a.question_version_id, a.selected_mask) ORDER BY a.question_version_id)
+               FROM pg_temp.recording_answers a WHERE a.idx = t.idx));
+END
+$$;
+
 CREATE OR REPLACE FUNCTION scoreledger_private.refuse_differing_twins(path_prefix text)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -399,19 +446,7 @@ AS $$
 DECLARE
   twin record;
 BEGIN
-  SELECT f.idx AS first_idx, t.idx, t.submission_id INTO twin
-  FROM pg_temp.recording_submissions t
-  JOIN LATERAL (SELECT r.* FROM pg_temp.recording_submissions r
-                WHERE r.submission_id = t.submission_id AND r.idx < t.idx ORDER BY r.idx LIMIT 1) f ON true
-  WHERE NOT t.fresh AND t.problem IS NULL
-    AND ((f.version_id, f.user_id, f.assignment_id, f.submitted_at)
-           IS DISTINCT FROM (t.version_id, t.user_id, t.assignment_id, t.submitted_at)
-         OR (SELECT jsonb_agg(jsonb_build_array(a.question_version_id, a.selected_mask) ORDER BY a.question_version_id)
-               FROM pg_temp.recording_answers a WHERE a.idx = f.idx)
-            IS DISTINCT FROM
-            (SELECT jsonb_agg(jsonb_build_array(a.question_version_id, a.selected_mask) ORDER BY a.question_version_id)
-               FROM pg_temp.recording_answers a WHERE a.idx = t.idx))
-  ORDER BY t.idx LIMIT 1;
+  SELECT * INTO twin FROM scoreledger_private.differing_twins() d ORDER BY d.idx LIMIT 1;
   IF FOUND THEN
     PERFORM scoreledger_private.fail('SL422', format(
       '%1$s[%2$s] and %1$s[%3$s]: both are submission %4$s (the same evaluation_version_id, user_id and submitted_at) with different content',
@@ -573,6 +608,57 @@ BEGIN
 END
 $$;
 
+-- Every refused document of a call, each with the first rule it breaks,
+-- in the order recording checks them: its fields, then its answers, then a
+-- twin of the call with other content, then a stored submission of the
+-- same id with other content. Recording raises one of these (the first
+-- check that finds any); an importer asks for all of them to set aside
+-- the refused documents and record the rest (scoreledger.submission_problems).
+-- The same steps and scratch tables as recording, nothing written.
+CREATE OR REPLACE FUNCTION scoreledger_private.submission_problems_of(docs jsonb, path_prefix text)
+RETURNS TABLE (idx integer, sqlstate text, message text)
+LANGUAGE plpgsql VOLATILE
+SET work_mem = '64MB'
+SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+  tenant uuid := scoreledger_private.require_tenant();
+BEGIN
+  IF docs IS NULL OR jsonb_typeof(docs) <> 'array' THEN
+    PERFORM scoreledger_private.fail('SL422', coalesce(path_prefix, 'document') || ': must be a JSON array');
+  END IF;
+  IF jsonb_array_length(docs) > scoreledger_private.input_limit('documents_per_call') THEN
+    PERFORM scoreledger_private.fail('SL422', format('%s: at most %s documents per call',
+      coalesce(path_prefix, 'document'), scoreledger_private.input_limit('documents_per_call')));
+  END IF;
+  PERFORM scoreledger_private.ensure_recording_tables();
+  PERFORM scoreledger_private.parse_submissions(docs, tenant);
+  PERFORM scoreledger_private.check_and_score_answers(docs);
+  RETURN QUERY
+  SELECT DISTINCT ON (p.idx) p.idx, p.problem[1], scoreledger_private.problem_message(p.entry, p.problem)
+  FROM (
+    SELECT 0 AS rank, r.idx, r.problem, format('%s[%s]', path_prefix, r.idx) AS entry
+    FROM pg_temp.recording_submissions r WHERE r.problem IS NOT NULL
+    UNION ALL
+    SELECT 1, a.idx, a.problem, format('%s[%s].answers[%s]', path_prefix, a.idx, a.answer_idx)
+    FROM pg_temp.recording_answers a WHERE a.problem IS NOT NULL
+    UNION ALL
+    -- A twin of the call with other content than its first occurrence.
+    SELECT 2, t.idx, scoreledger_private.problem('SL422', 'submission_id', format(
+             'submission %s is also %s[%s] (the same evaluation_version_id, user_id and submitted_at) with different content',
+             t.submission_id, path_prefix, t.first_idx)), format('%s[%s]', path_prefix, t.idx)
+    FROM scoreledger_private.differing_twins() t
+    UNION ALL
+    SELECT 3, c.idx, scoreledger_private.problem('SL423', 'submission_id', format(
+             'submission %s is already recorded with other content; raw answers are immutable', c.submission_id)),
+           format('%s[%s]', path_prefix, c.idx)
+    FROM scoreledger_private.changed_rerecordings(tenant) c
+  ) p
+  ORDER BY p.idx, p.rank;
+END
+$$;
+
 -- ---------------------------------------------------------------------
 -- API
 -- ---------------------------------------------------------------------
@@ -607,3 +693,16 @@ $$;
 COMMENT ON FUNCTION scoreledger.record_submissions(jsonb) IS
   'Records a JSON array of submission documents in one set-based pass (all or nothing). Returns how many were newly recorded; identical re-recordings (and identical documents of one call deriving the same id) are no-ops. Needs READ COMMITTED (SL409 otherwise).';
 GRANT EXECUTE ON FUNCTION scoreledger.record_submissions(jsonb) TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.submission_problems(docs jsonb)
+RETURNS TABLE (idx integer, sqlstate text, message text)
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  -- Recording's scratch tables and snapshot rules: the same level recording needs.
+  SELECT scoreledger_private.require_read_committed('scoreledger.submission_problems');
+  SELECT * FROM scoreledger_private.submission_problems_of(docs, 'submissions')
+$$;
+COMMENT ON FUNCTION scoreledger.submission_problems(jsonb) IS
+  'Every document of a JSON array that record_submissions would refuse, with the first rule it breaks (idx from 0, SQLSTATE, message naming the entry as record_submissions does). Writes nothing. Lets an importer set aside the refused documents and record the rest. Needs READ COMMITTED (SL409 otherwise), as recording does.';
+GRANT EXECUTE ON FUNCTION scoreledger.submission_problems(jsonb) TO scoreledger_app;

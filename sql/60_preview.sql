@@ -225,3 +225,19 @@ $$;
 COMMENT ON FUNCTION scoreledger.preview_revert(uuid) IS
   'Dry run of revert for an applied batch: the preview document of what reverting it would do. Writes nothing.';
 GRANT EXECUTE ON FUNCTION scoreledger.preview_revert(uuid) TO scoreledger_app;
+
+CREATE OR REPLACE FUNCTION scoreledger.preview_revert_changes(batch_id uuid)
+RETURNS TABLE (submission_id uuid, user_id uuid, assignment_id uuid, old_score numeric, new_score numeric,
+               old_max_score numeric, new_max_score numeric, old_passed boolean, new_passed boolean)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM scoreledger_private.require_previewable(batch_id, true);
+  RETURN QUERY EXECUTE 'SELECT * FROM scoreledger_private.preview_rows($1, true, $2) p ORDER BY p.submission_id'
+    USING batch_id, scoreledger_private.batch_question_ids(batch_id);
+END
+$$;
+COMMENT ON FUNCTION scoreledger.preview_revert_changes(uuid) IS
+  'Dry run of revert, one row per submission reverting the applied batch would rescore (the rows of preview_revert): old and new score, max score and pass/fail. Writes nothing.';
+GRANT EXECUTE ON FUNCTION scoreledger.preview_revert_changes(uuid) TO scoreledger_app;

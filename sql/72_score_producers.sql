@@ -168,7 +168,7 @@ $$;
 
 -- The first problem of a call's result documents, or no row. `indexed`:
 -- entries are named [n].field (bulk) rather than field (one result).
--- Called when insert_results took fewer documents than it was given.
+-- Called when insert_result_documents took fewer documents than it was given.
 CREATE OR REPLACE FUNCTION scoreledger_private.first_result_problem(docs jsonb, tenant uuid, indexed boolean)
 RETURNS TABLE (sqlstate text, message text)
 LANGUAGE sql STABLE
@@ -181,6 +181,59 @@ AS $$
   LIMIT 1
 $$;
 
+-- The id of a result document without result_id: a UUID version 5 in the
+-- namespace below of the name
+--   <tenant>:<evaluator_id>:<submission_id or "null">:<md5 of payload>:<md5 of error>
+-- (uuids lower case with hyphens; payload as jsonb's canonical text, "null"
+-- when absent; error "null" when absent), so re-running an import of the
+-- same results is a no-op, never a duplicate, while an evaluator's new
+-- verdict on the same submission (another payload) is a result of its own.
+CREATE OR REPLACE FUNCTION scoreledger_private.result_key_namespace()
+RETURNS uuid
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT '7e3d9b2a-51c4-5f08-8a6e-c2b41f9d0e57'::uuid
+$$;
+
+CREATE OR REPLACE FUNCTION scoreledger_private.result_key(tenant uuid, evaluator_id uuid, submission_id uuid,
+                                                          payload jsonb, error text)
+RETURNS uuid
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT scoreledger_private.uuid_generate_v5(scoreledger_private.result_key_namespace(),
+    tenant::text || ':' || evaluator_id::text || ':' || coalesce(submission_id::text, 'null') || ':'
+    || md5(coalesce(payload::text, 'null')) || ':' || coalesce(md5(error), 'null'))
+$$;
+
+-- Every document of a call that record_evaluation_results would refuse,
+-- with the first rule it breaks (the same rules: result_documents).
+CREATE OR REPLACE FUNCTION scoreledger.result_problems(docs jsonb)
+RETURNS TABLE (idx integer, sqlstate text, message text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+  tenant uuid := scoreledger_private.require_tenant();
+BEGIN
+  IF docs IS NULL OR jsonb_typeof(docs) <> 'array' THEN
+    PERFORM scoreledger_private.fail('SL422', 'docs: must be a JSON array of result documents');
+  END IF;
+  IF jsonb_array_length(docs) > scoreledger_private.input_limit('documents_per_call') THEN
+    PERFORM scoreledger_private.fail('SL422', format('docs: at most %s documents per call',
+                                                     scoreledger_private.input_limit('documents_per_call')));
+  END IF;
+  RETURN QUERY
+  SELECT d.idx, d.problem[1], scoreledger_private.problem_message(format('[%s]', d.idx), d.problem)
+  FROM scoreledger_private.result_documents(docs, tenant) d
+  WHERE d.problem IS NOT NULL
+  ORDER BY d.idx;
+END
+$$;
+COMMENT ON FUNCTION scoreledger.result_problems(jsonb) IS
+  'Every document of a JSON array that record_evaluation_results would refuse, with the first rule it breaks (idx from 0, SQLSTATE, message naming the entry [n] as record_evaluation_results does). Writes nothing.';
+GRANT EXECUTE ON FUNCTION scoreledger.result_problems(jsonb) TO scoreledger_app;
+
 -- ---------------------------------------------------------------------
 -- Recording results
 -- ---------------------------------------------------------------------
@@ -188,36 +241,47 @@ $$;
 -- Inserts (or, for a document naming an existing result id, overwrites)
 -- the result rows of a call whose every document passes its rules, in
 -- result_id order (every writer takes the row locks in one order); returns
--- them. If any document breaks a rule nothing is written and `taken` is 0:
--- the caller then names the problem (first_result_problem).
+-- them. A document without result_id gets its derived id (result_key): if
+-- a result has it already, or an earlier document of the call derives it,
+-- the document is an identical re-recording, a no-op (counted in
+-- `unchanged`). If any document breaks a rule nothing is written and
+-- `taken` + `unchanged` is 0: the caller then names the problem
+-- (first_result_problem). `document_ids`: each document's id, in order.
 --
 -- Only ids that exist (probed in this statement's snapshot) go through
--- INSERT ... ON CONFLICT DO UPDATE; the others, named or fresh, through a
--- plain INSERT: speculative insertion costs three times a plain insert. A
--- named id another writer inserts after the snapshot makes the plain INSERT
--- fail (unique_violation): `upsert_all` then takes the ON CONFLICT path for
--- every named id (record_results retries so).
-CREATE OR REPLACE FUNCTION scoreledger_private.insert_results(
+-- INSERT ... ON CONFLICT; the others, named, derived or fresh, through a
+-- plain INSERT: speculative insertion costs three times a plain insert. An
+-- id another writer inserts after the snapshot makes the plain INSERT fail
+-- (unique_violation): `upsert_all` then takes the ON CONFLICT path for
+-- every named id, and ON CONFLICT DO NOTHING for every derived one
+-- (record_result_documents retries so).
+CREATE OR REPLACE FUNCTION scoreledger_private.insert_result_documents(
   tenant uuid, docs jsonb, upsert_all boolean,
-  OUT ids uuid[], OUT overwritten uuid[], OUT written_rows scoreledger_private.evaluation_results[], OUT taken integer)
+  OUT ids uuid[], OUT overwritten uuid[], OUT written_rows scoreledger_private.evaluation_results[], OUT taken integer,
+  OUT unchanged integer, OUT document_ids uuid[])
 LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
   WITH checked AS MATERIALIZED (
     SELECT * FROM scoreledger_private.result_documents(docs, tenant)
-  ), parsed AS MATERIALIZED (
-    SELECT coalesce(c.given_id, gen_random_uuid()) AS result_id, c.evaluator_id, c.submission_id, c.payload, c.error,
-           c.given_id IS NOT NULL
-             AND (upsert_all OR (SELECT r.result_id FROM scoreledger_private.evaluation_results r
-                                 WHERE r.tenant_id = tenant AND r.result_id = c.given_id) IS NOT NULL)
-             AS may_exist
+  ), keyed AS MATERIALIZED (
+    SELECT c.idx, coalesce(c.given_id,
+             scoreledger_private.result_key(tenant, c.evaluator_id, c.submission_id, c.payload, c.error)) AS result_id,
+           c.given_id IS NULL AS derived, c.evaluator_id, c.submission_id, c.payload, c.error
     FROM checked c
     WHERE NOT EXISTS (SELECT 1 FROM checked b WHERE b.problem IS NOT NULL)
+  ), parsed AS MATERIALIZED (
+    SELECT k.*,
+           -- A derived id named by an earlier document of the call: the same content, once.
+           k.derived AND row_number() OVER (PARTITION BY k.result_id ORDER BY k.idx) > 1 AS twin,
+           (SELECT r.result_id FROM scoreledger_private.evaluation_results r
+             WHERE r.tenant_id = tenant AND r.result_id = k.result_id) IS NOT NULL AS found
+    FROM keyed k
   ), upserted AS (
     INSERT INTO scoreledger_private.evaluation_results AS r
       (tenant_id, result_id, evaluator_id, submission_id, payload, error)
     SELECT tenant, p.result_id, p.evaluator_id, p.submission_id, p.payload, p.error
-    FROM parsed p WHERE p.may_exist
+    FROM parsed p WHERE NOT p.derived AND (upsert_all OR p.found)
     ORDER BY p.result_id
     ON CONFLICT (tenant_id, result_id) DO UPDATE
       SET evaluator_id = excluded.evaluator_id, submission_id = excluded.submission_id,
@@ -225,22 +289,37 @@ BEGIN
     -- xmax = 0: inserted by this statement (not an overwrite), so it can
     -- have no scores yet, and the writer need not look for any.
     RETURNING r AS written_row, r.xmax = 0 AS inserted
+  ), derived_new AS (
+    -- Derived ids another writer may be inserting too: the first one wins,
+    -- the other call finds it identical (the id is the content).
+    INSERT INTO scoreledger_private.evaluation_results AS r
+      (tenant_id, result_id, evaluator_id, submission_id, payload, error)
+    SELECT tenant, p.result_id, p.evaluator_id, p.submission_id, p.payload, p.error
+    FROM parsed p WHERE p.derived AND NOT p.twin AND NOT p.found AND upsert_all
+    ORDER BY p.result_id
+    ON CONFLICT (tenant_id, result_id) DO NOTHING
+    RETURNING r AS written_row, true AS inserted
   ), inserted AS (
     INSERT INTO scoreledger_private.evaluation_results AS r
       (tenant_id, result_id, evaluator_id, submission_id, payload, error)
     SELECT tenant, p.result_id, p.evaluator_id, p.submission_id, p.payload, p.error
-    FROM parsed p WHERE NOT p.may_exist
+    FROM parsed p WHERE NOT upsert_all AND NOT p.found AND NOT p.twin
     ORDER BY p.result_id
     RETURNING r AS written_row, true AS inserted
   ), written AS (
-    SELECT * FROM upserted UNION ALL SELECT * FROM inserted
+    SELECT * FROM upserted UNION ALL SELECT * FROM derived_new UNION ALL SELECT * FROM inserted
+  ), summary AS (
+    SELECT coalesce(array_agg((w.written_row).result_id), '{}') AS ids,
+           coalesce(array_agg((w.written_row).result_id) FILTER (WHERE NOT w.inserted), '{}') AS overwritten,
+           coalesce(array_agg(w.written_row), '{}') AS written_rows,
+           count(*)::integer AS taken
+    FROM written w
   )
-  SELECT coalesce(array_agg((w.written_row).result_id), '{}'),
-         coalesce(array_agg((w.written_row).result_id) FILTER (WHERE NOT w.inserted), '{}'),
-         coalesce(array_agg(w.written_row), '{}'),
-         count(*)
-    INTO ids, overwritten, written_rows, taken
-  FROM written w;
+  SELECT s.ids, s.overwritten, s.written_rows, s.taken,
+         (SELECT count(*) FROM parsed p)::integer - s.taken,
+         (SELECT coalesce(array_agg(p.result_id ORDER BY p.idx), '{}') FROM parsed p)
+    INTO ids, overwritten, written_rows, taken, unchanged, document_ids
+  FROM summary s;
 END
 $$;
 
@@ -254,8 +333,8 @@ $$;
 -- the cheaper plain INSERT for ids it does not find, inside a
 -- subtransaction that a concurrent writer's unique_violation rolls back
 -- for a retry through ON CONFLICT.
-CREATE OR REPLACE FUNCTION scoreledger_private.record_results(docs jsonb, indexed boolean)
-RETURNS uuid[]
+CREATE OR REPLACE FUNCTION scoreledger_private.record_result_documents(docs jsonb, indexed boolean,
+  OUT written_ids uuid[], OUT document_ids uuid[])
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
@@ -272,17 +351,17 @@ BEGIN
   END IF;
 
   IF jsonb_array_length(docs) <= 10 THEN
-    SELECT * INTO written FROM scoreledger_private.insert_results(tenant, docs, true);
+    SELECT * INTO written FROM scoreledger_private.insert_result_documents(tenant, docs, true);
   ELSE
     BEGIN
-      SELECT * INTO written FROM scoreledger_private.insert_results(tenant, docs, false);
+      SELECT * INTO written FROM scoreledger_private.insert_result_documents(tenant, docs, false);
     EXCEPTION WHEN unique_violation THEN
-      -- A named id was inserted by another writer since the probe: every
-      -- named id through ON CONFLICT instead.
-      SELECT * INTO written FROM scoreledger_private.insert_results(tenant, docs, true);
+      -- An id was inserted by another writer since the probe: every named
+      -- or derived id through ON CONFLICT instead.
+      SELECT * INTO written FROM scoreledger_private.insert_result_documents(tenant, docs, true);
     END;
   END IF;
-  IF written.taken <> jsonb_array_length(docs) THEN
+  IF written.taken + written.unchanged <> jsonb_array_length(docs) THEN
     SELECT * INTO problem FROM scoreledger_private.first_result_problem(docs, tenant, indexed);
     PERFORM scoreledger_private.fail(coalesce(problem.sqlstate, 'SL422'),
                                      coalesce(problem.message, 'docs: a document is not a valid result document'));
@@ -293,7 +372,8 @@ BEGIN
   -- rows as written (no second read of them).
   PERFORM scoreledger_private.write_scores_isolated(tenant, 'evaluation_result', written.ids, written.overwritten,
                                                     written.written_rows);
-  RETURN written.ids;
+  written_ids := written.ids;
+  document_ids := written.document_ids;
 END
 $$;
 
@@ -308,14 +388,14 @@ DECLARE
 BEGIN
   PERFORM scoreledger_private.require_read_committed('scoreledger.record_evaluation_result');
   PERFORM scoreledger_private.require_tenant();
-  ids := scoreledger_private.record_results(jsonb_build_array(jsonb_build_object(
+  SELECT r.document_ids INTO ids FROM scoreledger_private.record_result_documents(jsonb_build_array(jsonb_build_object(
     'evaluator', evaluator, 'submission_id', submission_id, 'payload', payload, 'error', error,
-    'result_id', result_id)), false);
+    'result_id', result_id)), false) r;
   RETURN ids[1];
 END
 $$;
 COMMENT ON FUNCTION scoreledger.record_evaluation_result(text, uuid, jsonb, text, uuid) IS
-  'Records (or, for an existing result_id, overwrites) one evaluation result of a registered evaluator about a submission, and writes its typed scores in the same call; a score-writing failure is logged in score_write_failures, never raised. Returns the result id.';
+  'Records (or, for an existing result_id, overwrites) one evaluation result of a registered evaluator about a submission, and writes its typed scores in the same call; a score-writing failure is logged in score_write_failures, never raised. Without result_id the id is derived from (tenant, evaluator, submission, payload, error), so recording the same result again is a no-op. Returns the result id.';
 GRANT EXECUTE ON FUNCTION scoreledger.record_evaluation_result(text, uuid, jsonb, text, uuid) TO scoreledger_app;
 
 CREATE OR REPLACE FUNCTION scoreledger.record_evaluation_results(docs jsonb)
@@ -328,9 +408,9 @@ AS $$
 BEGIN
   PERFORM scoreledger_private.require_read_committed('scoreledger.record_evaluation_results');
   PERFORM scoreledger_private.require_tenant();
-  RETURN cardinality(scoreledger_private.record_results(docs, true));
+  RETURN (SELECT cardinality(r.written_ids) FROM scoreledger_private.record_result_documents(docs, true) r);
 END
 $$;
 COMMENT ON FUNCTION scoreledger.record_evaluation_results(jsonb) IS
-  'Records a JSON array of result documents {evaluator, submission_id, payload, error, result_id} set-based (all or nothing), and writes all their scores in one statement, isolated from the results: a failing artefact is logged in score_write_failures. Returns how many results were written.';
+  'Records a JSON array of result documents {evaluator, submission_id, payload, error, result_id} set-based (all or nothing), and writes all their scores in one statement, isolated from the results: a failing artefact is logged in score_write_failures. A document without result_id gets an id derived from its content (tenant, evaluator, submission, payload, error): one already recorded is a no-op. Returns how many results were written (new or overwritten).';
 GRANT EXECUTE ON FUNCTION scoreledger.record_evaluation_results(jsonb) TO scoreledger_app;

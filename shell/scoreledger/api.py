@@ -46,11 +46,18 @@ def record_submissions(conn: psycopg.Connection, docs: list[dict]) -> int:
     return conn.execute("SELECT scoreledger.record_submissions(%s) AS n", [Jsonb(docs)]).fetchone()["n"]
 
 
+def submission_problems(conn: psycopg.Connection, docs: list[dict]) -> list[dict]:
+    """The documents record_submissions would refuse: idx, sqlstate, message (the database's rules)."""
+    return conn.execute("SELECT * FROM scoreledger.submission_problems(%s)", [Jsonb(docs)]).fetchall()
+
+
 def submission_history(conn: psycopg.Connection, submission_id: str) -> list[dict]:
-    """Each score a submission has had, oldest first, with the batch's reason."""
+    """Each score a submission has had, oldest first, with the batch, who applied it and its reason."""
     return conn.execute(
-        """SELECT h.history_id, h.correction_batch_id, h.score, h.max_score, h.created_at, b.reason,
-                  b.reverts_batch_id
+        """SELECT h.history_id, h.correction_batch_id, h.score, h.max_score, h.created_at,
+                  CASE WHEN b.id IS NOT NULL
+                       THEN (scoreledger.get_correction_batch(b.id)->>'applied_by')::uuid END AS actor,
+                  b.reason, b.reverts_batch_id
            FROM scoreledger.submission_score_history(%s) h
            LEFT JOIN scoreledger.correction_batches b ON b.id = h.correction_batch_id
            ORDER BY h.history_id""",
@@ -64,6 +71,52 @@ def submission(conn: psycopg.Connection, submission_id: str) -> dict | None:
 
 def check_invariants(conn: psycopg.Connection) -> list[dict]:
     return conn.execute("SELECT scope, invariant, breaches, sample FROM scoreledger.check_invariants()").fetchall()
+
+
+def list_evaluation_versions(conn: psycopg.Connection) -> list[dict]:
+    return conn.execute(
+        """SELECT v.evaluation_id, v.evaluation_version_id, v.title, v.version_no, v.pass_mark, v.item_count,
+                  (SELECT count(*) FROM scoreledger.submissions s
+                    WHERE s.evaluation_version_id = v.evaluation_version_id) AS submissions,
+                  v.created_at
+           FROM scoreledger.evaluation_versions v ORDER BY v.title, v.evaluation_id, v.version_no"""
+    ).fetchall()
+
+
+def evaluation_versions_of(conn: psycopg.Connection, evaluation_or_version_id: str) -> list[dict]:
+    """The versions of the evaluation named by its id or by one of its versions' ids (empty: neither exists)."""
+    return conn.execute(
+        """SELECT v.evaluation_id, v.evaluation_version_id, v.title, v.version_no, v.pass_mark, v.item_count,
+                  (SELECT count(*) FROM scoreledger.submissions s
+                    WHERE s.evaluation_version_id = v.evaluation_version_id) AS submissions,
+                  v.created_at
+           FROM scoreledger.evaluation_versions v
+           WHERE v.evaluation_id = (SELECT w.evaluation_id FROM scoreledger.evaluation_versions w
+                                    WHERE w.evaluation_id = %(id)s OR w.evaluation_version_id = %(id)s LIMIT 1)
+           ORDER BY v.version_no""",
+        {"id": evaluation_or_version_id},
+    ).fetchall()
+
+
+def items_of(conn: psycopg.Connection, version_ids: list) -> list[dict]:
+    """Every column of scoreledger.items (tags included where items carry them), in position order."""
+    return conn.execute(
+        "SELECT * FROM scoreledger.items WHERE evaluation_version_id = ANY(%s) ORDER BY evaluation_version_id, position",
+        [version_ids],
+    ).fetchall()
+
+
+def score_spread(conn: psycopg.Connection, version_ids: list) -> list[dict]:
+    """How many submissions of each version hold each (score, max_score) now: few rows, whatever the count."""
+    return conn.execute(
+        """SELECT evaluation_version_id, score, max_score, count(*) AS n FROM scoreledger.submissions
+           WHERE evaluation_version_id = ANY(%s) GROUP BY 1, 2, 3""",
+        [version_ids],
+    ).fetchall()
+
+
+def list_assignments(conn: psycopg.Connection) -> list[dict]:
+    return conn.execute("SELECT * FROM scoreledger.assignments ORDER BY title, assignment_id").fetchall()
 
 
 def create_correction_batch(conn: psycopg.Connection, reason: str, corrections: list[dict]) -> str:
@@ -167,6 +220,24 @@ def preview_correction_batch_changes(conn: psycopg.Connection, batch_id: str) ->
 
 def preview_revert(conn: psycopg.Connection, batch_id: str) -> dict:
     return conn.execute("SELECT scoreledger.preview_revert(%s) AS doc", [batch_id]).fetchone()["doc"]
+
+
+def preview_revert_changes(conn: psycopg.Connection, batch_id: str) -> list[dict]:
+    return conn.execute("SELECT * FROM scoreledger.preview_revert_changes(%s)", [batch_id]).fetchall()
+
+
+def batch_pass_marks(conn: psycopg.Connection, batch_id: str) -> list:
+    """The pass marks of the evaluation versions a batch's corrections name (for the histogram's marks)."""
+    return [
+        r["pass_mark"]
+        for r in conn.execute(
+            """SELECT DISTINCT v.pass_mark FROM scoreledger.evaluation_versions v
+               WHERE v.evaluation_version_id IN (
+                 SELECT (c->>'evaluation_version_id')::uuid
+                 FROM jsonb_array_elements(scoreledger.get_correction_batch(%s)->'corrections') c)""",
+            [batch_id],
+        )
+    ]
 
 
 def batch_action(conn: psycopg.Connection, action: str, batch_id: str, note: str | None = None) -> dict:

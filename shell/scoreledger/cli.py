@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from . import __version__, cli_admin, cli_batches, cli_content, cli_learners, cli_scores, db
+from . import __version__, cli_admin, cli_batches, cli_catalog, cli_content, cli_learners, cli_scores, db
 from .context import Context, Shell, output_options
 
 
@@ -66,6 +66,10 @@ for command in (
     cli_batches.batch_group,
     cli_admin.capability_group,
     cli_content.submission_group,
+    cli_catalog.evaluation_group,
+    cli_catalog.assignment_group,
+    cli_catalog.evaluator_group,
+    cli_catalog.queue_group,
     cli_scores.scores_group,
     cli_admin.check,
     cli_admin.demo,

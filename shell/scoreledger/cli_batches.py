@@ -11,7 +11,7 @@ import psycopg
 
 from . import api
 from .context import Context, corrections_given, open_output, with_context
-from .render import delimited, print_action_center, print_batch, print_preview
+from .render import delimited, histogram, print_action_center, print_batch, print_preview
 
 # A correction's fields, in the order of the corrections document (contract section 5).
 CORRECTION_COLUMNS = ["type", "evaluation_version_id", "question_version_id", "correct", "submission_ids"]
@@ -166,6 +166,28 @@ def batch_show(c: Context, batch_id):
     c.emit(batch_document(doc), lambda: print_batch(doc), rows=doc["corrections"], columns=CORRECTION_COLUMNS)
 
 
+def _dry_run(conn, batch_id: str) -> tuple[str, dict, list[dict]]:
+    """What the batch would do next, dry run: ("apply"|"revert", the preview document, its rows).
+
+    Which one is the database's answer (batch_next_actions): an applied
+    batch previews its revert; a batch that may be neither is previewed as
+    apply, and the database says why not.
+    """
+    if "revert" in api.next_actions(conn, batch_id):
+        return "revert", api.preview_revert(conn, batch_id), api.preview_revert_changes(conn, batch_id)
+    return "apply", api.preview_correction_batch(conn, batch_id), api.preview_correction_batch_changes(conn, batch_id)
+
+
+def _histogram(conn, batch_id: str, rows: list[dict]) -> dict:
+    return histogram(
+        {
+            "before": [(r["old_score"], r["old_max_score"]) for r in rows],
+            "after": [(r["new_score"], r["new_max_score"]) for r in rows],
+        },
+        api.batch_pass_marks(conn, batch_id),
+    )
+
+
 @batch_group.command("preview")
 @batch_id_argument
 @click.option(
@@ -178,17 +200,26 @@ def batch_show(c: Context, batch_id):
 def batch_preview(c: Context, batch_id, changes_file):
     """Dry run: who will pass, who will fail, before anything is applied.
 
-    --csv, --tsv and --nl print the per-submission changes; --json the preview document.
+    For an applied batch, the dry run of reverting it. The histogram bins
+    scores so that each pass mark is a bin edge (under --json: the
+    "histogram" key, added to the database's preview document). --csv,
+    --tsv and --nl print the per-submission changes.
     """
     with c.acting() as conn:
-        doc = api.preview_correction_batch(conn, batch_id)
-        rows = api.preview_correction_batch_changes(conn, batch_id)
+        action, doc, rows = _dry_run(conn, batch_id)
+        hist = _histogram(conn, batch_id, rows)
     if changes_file:
         with open_output(changes_file, newline="") as fh:
             fh.write(delimited(rows, CHANGE_COLUMNS, ",", c.headers))
         if changes_file == "-":
             return
-    c.emit(doc, lambda: print_preview(doc, rows), rows=rows, columns=CHANGE_COLUMNS)
+
+    def human():
+        if action == "revert":
+            click.echo(f"batch {batch_id} is applied: this is what reverting it would do.")
+        print_preview(doc, hist, verb="rescored")
+
+    c.emit(doc | {"previewOf": action, "histogram": hist}, human, rows=rows, columns=CHANGE_COLUMNS)
     if changes_file and not c.for_program:
         click.echo(f"per-submission changes written to {changes_file}")
 
@@ -209,14 +240,20 @@ def batch_apply(c: Context, batch_id, yes):
     if not yes:
         with c.acting() as conn:
             doc = api.preview_correction_batch(conn, batch_id) if "apply" in api.next_actions(conn, batch_id) else None
+            hist = _histogram(conn, batch_id, api.preview_correction_batch_changes(conn, batch_id)) if doc else None
         if doc is not None:
-            c.confirm("apply this batch?", yes, before=lambda: print_preview(doc, None, verb="rescored"))
+            c.confirm("apply this batch?", yes, before=lambda: print_preview(doc, hist, verb="rescored"))
     with c.acting() as conn:
         result = api.apply_correction_batch(conn, batch_id)
 
     def human():
         if result["already_applied"]:
-            click.echo(f"batch {batch_id} was already applied (nothing written)")
+            click.echo(
+                f"batch {batch_id} was already applied: nothing written now "
+                f"(when applied: {result['submissions_rescored']} submissions rescored, "
+                f"{result['scores_changed']} scores changed)"
+            )
+            return
         click.echo(
             f"batch {batch_id}: {result['submissions_rescored']} submissions rescored, "
             f"{result['scores_changed']} scores changed"
@@ -228,9 +265,20 @@ def batch_apply(c: Context, batch_id, yes):
 @batch_group.command("revert")
 @batch_id_argument
 @click.option("--reason", required=True, help="why the batch is reverted")
+@click.option("--yes", is_flag=True, help="revert without showing the preview and asking")
 @with_context
-def batch_revert(c: Context, batch_id, reason):
-    """Revert an applied batch with a compensating batch (nothing is deleted)."""
+def batch_revert(c: Context, batch_id, reason, yes):
+    """Revert an applied batch with a compensating batch (nothing is deleted).
+
+    Shows the revert preview and asks first (unless --yes), like apply.
+    """
+    if not yes:
+        with c.acting() as conn:
+            revertible = "revert" in api.next_actions(conn, batch_id)
+            doc = api.preview_revert(conn, batch_id) if revertible else None
+            hist = _histogram(conn, batch_id, api.preview_revert_changes(conn, batch_id)) if revertible else None
+        if doc is not None:
+            c.confirm("revert this batch?", yes, before=lambda: print_preview(doc, hist, verb="rescored"))
     with c.acting() as conn:
         compensating = api.revert_correction_batch(conn, batch_id, reason)
         doc = api.get_correction_batch(conn, compensating)
@@ -270,7 +318,27 @@ _transition_command(
     "Reject a batch under review, saying why.",
     click.Option(["--note"], required=True, help="why it is rejected"),
 )
-_transition_command("discard", "Discard a batch that was never applied.")
+
+
+@batch_group.command("discard")
+@batch_id_argument
+@click.option("--yes", is_flag=True, help="discard without asking")
+@with_context
+def batch_discard(c: Context, batch_id, yes):
+    """Discard a batch that was never applied (final: it can never be applied)."""
+    if not yes:
+        with c.acting() as conn:
+            doc = api.get_correction_batch(conn, batch_id)
+        c.confirm(
+            "discard this batch? it can never be applied afterwards",
+            yes,
+            before=lambda: click.echo(
+                f"batch {batch_id} [{doc['status']}]: {doc['reason']} ({len(doc['corrections'])} correction(s))"
+            ),
+        )
+    with c.acting() as conn:
+        result = api.batch_action(conn, "discard", batch_id)
+    c.emit(result, lambda: click.echo(f"batch {batch_id}: {result['previous_status']} -> {result['status']}"))
 
 
 @batch_group.command("edit")

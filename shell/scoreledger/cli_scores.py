@@ -10,34 +10,56 @@ import click
 
 from . import scores
 from .context import Context, with_context
-from .importer import import_lines, jsonl_options
+from .importer import IMPORT_RULE, import_lines, import_report, jsonl_options
 from .render import concordance_table, progress, score_value, table
 
 IMPORT_CHUNK = 5000
 
 
-@click.command("results")
+RESULTS_HELP = f"""Record evaluation results from JSON lines (FILE or - for stdin), with their scores.
+
+One document per line (shown here over several; docs/documents.md):
+
+\b
+{{"evaluator": "tone-judge",
+ "submission_id": "0b6a0a8e-51f4-4f0c-9d0a-1f2b3c4d5e30",
+ "payload": {{"tone": "ok", "correct": true, "confidence": 0.92}}}}
+
+The evaluator must be registered first (scoreledger evaluator register).
+Optional: error (a string: the evaluator failed; no scores), result_id.
+Without result_id the id is derived from (tenant, evaluator, submission,
+payload, error), so running an import again records nothing twice; a
+result_id names a result, and naming an existing one overwrites it. A
+score that cannot be written never stops the import; it is listed by
+`scoreledger scores failures`.
+
+{IMPORT_RULE}
+"""
+
+
+@click.command("results", help=RESULTS_HELP)
 @jsonl_options(IMPORT_CHUNK)
 @with_context
-def import_results(c: Context, file, batch_size, silent):
-    """Record evaluation results from JSON lines (FILE or - for stdin), with their scores.
-
-    One document per line: {"evaluator": NAME, "submission_id": ..., "payload": {...},
-    "error": null, "result_id": null}. Each chunk is one call of
-    record_evaluation_results, committed: all of it or none of it. A score
-    that cannot be written never stops the import; it is listed by
-    `scoreledger scores failures`.
-    """
-    done = import_lines(c, file, scores.record_evaluation_results, batch_size, silent)
+def import_results(c: Context, file, batch_size, skip, rejects, silent):
+    done = import_lines(
+        c,
+        file,
+        scores.record_evaluation_results,
+        scores.result_problems,
+        batch_size,
+        silent,
+        skip=skip,
+        rejects=rejects,
+    )
     with c.acting() as conn:
         open_failures = len(scores.failures(conn))
 
     def human():
-        click.echo(f"{done.documents} results read: {done.recorded} recorded, with their scores")
+        import_report("results", done, rejects)
         if open_failures:
             click.echo(f"{open_failures} artefact(s) have unwritten scores: scoreledger scores failures", err=True)
 
-    c.emit({"documents": done.documents, "recorded": done.recorded, "open_score_failures": open_failures}, human)
+    c.emit(done.as_dict() | {"open_score_failures": open_failures}, human)
 
 
 @click.group("scores")

@@ -18,6 +18,7 @@ from .context import one_line
 from .demo_scores import run_scores_demo
 from .render import (
     heading,
+    histogram,
     history_change,
     number,
     print_action_center,
@@ -244,7 +245,15 @@ def _flawed_key(c, tenant: str, admin: str, version_id: str, question_version_id
     heading("4. Preview before applying: who will pass, who will fail (a dry run: nothing is written)")
     click.echo(f"$ scoreledger batch preview {batch}")
     with db.acting(c.dsn, tenant, admin) as conn:
-        print_preview(api.preview_correction_batch(conn, batch), api.preview_correction_batch_changes(conn, batch))
+        rows = api.preview_correction_batch_changes(conn, batch)
+        hist = histogram(
+            {
+                "before": [(r["old_score"], r["old_max_score"]) for r in rows],
+                "after": [(r["new_score"], r["new_max_score"]) for r in rows],
+            },
+            api.batch_pass_marks(conn, batch),
+        )
+        print_preview(api.preview_correction_batch(conn, batch), hist)
     return batch
 
 

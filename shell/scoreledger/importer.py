@@ -1,8 +1,12 @@
 """The one chunked JSON-lines importer behind `import submissions` and `import results`.
 
 A file is read line by line and sent in chunks, each one call of the SQL
-function and committed on its own: all of a chunk or none of it. One
-progress bar (bytes read), one error report naming the file's line.
+function and committed on its own. One progress bar (bytes read), one
+rule for a refused line (IMPORT_RULE, printed in each command's --help):
+every line before it is committed, nothing from it on, and the message
+says how to resume. Which documents are refused, and why, is the
+database's answer (scoreledger.submission_problems / result_problems):
+nothing here checks a document.
 """
 
 from __future__ import annotations
@@ -25,18 +29,49 @@ from .render import progress
 # or a bare `[3].` / `[3]:` (record_evaluation_results); `answers[0]` is inside an entry, left alone.
 _ENTRY = re.compile(r"(?:\bsubmissions|(?<![\w\]]))\[(\d+)\]([.:]?)")
 
+IMPORT_RULE = """\b
+A line that is not valid JSON, or a document the database refuses, stops
+the import: every line before it is committed, nothing from it on. The
+message names the line. Fix it and run the same command again (lines
+already recorded are no-ops), or resume with --skip N (the lines already
+read). With --rejects FILE, refused lines go to FILE instead, one JSON
+object each ({"line", "sqlstate", "message", "input"}), and the import goes
+on with the next line (exit 0; the report counts them)."""
+
 
 @dataclass
 class Imported:
     documents: int = 0
     recorded: int = 0
+    rejected: int = 0
+
+    @property
+    def already_recorded(self) -> int:
+        return self.documents - self.recorded - self.rejected
+
+    def as_dict(self) -> dict:
+        return {
+            "documents": self.documents,
+            "recorded": self.recorded,
+            "already_recorded": self.already_recorded,
+            "rejected": self.rejected,
+        }
 
 
 def jsonl_options(default_chunk: int):
-    """FILE (or - for stdin), --batch-size and --silent, as every JSON-lines import takes them."""
+    """FILE (or - for stdin), --batch-size, --skip, --rejects and --silent, as every JSON-lines import takes them."""
 
     def decorate(fn):
         fn = click.option("--silent", is_flag=True, help="no progress bar")(fn)
+        fn = click.option(
+            "--rejects",
+            type=click.File("w"),
+            default=None,
+            help="write refused lines here (JSON lines with their error) and go on",
+        )(fn)
+        fn = click.option(
+            "--skip", default=0, show_default=True, type=click.IntRange(0), help="skip the first N lines of FILE"
+        )(fn)
         fn = click.option("--batch-size", default=default_chunk, show_default=True, type=click.IntRange(1, 100_000))(fn)
         return click.argument("file", type=click.File("r"))(fn)
 
@@ -49,50 +84,127 @@ def relabel(message: str, line_numbers: list[int]) -> str:
     def line(match: re.Match) -> str:
         index = int(match.group(1))
         number = line_numbers[index] if index < len(line_numbers) else index
-        return f"line {number}" + (":" if match.group(2) == ":" else ": ")
+        return f"line {number}" + {":": ":", ".": ": "}.get(match.group(2), "")
 
     return _ENTRY.sub(line, message)
 
 
+class _Stop(Exception):
+    """The first line not recorded, and why."""
+
+    def __init__(self, line: int, message: str):
+        self.line, self.message = line, message
+
+
 def import_lines(
-    c: Context, file: TextIO, record: Callable[[psycopg.Connection, list[dict]], int], batch_size: int, silent: bool
+    c: Context,
+    file: TextIO,
+    record: Callable[[psycopg.Connection, list[dict]], int],
+    diagnose: Callable[[psycopg.Connection, list[dict]], list[dict]],
+    batch_size: int,
+    silent: bool,
+    skip: int = 0,
+    rejects: TextIO | None = None,
 ) -> Imported:
     """Send FILE's documents to `record(conn, chunk)`, one committed transaction per chunk of `batch_size`.
 
-    A chunk the database refuses stops the import with one line naming the
-    file's line; the chunks before it stay committed, and the line says so.
+    A chunk the database refuses is diagnosed (`diagnose(conn, chunk)`: the
+    refused entries, as the database names them); without `rejects` the
+    lines before the first refused one are recorded and the import stops
+    there (IMPORT_RULE), with `rejects` every refused line is written there
+    and the rest recorded.
     """
     total_bytes = os.fstat(file.fileno()).st_size if file is not sys.stdin and file.seekable() else None
     done = Imported()
-    chunk: list[dict] = []
-    lines: list[int] = []
+    chunk: list[tuple[int, dict, str]] = []  # (line number, document, raw line)
+
+    def reject(number: int, sqlstate: str | None, message: str, raw: str) -> None:
+        assert rejects is not None
+        rejects.write(
+            json.dumps({"line": number, "sqlstate": sqlstate, "message": message, "input": raw.rstrip("\r\n")}) + "\n"
+        )
+        done.rejected += 1
 
     def flush() -> None:
-        if not chunk:
-            return
-        try:
-            with c.acting() as conn:
-                done.recorded += record(conn, chunk)
-        except psycopg.Error as exc:
-            before = f" ({done.recorded} recorded before it, committed)" if done.recorded else ""
-            raise click.ClickException(relabel(one_line(exc), lines) + before) from None
+        pending = list(chunk)
         chunk.clear()
-        lines.clear()
-
-    with progress(total_bytes, "recording", not (silent or c.for_program) and sys.stderr.isatty()) as bar:
-        for number, raw in enumerate(file, start=1):
-            if bar:
-                bar.update(len(raw.encode()))
-            if not raw.strip():
-                continue
+        stop: _Stop | None = None
+        while pending:
+            lines = [n for n, _, _ in pending]
+            docs = [d for _, d, _ in pending]
             try:
-                chunk.append(json.loads(raw))
-            except json.JSONDecodeError as exc:
-                flush()
-                raise ValueError(f"line {number}: not valid JSON ({exc.msg})") from exc
-            lines.append(number)
-            done.documents += 1
-            if len(chunk) >= batch_size:
-                flush()
-        flush()
+                with c.acting() as conn:
+                    done.recorded += record(conn, docs)
+                break
+            except psycopg.Error as exc:
+                failure = relabel(one_line(exc), lines)
+            try:
+                with c.acting() as conn:
+                    problems = diagnose(conn, docs)
+            except psycopg.Error:
+                problems = []
+            if not problems:
+                # Refused for no document's sake (a lock, the connection): stop before the chunk.
+                raise _Stop(lines[0], failure)
+            if rejects is None:
+                first = min(p["idx"] for p in problems)
+                bad = next(p for p in problems if p["idx"] == first)
+                stop = _Stop(lines[first], relabel(f"{bad['sqlstate']}: {bad['message']}", lines))
+                pending = pending[:first]
+                continue
+            refused = {p["idx"]: p for p in problems}
+            for idx, p in sorted(refused.items()):
+                number, _, raw = pending[idx]
+                reject(number, p["sqlstate"], relabel(p["message"], lines), raw)
+            pending = [entry for idx, entry in enumerate(pending) if idx not in refused]
+        if stop is not None:
+            raise stop
+
+    try:
+        with progress(total_bytes, "recording", not (silent or c.for_program) and sys.stderr.isatty()) as bar:
+            for number, raw in enumerate(file, start=1):
+                if bar:
+                    bar.update(len(raw.encode()))
+                if number <= skip or not raw.strip():
+                    continue
+                try:
+                    document = json.loads(raw)
+                except json.JSONDecodeError as exc:
+                    message = f"line {number}: not valid JSON ({exc.msg})"
+                    if rejects is not None:
+                        done.documents += 1
+                        reject(number, None, message, raw)
+                        continue
+                    flush()
+                    raise _Stop(number, message) from None
+                chunk.append((number, document, raw))
+                done.documents += 1
+                if len(chunk) >= batch_size:
+                    flush()
+            flush()
+    except _Stop as stop:
+        raise click.ClickException(stopped(stop, done, skip)) from None
     return done
+
+
+def stopped(stop: _Stop, done: Imported, skip: int = 0) -> str:
+    """The one line of a stopped import: why, what is committed, how to resume."""
+    first, before = skip + 1, stop.line - 1
+    if before < first:
+        return (
+            f"{stop.message} -- nothing was recorded by this run; fix line {stop.line} and run again, "
+            "or set refused lines aside with --rejects FILE"
+        )
+    return (
+        f"{stop.message} -- lines {first}-{before} are committed ({done.recorded} recorded by this run), "
+        f"nothing from line {stop.line} on; fix it and run again (recorded lines are no-ops), "
+        f"or resume with --skip {before}, or set refused lines aside with --rejects FILE"
+    )
+
+
+def import_report(what: str, done: Imported, rejects: TextIO | None) -> None:
+    """`N submissions read: R recorded, A already recorded[, K rejected (FILE)]`."""
+    line = f"{done.documents} {what} read: {done.recorded} recorded, {done.already_recorded} already recorded"
+    if rejects is not None:
+        line += f", {done.rejected} rejected ({getattr(rejects, 'name', 'rejects')})"
+    click.echo(line)

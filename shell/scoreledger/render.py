@@ -170,10 +170,13 @@ def print_batch(doc: dict) -> None:
         r = doc["apply_result"]
         click.echo(f"  effect:  {r['submissions_rescored']} submissions rescored, {r['scores_changed']} scores changed")
     if doc.get("reverts_batch_id"):
-        click.echo(f"  reverts: batch {doc['reverts_batch_id']}")
+        click.echo(f"  reverts: batch {doc['reverts_batch_id']} (a compensating batch: it undoes that batch)")
     if doc.get("reverted_by_batch_id"):
         click.echo(f"  reverted by: batch {doc['reverted_by_batch_id']}")
-    click.echo("  corrections:")
+    if doc.get("reverts_batch_id"):
+        click.echo(f"  undoes the corrections of batch {doc['reverts_batch_id']}:")
+    else:
+        click.echo("  corrections:")
     for n, corr in enumerate(doc["corrections"]):
         detail = ""
         if corr.get("correct"):
@@ -191,17 +194,49 @@ def print_batch(doc: dict) -> None:
         click.echo(f"    {e['at']}  {arrow:<24} by {e['actor']}{note}")
 
 
-def percent_buckets(rows: list[dict], score_key: str, max_key: str) -> list[int]:
-    """Counts of score/max_score in ten 10% bands (presentation only)."""
-    buckets = [0] * 10
-    for r in rows:
-        fraction = float(r[score_key]) / float(r[max_key]) if r[max_key] else 0.0
-        buckets[min(9, max(0, int(fraction * 10)))] += 1
-    return buckets
+def histogram_edges(pass_marks: Iterable) -> list[float]:
+    """Bin edges: every 10%, plus each pass mark, so that no bin straddles one (a flip across it shows)."""
+    edges = {round(n / 10, 6) for n in range(11)} | {round(float(p), 6) for p in pass_marks if p is not None}
+    return sorted(e for e in edges if 0 <= e <= 1)
 
 
-def print_preview(doc: dict, rows: list[dict] | None, verb: str = "rescored") -> None:
-    """A dry run's document, per assignment, and (given its rows) the score distribution before | after."""
+def histogram(series: Mapping[str, Iterable[tuple]], pass_marks: Iterable) -> dict:
+    """Counts of score/max_score per bin for each series of (score, max_score[, count]) rows (presentation only).
+
+    A bin holds [from, to) (the last also 1); a pass mark is always an
+    edge, and a score exactly at it sits above it, as passing does.
+    """
+    marks = sorted({round(float(p), 6) for p in pass_marks if p is not None})
+    edges = histogram_edges(marks)
+    bins = [{"from": lo, "to": hi} | {name: 0 for name in series} for lo, hi in zip(edges, edges[1:], strict=False)]
+    for name, rows in series.items():
+        for row in rows:
+            score, max_score, n = (*row, 1)[:3]
+            fraction = float(score) / float(max_score) if max_score else 0.0
+            index = next((i for i, b in enumerate(bins) if fraction < b["to"]), len(bins) - 1)
+            bins[index][name] += n
+    return {"pass_marks": marks, "bins": bins}
+
+
+def print_histogram(hist: dict, title: str) -> None:
+    """Bars per bin, highest first, with a line at each pass mark; two series side by side (before | after)."""
+    names = [k for k in (hist["bins"][0] if hist["bins"] else {}) if k not in ("from", "to")]
+    peak = max(1, *(b[n] for b in hist["bins"] for n in names))
+    click.echo(f"  {title}:")
+    for b in reversed(hist["bins"]):
+        label = f"{b['from'] * 100:g}-{b['to'] * 100:g}%"
+        bars = [("#" * round(20 * b[n] / peak), b[n]) for n in names]
+        if len(bars) == 2:
+            (left, lc), (right, rc) = bars
+            click.echo(f"    {label:>11} {left:>20} {lc:>6} | {rc:<6} {right}")
+        else:
+            click.echo(f"    {label:>11} {bars[0][1]:>6} {bars[0][0]}")
+        if b["from"] in hist["pass_marks"]:
+            click.echo(f"    {'-' * 11} pass mark {b['from'] * 100:g}%: at or above it passes {'-' * 11}")
+
+
+def print_preview(doc: dict, hist: dict | None, verb: str = "rescored") -> None:
+    """A dry run's document, per assignment, and (given its histogram) the score distribution before | after."""
     affected = doc["submissionsAffected"]
     click.echo(
         f"{affected} submissions will be {verb}: {doc['scoreUp']} up, {doc['scoreDown']} down, "
@@ -218,27 +253,16 @@ def print_preview(doc: dict, rows: list[dict] | None, verb: str = "rescored") ->
         if not parts:
             parts.append(f"no learner's outcome changes at {where}")
         click.echo("  " + "; ".join(parts) + f" ({a['unchanged']} unchanged, policy {a['attempt_policy']})")
-    if rows:
-        _print_distribution(rows)
-
-
-def _print_distribution(rows: list[dict]) -> None:
-    before = percent_buckets(rows, "old_score", "old_max_score")
-    after = percent_buckets(rows, "new_score", "new_max_score")
-    width = max(1, max(before + after))
-    click.echo("  score distribution of the affected submissions (before | after):")
-    for band in range(9, -1, -1):
-        bar_before = "#" * round(20 * before[band] / width)
-        bar_after = "#" * round(20 * after[band] / width)
-        click.echo(
-            f"    {band * 10:3d}-{band * 10 + 10:<3d}% {bar_before:>20} {before[band]:>6} | {after[band]:<6} {bar_after}"
-        )
+    if hist and affected:
+        print_histogram(hist, "score distribution of the affected submissions (before | after)")
 
 
 def awaited(row: dict) -> str:
     """What a batch waits for, as the database says; when nothing, whether it can still be reverted."""
     if row["waiting_for"]:
         return row["waiting_for"]
+    if row.get("reverts_batch_id"):
+        return "nothing (compensating batch, final)"
     return "nothing (revertible)" if "revert" in row["next_actions"] else "nothing (final)"
 
 
@@ -262,7 +286,10 @@ def print_action_center(rows: list[dict]) -> None:
                     "reason": r["reason"],
                     "by": str(r["created_by"])[:8],
                     "created_at": r["created_at"].strftime("%Y-%m-%d %H:%M"),
-                    "types": r["correction_types"],
+                    # A compensating batch's own payload is the original's: say what it reverts instead.
+                    "types": f"revert of {str(r['reverts_batch_id'])[:8]}"
+                    if r.get("reverts_batch_id")
+                    else r["correction_types"],
                     "affected": r["submissions_affected"],
                     "pass→fail": r["pass_to_fail"],
                     "fail→pass": r["fail_to_pass"],
@@ -276,23 +303,27 @@ def print_action_center(rows: list[dict]) -> None:
 
 
 def print_submission_history(submission_id: str, current: dict, rows: list[dict]) -> None:
-    """`submission history`: the score now, then every change with its reason."""
+    """`submission history`: the score now, then every change: who, which batch, why."""
     click.echo(
         f"submission {submission_id}: attempt {current['attempt_no']} of user {current['user_id']}, "
         f"now {current['score']}/{current['max_score']} ({'pass' if current['passed'] else 'fail'})"
     )
-    table(
-        [
-            {
-                "history_id": r["history_id"],
-                "score": f"{r['score']}/{r['max_score']}",
-                "at": r["created_at"],
-                "change": history_change(r, with_batch=True),
-            }
-            for r in rows
-        ],
-        limits={"change": 100},
-    )
+    table(history_rows(rows), limits={"reason": 80})
+
+
+def history_rows(rows: list[dict]) -> list[dict]:
+    """The history as a person reads it: score, when, who, which batch, why."""
+    return [
+        {
+            "history_id": r["history_id"],
+            "score": f"{r['score']}/{r['max_score']}",
+            "at": r["created_at"],
+            "actor": r.get("actor") or "",
+            "batch": r["correction_batch_id"] or "",
+            "reason": history_change(r),
+        }
+        for r in rows
+    ]
 
 
 def history_change(row: dict, with_batch: bool = False) -> str:
@@ -300,7 +331,7 @@ def history_change(row: dict, with_batch: bool = False) -> str:
     if row["correction_batch_id"] is None:
         return "initial scoring"
     if not with_batch:
-        return row["reason"]
+        return ("revert: " if row.get("reverts_batch_id") else "") + row["reason"]
     return ("revert: " if row["reverts_batch_id"] else "") + f"{row['reason']} (batch {row['correction_batch_id']})"
 
 

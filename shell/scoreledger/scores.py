@@ -48,6 +48,27 @@ def record_evaluation_results(conn: psycopg.Connection, docs: list[dict]) -> int
     return conn.execute("SELECT scoreledger.record_evaluation_results(%s) AS n", [Jsonb(docs)]).fetchone()["n"]
 
 
+def list_evaluators(conn: psycopg.Connection) -> list[dict]:
+    return conn.execute(
+        """SELECT e.evaluator_id, e.name, e.output_schema, e.created_at,
+                  (SELECT count(*) FROM scoreledger.evaluation_results r WHERE r.evaluator_id = e.evaluator_id) AS results
+           FROM scoreledger.evaluators e ORDER BY e.name"""
+    ).fetchall()
+
+
+def list_review_queues(conn: psycopg.Connection) -> list[dict]:
+    return conn.execute(
+        """SELECT q.queue_id, q.name, q.form_schema, q.created_at,
+                  (SELECT count(*) FROM scoreledger.review_items i WHERE i.queue_id = q.queue_id) AS items
+           FROM scoreledger.review_queues q ORDER BY q.name"""
+    ).fetchall()
+
+
+def result_problems(conn: psycopg.Connection, docs: list[dict]) -> list[dict]:
+    """The documents record_evaluation_results would refuse: idx, sqlstate, message (the database's rules)."""
+    return conn.execute("SELECT * FROM scoreledger.result_problems(%s)", [Jsonb(docs)]).fetchall()
+
+
 def create_review_queue(conn: psycopg.Connection, name: str, form_schema: dict | None = None) -> str:
     row = conn.execute(
         "SELECT scoreledger.create_review_queue(%s, %s) AS id", [name, Jsonb(form_schema or {})]

@@ -451,7 +451,7 @@ def test_maker_checker_through_the_cli(run, dsn, tmp_path):
     # The rejected batch goes back to draft when edited, or is discarded.
     edited = run("batch", "edit", rejected, "--reason", "right item now", tenant=name, actor=maker)
     assert edited.exit_code == 0 and edited.output.strip() == f"batch {rejected} edited: rejected -> draft"
-    discarded = run("batch", "discard", rejected, tenant=name, actor=maker)
+    discarded = run("batch", "discard", rejected, "--yes", tenant=name, actor=maker)
     assert discarded.exit_code == 0 and discarded.output.strip() == f"batch {rejected}: draft -> discarded"
 
     # Grants and the policy change are audited, with the admin as actor.

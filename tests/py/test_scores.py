@@ -407,7 +407,13 @@ def test_import_results_then_list_a_submissions_scores(dsn, tenant, actor, actin
     path.write_text("\n".join(lines) + "\n")
     imported = run("--json", "import", "results", str(path), "--batch-size", "4", tenant=tenant)
     assert imported.exit_code == 0, imported.output
-    assert json.loads(imported.output) == {"documents": 11, "recorded": 11, "open_score_failures": 0}
+    assert json.loads(imported.output) == {
+        "documents": 11,
+        "recorded": 11,
+        "already_recorded": 0,
+        "rejected": 0,
+        "open_score_failures": 0,
+    }
 
     with acting() as conn:
         queue = scores.create_review_queue(conn, "review", {"tone": {"type": "choice"}})
