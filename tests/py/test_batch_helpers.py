@@ -149,14 +149,18 @@ def test_tags_and_the_expanded_batch_through_preview_apply_revert(run, world):
         k: v for k, v in previews[1].items() if k != "batch_id"
     }
     assert previews[0]["submissionsAffected"] == 4
-    assert run("batch", "discard", hand, tenant=world["tenant"], actor=world["actor"]).exit_code == 0
+    assert run("batch", "discard", hand, "--yes", tenant=world["tenant"], actor=world["actor"]).exit_code == 0
 
-    applied = json.loads(run("--json", "batch", "apply", batch, tenant=world["tenant"], actor=world["actor"]).output)
+    applied = json.loads(
+        run("--json", "batch", "apply", batch, "--yes", tenant=world["tenant"], actor=world["actor"]).output
+    )
     assert applied["submissions_rescored"] == 4
     submission = str(uuid.uuid5(uuid.NAMESPACE_URL, "helpers-s2"))  # version 2: shared + q3 (dropped)
     history = json.loads(run("--json", "submission", "history", submission, tenant=world["tenant"]).output)["history"]
     assert [(h["score"], h["max_score"]) for h in history] == [(2, 2), (1, 1)]
-    reverted = run("--json", "batch", "revert", batch, "--reason", "undo", tenant=world["tenant"], actor=world["actor"])
+    reverted = run(
+        "--json", "batch", "revert", batch, "--reason", "undo", "--yes", tenant=world["tenant"], actor=world["actor"]
+    )
     assert reverted.exit_code == 0, reverted.output
     history = json.loads(run("--json", "submission", "history", submission, tenant=world["tenant"]).output)["history"]
     assert [(h["score"], h["max_score"]) for h in history] == [(2, 2), (1, 1), (2, 2)]

@@ -130,7 +130,7 @@ def test_batch_lifecycle_through_the_cli(run, loaded):
     assert [h["reason"] for h in history["history"]] == [None, "key was C"]
     assert [h["score"] for h in history["history"]] == [2, 3]
 
-    reverted = run("--json", "batch", "revert", batch, "--reason", "board said no", tenant=tenant, actor=actor)
+    reverted = run("--json", "batch", "revert", batch, "--reason", "board said no", "--yes", tenant=tenant, actor=actor)
     assert reverted.exit_code == 0, reverted.output
     history = json.loads(run("--json", "submission", "history", submission, tenant=tenant).output)
     assert [h["score"] for h in history["history"]] == [2, 3, 2]

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from helpers import evaluation_doc, standard_items, submission_doc
 from scoreledger import api, db
 from scoreledger.cli import main
+from terminal import in_terminal
 
 
 @pytest.fixture
@@ -125,7 +126,7 @@ def test_import_help_shows_the_document_format(run):
 # ------------------------------------------------------------ revert as guarded as apply
 
 
-def test_preview_of_an_applied_batch_is_its_revert_and_revert_asks(run, tenant, actor, exam):
+def test_preview_of_an_applied_batch_is_its_revert_and_revert_asks(run, dsn, tenant, actor, exam):
     batch = replace_q1_key(run, tenant, actor, exam)
     assert run("batch", "apply", batch, "--yes", tenant=tenant, actor=actor).exit_code == 0
 
@@ -135,27 +136,31 @@ def test_preview_of_an_applied_batch_is_its_revert_and_revert_asks(run, tenant, 
     human = run("batch", "preview", batch, tenant=tenant, actor=actor)
     assert "reverting it would do" in human.output
 
-    declined = run("batch", "revert", batch, "--reason", "board said no", tenant=tenant, actor=actor, input="n\n")
-    assert declined.exit_code == 1 and "revert this batch?" in declined.output
-    assert "6 submissions will be rescored" in declined.output
+    at = ["--dsn", dsn, "--tenant", tenant, "--actor", actor, "batch", "revert", batch, "--reason", "board said no"]
+    code, shown = in_terminal(at, answer="n")
+    assert code == 1 and "revert this batch?" in shown
+    assert "6 submissions will be rescored" in shown
     listed = json.loads(run("--json", "batch", "list", tenant=tenant).output)
     assert [b["status"] for b in listed] == ["applied"], "declining wrote nothing"
+    # Without a terminal nobody can be asked: refused unless --yes, like apply.
+    refused = run("batch", "revert", batch, "--reason", "board said no", tenant=tenant, actor=actor, input="y\n")
+    assert refused.exit_code == 2 and "needs --yes" in refused.output
 
-    reverted = run("batch", "revert", batch, "--reason", "board said no", tenant=tenant, actor=actor, input="y\n")
-    assert reverted.exit_code == 0 and "reverted by batch" in reverted.output
+    code, shown = in_terminal(at, answer="y")
+    assert code == 0 and "reverted by batch" in shown
 
     compensating = next(
         b for b in json.loads(run("--json", "batch", "list", tenant=tenant).output) if b["reverts_batch_id"]
     )
     table = run("batch", "list", tenant=tenant).output
-    line = next(x for x in table.splitlines() if x.startswith(str(compensating["id"])))
+    line = next(x for x in table.splitlines() if x.startswith(str(compensating["batch_id"])))
     assert "revert of " + batch[:8] in line and "replace_key" not in line
     assert "compensating batch, final" in table and table.count("revertible") == 0
-    shown = run("batch", "show", str(compensating["id"]), tenant=tenant).output
+    shown = run("batch", "show", str(compensating["batch_id"]), tenant=tenant).output
     assert f"undoes the corrections of batch {batch}" in shown and "  corrections:" not in shown
 
 
-def test_applying_twice_prints_one_truthful_line_and_discard_asks(run, tenant, actor, exam):
+def test_applying_twice_prints_one_truthful_line_and_discard_asks(run, dsn, tenant, actor, exam):
     batch = replace_q1_key(run, tenant, actor, exam)
     assert run("batch", "apply", batch, "--yes", tenant=tenant, actor=actor).exit_code == 0
     twice = run("batch", "apply", batch, "--yes", tenant=tenant, actor=actor)
@@ -163,8 +168,10 @@ def test_applying_twice_prints_one_truthful_line_and_discard_asks(run, tenant, a
     assert "already applied: nothing written now" in twice.output
 
     draft = replace_q1_key(run, tenant, actor, exam)
-    declined = run("batch", "discard", draft, tenant=tenant, actor=actor, input="n\n")
-    assert declined.exit_code == 1 and "discard this batch?" in declined.output
+    code, shown = in_terminal(
+        ["--dsn", dsn, "--tenant", tenant, "--actor", actor, "batch", "discard", draft], answer="n"
+    )
+    assert code == 1 and "discard this batch?" in shown
     assert run("--json", "batch", "show", draft, tenant=tenant).output.count('"status": "draft"') == 1
     assert run("batch", "discard", draft, "--yes", tenant=tenant, actor=actor).exit_code == 0
 
