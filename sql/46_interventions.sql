@@ -205,7 +205,8 @@ SELECT scoreledger_private.declare_guard('scoreledger_private.remedial_issuances
 -- ---------------------------------------------------------------------
 
 -- What the rule does for the given (assignment, user) pairs, under the
--- current scores or, for the submissions in override_ids, the given ones:
+-- current scores or, for the submissions keyed in `overrides`
+-- ({submission_id: [score, max_score]}), the given ones:
 --   complete  remedial work issued on a pair whose outcome is pass: the
 --             issuance completes, its intervention resolves (the count of
 --             its assignment starts afresh, so nothing else happens there);
@@ -213,10 +214,11 @@ SELECT scoreledger_private.declare_guard('scoreledger_private.remedial_issuances
 --   withdraw  an open rule intervention whose condition no longer holds.
 -- Manual interventions, closed interventions and closed issuances are
 -- never an effect. Only pairs the rule can touch are read: an assignment
--- with the rule, an open rule intervention, remedial work issued.
+-- with the rule, an open rule intervention, remedial work issued. Every
+-- lookup per pair is a lateral probe on the full key (see
+-- learner_outcomes: the pairs' number is unknown to the planner).
 CREATE OR REPLACE FUNCTION scoreledger_private.intervention_effects(
-  pair_assignments uuid[], pair_users uuid[],
-  override_ids uuid[] DEFAULT NULL, override_scores numeric[] DEFAULT NULL, override_max numeric[] DEFAULT NULL)
+  pair_assignments uuid[], pair_users uuid[], overrides jsonb DEFAULT NULL)
 RETURNS TABLE (effect text, assignment_id uuid, user_id uuid, intervention_id uuid, issuance_id uuid,
                failed integer, threshold integer, remedial_assignment_id uuid)
 LANGUAGE sql STABLE
@@ -236,30 +238,37 @@ AS $$
                     AND r.status = 'issued')
   ), outcomes AS MATERIALIZED (
     SELECT o.* FROM relevant x
-    CROSS JOIN LATERAL scoreledger_private.learner_outcomes(x.aa, x.uu, override_ids, override_scores, override_max) o
+    CROSS JOIN LATERAL scoreledger_private.learner_outcomes(x.aa, x.uu, overrides) o
     WHERE x.aa IS NOT NULL
   ), completions AS MATERIALIZED (
-    SELECT 'complete'::text AS effect, i.assignment_id, i.user_id, i.intervention_id, r.issuance_id,
+    SELECT 'complete'::text AS effect, r.intervention_assignment_id AS assignment_id, r.user_id, r.intervention_id, r.issuance_id,
            NULL::integer AS failed, NULL::integer AS threshold, r.assignment_id AS remedial_assignment_id
     FROM outcomes o
-    JOIN scoreledger_private.remedial_issuances r
-      ON r.tenant_id = scoreledger.current_tenant() AND r.assignment_id = o.assignment_id AND r.user_id = o.user_id
-     AND r.status = 'issued'
-    JOIN scoreledger_private.interventions i
-      ON i.tenant_id = r.tenant_id AND i.intervention_id = r.intervention_id AND i.status = 'open'
+    CROSS JOIN LATERAL (
+      SELECT x.issuance_id, x.assignment_id, x.user_id, x.intervention_id, i.assignment_id AS intervention_assignment_id
+      FROM scoreledger_private.remedial_issuances x
+      JOIN scoreledger_private.interventions i
+        ON i.tenant_id = x.tenant_id AND i.intervention_id = x.intervention_id AND i.status = 'open'
+      WHERE x.tenant_id = scoreledger.current_tenant() AND x.assignment_id = o.assignment_id AND x.user_id = o.user_id
+        AND x.status = 'issued'
+      OFFSET 0) r
     WHERE o.outcome_passed
   ), judged AS (
     SELECT o.assignment_id, o.user_id, o.failed_since_resolution, a.intervention_after_fails, a.remedial_assignment_id,
            coalesce(a.intervention_after_fails IS NOT NULL AND NOT o.outcome_passed
                     AND o.failed_since_resolution >= a.intervention_after_fails, false) AS holds,
-           i.intervention_id, i.origin, r.issuance_id
+           i.intervention_id, i.origin, i.issuance_id
     FROM outcomes o
     JOIN scoreledger_private.assignments a
       ON a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = o.assignment_id
-    LEFT JOIN scoreledger_private.interventions i
-      ON i.tenant_id = a.tenant_id AND i.assignment_id = o.assignment_id AND i.user_id = o.user_id AND i.status = 'open'
-    LEFT JOIN scoreledger_private.remedial_issuances r
-      ON r.tenant_id = i.tenant_id AND r.intervention_id = i.intervention_id AND r.status = 'issued'
+    LEFT JOIN LATERAL (
+      SELECT x.intervention_id, x.origin,
+             (SELECT r.issuance_id FROM scoreledger_private.remedial_issuances r
+              WHERE r.tenant_id = x.tenant_id AND r.intervention_id = x.intervention_id AND r.status = 'issued') AS issuance_id
+      FROM scoreledger_private.interventions x
+      WHERE x.tenant_id = scoreledger.current_tenant() AND x.assignment_id = o.assignment_id AND x.user_id = o.user_id
+        AND x.status = 'open'
+      OFFSET 0) i ON true
     WHERE NOT EXISTS (SELECT 1 FROM completions c WHERE c.intervention_id = i.intervention_id)
   )
   SELECT * FROM completions
@@ -348,17 +357,6 @@ BEGIN
          (SELECT count(*) FROM effects e WHERE e.effect = 'withdraw')::integer,
          (SELECT count(*) FROM effects e WHERE e.effect = 'complete')::integer;
 END
-$$;
-
--- The pairs of the preview's changed submissions with their new scores,
--- counted as enact would write them: the preview's "interventions".
-CREATE OR REPLACE FUNCTION scoreledger_private.preview_intervention_effects(
-  submission_ids uuid[], assignment_ids uuid[], user_ids uuid[], new_scores numeric[], new_max_scores numeric[])
-RETURNS TABLE (effect text, assignment_id uuid, user_id uuid)
-LANGUAGE sql STABLE
-AS $$
-  SELECT e.effect, e.assignment_id, e.user_id
-  FROM scoreledger_private.intervention_effects(assignment_ids, user_ids, submission_ids, new_scores, new_max_scores) e
 $$;
 
 -- ---------------------------------------------------------------------
