@@ -210,7 +210,10 @@ SELECT scoreledger_private.declare_guard('scoreledger_private.remedial_issuances
 --   complete  remedial work issued on a pair whose outcome is pass: the
 --             issuance completes, its intervention resolves (the count of
 --             its assignment starts afresh, so nothing else happens there);
---   open      the condition holds and no intervention is open;
+--   open      the condition holds and no intervention is open
+--             (remedial_passed: the learner's outcome on the remedial
+--             assignment is already pass, so the remedial work issued is
+--             completed -- and the intervention resolved -- at once);
 --   withdraw  an open rule intervention whose condition no longer holds.
 -- Manual interventions, closed interventions and closed issuances are
 -- never an effect. Only pairs the rule can touch are read: an assignment
@@ -220,7 +223,7 @@ SELECT scoreledger_private.declare_guard('scoreledger_private.remedial_issuances
 CREATE OR REPLACE FUNCTION scoreledger_private.intervention_effects(
   pair_assignments uuid[], pair_users uuid[], overrides jsonb DEFAULT NULL)
 RETURNS TABLE (effect text, assignment_id uuid, user_id uuid, intervention_id uuid, issuance_id uuid,
-               failed integer, threshold integer, remedial_assignment_id uuid)
+               failed integer, threshold integer, remedial_assignment_id uuid, remedial_passed boolean)
 LANGUAGE sql STABLE
 AS $$
   WITH pairs AS MATERIALIZED (
@@ -242,7 +245,8 @@ AS $$
     WHERE x.aa IS NOT NULL
   ), completions AS MATERIALIZED (
     SELECT 'complete'::text AS effect, r.intervention_assignment_id AS assignment_id, r.user_id, r.intervention_id, r.issuance_id,
-           NULL::integer AS failed, NULL::integer AS threshold, r.assignment_id AS remedial_assignment_id
+           NULL::integer AS failed, NULL::integer AS threshold, r.assignment_id AS remedial_assignment_id,
+           NULL::boolean AS remedial_passed
     FROM outcomes o
     CROSS JOIN LATERAL (
       SELECT x.issuance_id, x.assignment_id, x.user_id, x.intervention_id, i.assignment_id AS intervention_assignment_id
@@ -270,23 +274,36 @@ AS $$
         AND x.status = 'open'
       OFFSET 0) i ON true
     WHERE NOT EXISTS (SELECT 1 FROM completions c WHERE c.intervention_id = i.intervention_id)
+  ), opens AS MATERIALIZED (
+    SELECT j.* FROM judged j WHERE j.holds AND j.intervention_id IS NULL
+  ), remedial_outcomes AS (
+    -- The remedial work an opening issues, judged as a completion would be.
+    SELECT o.* FROM (SELECT array_agg(x.remedial_assignment_id) AS aa, array_agg(x.user_id) AS uu
+                     FROM opens x WHERE x.remedial_assignment_id IS NOT NULL) r
+    CROSS JOIN LATERAL scoreledger_private.learner_outcomes(r.aa, r.uu, overrides) o
+    WHERE r.aa IS NOT NULL
   )
   SELECT * FROM completions
   UNION ALL
   SELECT 'open', j.assignment_id, j.user_id, NULL, NULL, j.failed_since_resolution, j.intervention_after_fails,
-         j.remedial_assignment_id
-  FROM judged j WHERE j.holds AND j.intervention_id IS NULL
+         j.remedial_assignment_id, coalesce(ro.outcome_passed, false)
+  FROM opens j
+  LEFT JOIN remedial_outcomes ro ON ro.assignment_id = j.remedial_assignment_id AND ro.user_id = j.user_id
   UNION ALL
   SELECT 'withdraw', j.assignment_id, j.user_id, j.intervention_id, j.issuance_id, j.failed_since_resolution,
-         j.intervention_after_fails, NULL
+         j.intervention_after_fails, NULL, NULL
   FROM judged j WHERE NOT j.holds AND j.origin = 'rule'
 $$;
 
 -- Writes the rule's effects for the pairs, after taking their learners'
--- locks (and those of interventions whose remedial work is on the pairs)
--- in key order; the effects are read in the next statement, so under the
--- locks. `batch_id`: the batch that rescored them (null: a recording or a
--- rule change); `cause`: why a withdrawal happens, for its note.
+-- locks (those of interventions whose remedial work is on the pairs, and
+-- those of the remedial work an opening may issue) in key order; the
+-- effects are read in the next statement, so under the locks. `batch_id`:
+-- the batch that rescored them (null: a recording or a rule change);
+-- `cause`: why a withdrawal happens, for its note. Remedial work the
+-- learner already passed when it is issued is completed at once, and its
+-- intervention resolved (a second statement: rows are inserted in their
+-- initial status and move from there).
 CREATE OR REPLACE FUNCTION scoreledger_private.enact_intervention_rule(
   pair_assignments uuid[], pair_users uuid[], batch_id uuid, cause text, late boolean, fn text)
 RETURNS TABLE (opened integer, withdrawn integer, completed integer)
@@ -297,6 +314,10 @@ DECLARE
   tenant uuid := scoreledger_private.require_tenant();
   lock_a uuid[];
   lock_u uuid[];
+  n_opened integer;
+  n_withdrawn integer;
+  n_completed integer;
+  passed_already uuid[];
 BEGIN
   IF coalesce(cardinality(pair_assignments), 0) = 0 THEN
     RETURN QUERY SELECT 0, 0, 0;
@@ -309,10 +330,14 @@ BEGIN
     FROM unnest(pair_assignments, pair_users) p(a, u)
     JOIN scoreledger_private.remedial_issuances r
       ON r.tenant_id = tenant AND r.assignment_id = p.a AND r.user_id = p.u AND r.status = 'issued'
-    JOIN scoreledger_private.interventions i ON i.tenant_id = r.tenant_id AND i.intervention_id = r.intervention_id) x;
+    JOIN scoreledger_private.interventions i ON i.tenant_id = r.tenant_id AND i.intervention_id = r.intervention_id
+    UNION
+    SELECT a.remedial_assignment_id, p.u
+    FROM unnest(pair_assignments, pair_users) p(a, u)
+    JOIN scoreledger_private.assignments a ON a.tenant_id = tenant AND a.assignment_id = p.a
+    WHERE a.remedial_assignment_id IS NOT NULL AND a.intervention_after_fails IS NOT NULL) x;
   PERFORM scoreledger_private.lock_learners(tenant, lock_a, lock_u, late, fn);
 
-  RETURN QUERY
   WITH effects AS MATERIALIZED (
     SELECT e.* FROM scoreledger_private.intervention_effects(pair_assignments, pair_users) e
     -- An intervention whose learner's lock this call does not hold is left
@@ -351,11 +376,30 @@ BEGIN
     FROM opened o
     JOIN scoreledger_private.assignments a ON a.tenant_id = tenant AND a.assignment_id = o.assignment_id
     WHERE a.remedial_assignment_id IS NOT NULL
-    RETURNING 1
+    RETURNING intervention_id
   )
   SELECT (SELECT count(*) FROM opened)::integer,
          (SELECT count(*) FROM effects e WHERE e.effect = 'withdraw')::integer,
-         (SELECT count(*) FROM effects e WHERE e.effect = 'complete')::integer;
+         (SELECT count(*) FROM effects e WHERE e.effect = 'complete')::integer,
+         (SELECT array_agg(o.intervention_id) FROM opened o
+          JOIN effects e ON e.effect = 'open' AND e.assignment_id = o.assignment_id AND e.user_id = o.user_id
+          WHERE e.remedial_passed AND o.intervention_id IN (SELECT x.intervention_id FROM issued x))
+  INTO n_opened, n_withdrawn, n_completed, passed_already;
+
+  IF passed_already IS NOT NULL THEN
+    UPDATE scoreledger_private.remedial_issuances r
+       SET status = scoreledger_private.lock_status_after('issuance', 'complete'), closed_at = pg_catalog.clock_timestamp()
+     WHERE r.tenant_id = tenant AND r.intervention_id = ANY (passed_already);
+    UPDATE scoreledger_private.interventions i
+       SET status = scoreledger_private.lock_status_after('intervention', 'complete'),
+           closed_at = pg_catalog.clock_timestamp(), closed_by_batch_id = enact_intervention_rule.batch_id,
+           note = format('remedial assignment %s was already passed when it was issued',
+                         (SELECT r.assignment_id FROM scoreledger_private.remedial_issuances r
+                          WHERE r.tenant_id = tenant AND r.intervention_id = i.intervention_id))
+     WHERE i.tenant_id = tenant AND i.intervention_id = ANY (passed_already);
+    n_completed := n_completed + cardinality(passed_already);
+  END IF;
+  RETURN QUERY SELECT n_opened, n_withdrawn, n_completed;
 END
 $$;
 

@@ -98,8 +98,9 @@ BEGIN
   ), effects AS MATERIALIZED (
     -- The intervention rule (sql/46_interventions.sql) over the learners
     -- apply would hand it, reading their new scores: what apply then opens,
-    -- withdraws and completes.
-    SELECT e.effect, e.assignment_id, e.user_id
+    -- withdraws and completes (remedial work already passed when an
+    -- opening issues it included).
+    SELECT e.effect, e.assignment_id, e.user_id, e.remedial_passed
     FROM (SELECT array_agg(c.assignment_id) AS aa, array_agg(c.user_id) AS uu,
                  jsonb_object_agg(c.submission_id, jsonb_build_array(c.new_score, c.new_max_score)) AS overrides
           FROM changes c WHERE c.assignment_id IS NOT NULL) x
@@ -127,7 +128,7 @@ BEGIN
         ON a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = p.assignment_id), '[]'),
       'interventions', (SELECT jsonb_build_object('opened', count(*) FILTER (WHERE e.effect = 'open'),
                                                   'withdrawn', count(*) FILTER (WHERE e.effect = 'withdraw'),
-                                                  'remedialCompleted', count(*) FILTER (WHERE e.effect = 'complete'))
+                                                  'remedialCompleted', count(*) FILTER (WHERE e.effect = 'complete' OR e.remedial_passed))
                         FROM effects e)) ELSE '{}' END
   FROM totals t
   $sql$ INTO document USING batch_id, reverting, scoreledger_private.batch_question_ids(batch_id), with_assignments;
