@@ -10,8 +10,11 @@ from .harness import CHUNK, Bench
 
 # The submission documents of row g of generate_series, aggregated into one
 # record_submissions argument: 1 % of them are of a second version (the
-# small batch's scope). Parameters: document_parameters().
-DOCUMENT_SQL = """jsonb_agg(jsonb_build_object(
+# small batch's scope). With assignments given, each document names the
+# assignment of its version (attempt rules then apply to it). Parameters:
+# document_parameters().
+DOCUMENT_SQL = """jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+  'assignment_id', CASE WHEN g %% 100 = 0 THEN %(small_a)s::uuid ELSE %(main_a)s::uuid END)) || jsonb_build_object(
   'submission_id', gen_random_uuid(),
   'evaluation_version_id', CASE WHEN g %% 100 = 0 THEN %(small_v)s ELSE %(main_v)s END,
   'user_id', md5('user' || (g / 3))::uuid,
@@ -22,9 +25,19 @@ DOCUMENT_SQL = """jsonb_agg(jsonb_build_object(
               FROM generate_series(1, %(items)s::int) i)))"""
 
 
-def document_parameters(versions, items: int) -> dict:
+def document_parameters(versions, items: int, assignments: tuple[str, str] | None = None) -> dict:
+    """assignments: (assignment of the main version, of the small one), or none."""
     (main_v, main_q), (small_v, small_q) = versions
-    return {"items": items, "main_v": main_v, "small_v": small_v, "main_q": main_q, "small_q": small_q}
+    main_a, small_a = assignments or (None, None)
+    return {
+        "items": items,
+        "main_v": main_v,
+        "small_v": small_v,
+        "main_q": main_q,
+        "small_q": small_q,
+        "main_a": main_a,
+        "small_a": small_a,
+    }
 
 
 class RemediationBench:
@@ -38,13 +51,13 @@ class RemediationBench:
         self.timed = bench.timed
         self.report = bench.report
 
-    def stage_documents(self):
+    def stage_documents(self, assignments: tuple[str, str] | None = None):
         """Submission documents, pre-chunked, so both sides parse the same JSON."""
         self.conn.execute("DROP TABLE IF EXISTS bench_chunks")
         self.conn.execute(
             f"CREATE UNLOGGED TABLE bench_chunks AS SELECT g / %(chunk)s AS chunk, {DOCUMENT_SQL} AS docs"
             " FROM generate_series(0, %(n)s - 1) g GROUP BY g / %(chunk)s",
-            document_parameters(self.versions, self.items) | {"chunk": CHUNK, "n": self.scale},
+            document_parameters(self.versions, self.items, assignments) | {"chunk": CHUNK, "n": self.scale},
         )
         self.conn.execute("GRANT SELECT ON bench_chunks TO scoreledger_app")
         self.chunks = [r[0] for r in self.conn.execute("SELECT chunk FROM bench_chunks ORDER BY chunk")]

@@ -148,56 +148,76 @@ $$;
 -- Outcomes and counts
 -- ---------------------------------------------------------------------
 
+-- Which attempt counts: under an assignment's attempt policy, the
+-- submission with the least rank is the one whose pass/fail is the
+-- assignment outcome -- highest score/max_score (earliest attempt on
+-- ties), latest, or first. The one place the policy is read: the outcomes
+-- of the rule and the gate (learner_outcomes) and the preview's
+-- before/after outcomes (sql/60_preview.sql) order by it. One expression,
+-- so it is inlined where it is called. The fraction is divided at scale
+-- 80: scores and maxima carry at most ~20 decimals, so two different
+-- fractions never round to the same quotient and the tie-break only
+-- decides real ties.
+CREATE OR REPLACE FUNCTION scoreledger_private.attempt_rank(
+  policy text, score numeric, max_score numeric, submitted_at timestamptz, attempt_no integer)
+RETURNS numeric[]
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+  SELECT CASE policy
+    WHEN 'highest' THEN ARRAY[-CASE WHEN max_score > 0 THEN (score + 0::numeric(100, 80)) / max_score ELSE 0 END,
+                              attempt_no]
+    WHEN 'latest' THEN ARRAY[-extract(epoch FROM submitted_at), -attempt_no]
+    ELSE ARRAY[extract(epoch FROM submitted_at), attempt_no] END
+$$;
+
 -- For each (assignment, user) pair: how many submissions, the assignment
 -- outcome under its attempt policy (null without submissions), failed
 -- submissions recorded after the latest resolved intervention closed (all
 -- if none; a withdrawn one does not reset the count), submissions that
 -- name no start, and the latest submitted_at. Scores come from the table,
--- or for the submissions listed in override_ids from the override arrays
--- (a preview's new scores). One statement over the pairs' submissions:
--- the rule's bulk path and the gate's single probe alike.
+-- or for the submissions keyed in `overrides` ({submission_id: [score,
+-- max_score]}: a preview's new scores) from there. One statement over the
+-- pairs' submissions: the rule's bulk path and the gate's single probe
+-- alike.
+-- Plans: the pairs' sizes are unknown to the planner (an array argument),
+-- so every lookup per pair is a lateral probe kept apart (OFFSET 0) on
+-- the full (tenant, assignment, user) key, and the overrides are a keyed
+-- lookup, never a join: a nested loop over two large sets, each guessed
+-- at one row, is quadratic.
 CREATE OR REPLACE FUNCTION scoreledger_private.learner_outcomes(
-  pair_assignments uuid[], pair_users uuid[],
-  override_ids uuid[] DEFAULT NULL, override_scores numeric[] DEFAULT NULL, override_max numeric[] DEFAULT NULL)
+  pair_assignments uuid[], pair_users uuid[], overrides jsonb DEFAULT NULL)
 RETURNS TABLE (assignment_id uuid, user_id uuid, submissions integer, outcome_passed boolean,
                failed_since_resolution integer, unstarted_submissions integer, last_submitted_at timestamptz)
 LANGUAGE sql STABLE
 AS $$
   WITH pairs AS MATERIALIZED (
     SELECT DISTINCT p.a AS assignment_id, p.u AS user_id FROM unnest(pair_assignments, pair_users) p(a, u)
-  ), overrides AS MATERIALIZED (
-    SELECT o.id, o.score, o.max_score FROM unnest(override_ids, override_scores, override_max) o(id, score, max_score)
-  ), judged AS (
-    SELECT p.assignment_id, p.user_id, a.attempt_policy, s.submitted_at, s.attempt_no, s.attempt_id, s.recorded_at,
-           r.resolved_at,
-           scoreledger_private.is_passing(sc.score, sc.max_score, v.pass_mark) AS passed,
-           -- At scale 80, as the preview compares fractions (sql/60_preview.sql).
-           CASE WHEN sc.max_score > 0 THEN (sc.score + 0::numeric(100, 80)) / sc.max_score ELSE 0 END AS fraction
+  ), judged AS MATERIALIZED (
+    SELECT p.assignment_id, p.user_id, s.submitted_at, s.attempt_id, s.recorded_at, r.resolved_at,
+           scoreledger_private.is_passing(sc.score, sc.max_score, s.pass_mark) AS passed,
+           scoreledger_private.attempt_rank(a.attempt_policy, sc.score, sc.max_score, s.submitted_at, s.attempt_no) AS rank
     FROM pairs p
     JOIN scoreledger_private.assignments a
       ON a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = p.assignment_id
-    JOIN scoreledger_private.submissions s
-      ON s.tenant_id = scoreledger.current_tenant() AND s.assignment_id = p.assignment_id AND s.user_id = p.user_id
-    JOIN scoreledger_private.evaluation_versions v
-      ON v.tenant_id = s.tenant_id AND v.evaluation_version_id = s.evaluation_version_id
-    LEFT JOIN overrides o ON o.id = s.submission_id
-    CROSS JOIN LATERAL (SELECT coalesce(o.score, s.score) AS score,
-                               CASE WHEN o.id IS NOT NULL THEN o.max_score ELSE s.max_score END AS max_score) sc
-    LEFT JOIN LATERAL (
+    CROSS JOIN LATERAL (
+      SELECT x.submission_id, x.submitted_at, x.attempt_no, x.attempt_id, x.recorded_at, x.score, x.max_score, v.pass_mark
+      FROM scoreledger_private.submissions x
+      JOIN scoreledger_private.evaluation_versions v
+        ON v.tenant_id = x.tenant_id AND v.evaluation_version_id = x.evaluation_version_id
+      WHERE x.tenant_id = scoreledger.current_tenant() AND x.assignment_id = p.assignment_id AND x.user_id = p.user_id
+      OFFSET 0) s
+    CROSS JOIN LATERAL (
       SELECT max(i.closed_at) AS resolved_at FROM scoreledger_private.interventions i
       WHERE i.tenant_id = scoreledger.current_tenant() AND i.assignment_id = p.assignment_id AND i.user_id = p.user_id
-        AND i.status = 'resolved') r ON true
+        AND i.status = 'resolved') r
+    CROSS JOIN LATERAL (
+      SELECT coalesce((overrides -> s.submission_id::text ->> 0)::numeric, s.score) AS score,
+             CASE WHEN overrides ? s.submission_id::text THEN (overrides -> s.submission_id::text ->> 1)::numeric
+                  ELSE s.max_score END AS max_score) sc
   ), outcomes AS (
-    -- The attempt policy picks the submission whose pass/fail is the
-    -- outcome: highest score/max_score (earliest attempt on ties), latest,
-    -- or first -- as the preview picks it.
     SELECT DISTINCT ON (j.assignment_id, j.user_id) j.assignment_id, j.user_id, j.passed
     FROM judged j
-    ORDER BY j.assignment_id, j.user_id,
-             CASE WHEN j.attempt_policy = 'highest' THEN j.fraction END DESC NULLS LAST,
-             CASE WHEN j.attempt_policy = 'latest' THEN j.submitted_at END DESC NULLS LAST,
-             CASE WHEN j.attempt_policy = 'first' THEN j.submitted_at END,
-             CASE WHEN j.attempt_policy = 'latest' THEN -j.attempt_no ELSE j.attempt_no END
+    ORDER BY j.assignment_id, j.user_id, j.rank
   ), counts AS (
     SELECT j.assignment_id, j.user_id, count(*)::integer AS submissions,
            (count(*) FILTER (WHERE NOT j.passed AND (j.resolved_at IS NULL OR j.recorded_at > j.resolved_at)))::integer AS failed,

@@ -205,20 +205,25 @@ SELECT scoreledger_private.declare_guard('scoreledger_private.remedial_issuances
 -- ---------------------------------------------------------------------
 
 -- What the rule does for the given (assignment, user) pairs, under the
--- current scores or, for the submissions in override_ids, the given ones:
+-- current scores or, for the submissions keyed in `overrides`
+-- ({submission_id: [score, max_score]}), the given ones:
 --   complete  remedial work issued on a pair whose outcome is pass: the
 --             issuance completes, its intervention resolves (the count of
 --             its assignment starts afresh, so nothing else happens there);
---   open      the condition holds and no intervention is open;
+--   open      the condition holds and no intervention is open
+--             (remedial_passed: the learner's outcome on the remedial
+--             assignment is already pass, so the remedial work issued is
+--             completed -- and the intervention resolved -- at once);
 --   withdraw  an open rule intervention whose condition no longer holds.
 -- Manual interventions, closed interventions and closed issuances are
 -- never an effect. Only pairs the rule can touch are read: an assignment
--- with the rule, an open rule intervention, remedial work issued.
+-- with the rule, an open rule intervention, remedial work issued. Every
+-- lookup per pair is a lateral probe on the full key (see
+-- learner_outcomes: the pairs' number is unknown to the planner).
 CREATE OR REPLACE FUNCTION scoreledger_private.intervention_effects(
-  pair_assignments uuid[], pair_users uuid[],
-  override_ids uuid[] DEFAULT NULL, override_scores numeric[] DEFAULT NULL, override_max numeric[] DEFAULT NULL)
+  pair_assignments uuid[], pair_users uuid[], overrides jsonb DEFAULT NULL)
 RETURNS TABLE (effect text, assignment_id uuid, user_id uuid, intervention_id uuid, issuance_id uuid,
-               failed integer, threshold integer, remedial_assignment_id uuid)
+               failed integer, threshold integer, remedial_assignment_id uuid, remedial_passed boolean)
 LANGUAGE sql STABLE
 AS $$
   WITH pairs AS MATERIALIZED (
@@ -236,48 +241,69 @@ AS $$
                     AND r.status = 'issued')
   ), outcomes AS MATERIALIZED (
     SELECT o.* FROM relevant x
-    CROSS JOIN LATERAL scoreledger_private.learner_outcomes(x.aa, x.uu, override_ids, override_scores, override_max) o
+    CROSS JOIN LATERAL scoreledger_private.learner_outcomes(x.aa, x.uu, overrides) o
     WHERE x.aa IS NOT NULL
   ), completions AS MATERIALIZED (
-    SELECT 'complete'::text AS effect, i.assignment_id, i.user_id, i.intervention_id, r.issuance_id,
-           NULL::integer AS failed, NULL::integer AS threshold, r.assignment_id AS remedial_assignment_id
+    SELECT 'complete'::text AS effect, r.intervention_assignment_id AS assignment_id, r.user_id, r.intervention_id, r.issuance_id,
+           NULL::integer AS failed, NULL::integer AS threshold, r.assignment_id AS remedial_assignment_id,
+           NULL::boolean AS remedial_passed
     FROM outcomes o
-    JOIN scoreledger_private.remedial_issuances r
-      ON r.tenant_id = scoreledger.current_tenant() AND r.assignment_id = o.assignment_id AND r.user_id = o.user_id
-     AND r.status = 'issued'
-    JOIN scoreledger_private.interventions i
-      ON i.tenant_id = r.tenant_id AND i.intervention_id = r.intervention_id AND i.status = 'open'
+    CROSS JOIN LATERAL (
+      SELECT x.issuance_id, x.assignment_id, x.user_id, x.intervention_id, i.assignment_id AS intervention_assignment_id
+      FROM scoreledger_private.remedial_issuances x
+      JOIN scoreledger_private.interventions i
+        ON i.tenant_id = x.tenant_id AND i.intervention_id = x.intervention_id AND i.status = 'open'
+      WHERE x.tenant_id = scoreledger.current_tenant() AND x.assignment_id = o.assignment_id AND x.user_id = o.user_id
+        AND x.status = 'issued'
+      OFFSET 0) r
     WHERE o.outcome_passed
   ), judged AS (
     SELECT o.assignment_id, o.user_id, o.failed_since_resolution, a.intervention_after_fails, a.remedial_assignment_id,
            coalesce(a.intervention_after_fails IS NOT NULL AND NOT o.outcome_passed
                     AND o.failed_since_resolution >= a.intervention_after_fails, false) AS holds,
-           i.intervention_id, i.origin, r.issuance_id
+           i.intervention_id, i.origin, i.issuance_id
     FROM outcomes o
     JOIN scoreledger_private.assignments a
       ON a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = o.assignment_id
-    LEFT JOIN scoreledger_private.interventions i
-      ON i.tenant_id = a.tenant_id AND i.assignment_id = o.assignment_id AND i.user_id = o.user_id AND i.status = 'open'
-    LEFT JOIN scoreledger_private.remedial_issuances r
-      ON r.tenant_id = i.tenant_id AND r.intervention_id = i.intervention_id AND r.status = 'issued'
+    LEFT JOIN LATERAL (
+      SELECT x.intervention_id, x.origin,
+             (SELECT r.issuance_id FROM scoreledger_private.remedial_issuances r
+              WHERE r.tenant_id = x.tenant_id AND r.intervention_id = x.intervention_id AND r.status = 'issued') AS issuance_id
+      FROM scoreledger_private.interventions x
+      WHERE x.tenant_id = scoreledger.current_tenant() AND x.assignment_id = o.assignment_id AND x.user_id = o.user_id
+        AND x.status = 'open'
+      OFFSET 0) i ON true
     WHERE NOT EXISTS (SELECT 1 FROM completions c WHERE c.intervention_id = i.intervention_id)
+  ), opens AS MATERIALIZED (
+    SELECT j.* FROM judged j WHERE j.holds AND j.intervention_id IS NULL
+  ), remedial_outcomes AS (
+    -- The remedial work an opening issues, judged as a completion would be.
+    SELECT o.* FROM (SELECT array_agg(x.remedial_assignment_id) AS aa, array_agg(x.user_id) AS uu
+                     FROM opens x WHERE x.remedial_assignment_id IS NOT NULL) r
+    CROSS JOIN LATERAL scoreledger_private.learner_outcomes(r.aa, r.uu, overrides) o
+    WHERE r.aa IS NOT NULL
   )
   SELECT * FROM completions
   UNION ALL
   SELECT 'open', j.assignment_id, j.user_id, NULL, NULL, j.failed_since_resolution, j.intervention_after_fails,
-         j.remedial_assignment_id
-  FROM judged j WHERE j.holds AND j.intervention_id IS NULL
+         j.remedial_assignment_id, coalesce(ro.outcome_passed, false)
+  FROM opens j
+  LEFT JOIN remedial_outcomes ro ON ro.assignment_id = j.remedial_assignment_id AND ro.user_id = j.user_id
   UNION ALL
   SELECT 'withdraw', j.assignment_id, j.user_id, j.intervention_id, j.issuance_id, j.failed_since_resolution,
-         j.intervention_after_fails, NULL
+         j.intervention_after_fails, NULL, NULL
   FROM judged j WHERE NOT j.holds AND j.origin = 'rule'
 $$;
 
 -- Writes the rule's effects for the pairs, after taking their learners'
--- locks (and those of interventions whose remedial work is on the pairs)
--- in key order; the effects are read in the next statement, so under the
--- locks. `batch_id`: the batch that rescored them (null: a recording or a
--- rule change); `cause`: why a withdrawal happens, for its note.
+-- locks (those of interventions whose remedial work is on the pairs, and
+-- those of the remedial work an opening may issue) in key order; the
+-- effects are read in the next statement, so under the locks. `batch_id`:
+-- the batch that rescored them (null: a recording or a rule change);
+-- `cause`: why a withdrawal happens, for its note. Remedial work the
+-- learner already passed when it is issued is completed at once, and its
+-- intervention resolved (a second statement: rows are inserted in their
+-- initial status and move from there).
 CREATE OR REPLACE FUNCTION scoreledger_private.enact_intervention_rule(
   pair_assignments uuid[], pair_users uuid[], batch_id uuid, cause text, late boolean, fn text)
 RETURNS TABLE (opened integer, withdrawn integer, completed integer)
@@ -288,6 +314,10 @@ DECLARE
   tenant uuid := scoreledger_private.require_tenant();
   lock_a uuid[];
   lock_u uuid[];
+  n_opened integer;
+  n_withdrawn integer;
+  n_completed integer;
+  passed_already uuid[];
 BEGIN
   IF coalesce(cardinality(pair_assignments), 0) = 0 THEN
     RETURN QUERY SELECT 0, 0, 0;
@@ -300,10 +330,14 @@ BEGIN
     FROM unnest(pair_assignments, pair_users) p(a, u)
     JOIN scoreledger_private.remedial_issuances r
       ON r.tenant_id = tenant AND r.assignment_id = p.a AND r.user_id = p.u AND r.status = 'issued'
-    JOIN scoreledger_private.interventions i ON i.tenant_id = r.tenant_id AND i.intervention_id = r.intervention_id) x;
+    JOIN scoreledger_private.interventions i ON i.tenant_id = r.tenant_id AND i.intervention_id = r.intervention_id
+    UNION
+    SELECT a.remedial_assignment_id, p.u
+    FROM unnest(pair_assignments, pair_users) p(a, u)
+    JOIN scoreledger_private.assignments a ON a.tenant_id = tenant AND a.assignment_id = p.a
+    WHERE a.remedial_assignment_id IS NOT NULL AND a.intervention_after_fails IS NOT NULL) x;
   PERFORM scoreledger_private.lock_learners(tenant, lock_a, lock_u, late, fn);
 
-  RETURN QUERY
   WITH effects AS MATERIALIZED (
     SELECT e.* FROM scoreledger_private.intervention_effects(pair_assignments, pair_users) e
     -- An intervention whose learner's lock this call does not hold is left
@@ -342,23 +376,31 @@ BEGIN
     FROM opened o
     JOIN scoreledger_private.assignments a ON a.tenant_id = tenant AND a.assignment_id = o.assignment_id
     WHERE a.remedial_assignment_id IS NOT NULL
-    RETURNING 1
+    RETURNING intervention_id
   )
   SELECT (SELECT count(*) FROM opened)::integer,
          (SELECT count(*) FROM effects e WHERE e.effect = 'withdraw')::integer,
-         (SELECT count(*) FROM effects e WHERE e.effect = 'complete')::integer;
-END
-$$;
+         (SELECT count(*) FROM effects e WHERE e.effect = 'complete')::integer,
+         (SELECT array_agg(o.intervention_id) FROM opened o
+          JOIN effects e ON e.effect = 'open' AND e.assignment_id = o.assignment_id AND e.user_id = o.user_id
+          WHERE e.remedial_passed AND o.intervention_id IN (SELECT x.intervention_id FROM issued x))
+  INTO n_opened, n_withdrawn, n_completed, passed_already;
 
--- The pairs of the preview's changed submissions with their new scores,
--- counted as enact would write them: the preview's "interventions".
-CREATE OR REPLACE FUNCTION scoreledger_private.preview_intervention_effects(
-  submission_ids uuid[], assignment_ids uuid[], user_ids uuid[], new_scores numeric[], new_max_scores numeric[])
-RETURNS TABLE (effect text, assignment_id uuid, user_id uuid)
-LANGUAGE sql STABLE
-AS $$
-  SELECT e.effect, e.assignment_id, e.user_id
-  FROM scoreledger_private.intervention_effects(assignment_ids, user_ids, submission_ids, new_scores, new_max_scores) e
+  IF passed_already IS NOT NULL THEN
+    UPDATE scoreledger_private.remedial_issuances r
+       SET status = scoreledger_private.lock_status_after('issuance', 'complete'), closed_at = pg_catalog.clock_timestamp()
+     WHERE r.tenant_id = tenant AND r.intervention_id = ANY (passed_already);
+    UPDATE scoreledger_private.interventions i
+       SET status = scoreledger_private.lock_status_after('intervention', 'complete'),
+           closed_at = pg_catalog.clock_timestamp(), closed_by_batch_id = enact_intervention_rule.batch_id,
+           note = format('remedial assignment %s was already passed when it was issued',
+                         (SELECT r.assignment_id FROM scoreledger_private.remedial_issuances r
+                          WHERE r.tenant_id = tenant AND r.intervention_id = i.intervention_id))
+     WHERE i.tenant_id = tenant AND i.intervention_id = ANY (passed_already);
+    n_completed := n_completed + cardinality(passed_already);
+  END IF;
+  RETURN QUERY SELECT n_opened, n_withdrawn, n_completed;
+END
 $$;
 
 -- ---------------------------------------------------------------------

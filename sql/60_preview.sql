@@ -77,24 +77,15 @@ BEGIN
     SELECT t.*,
            scoreledger_private.is_passing(t.old_score, t.old_max, t.pass_mark) AS old_passed,
            scoreledger_private.is_passing(t.new_score, t.new_max, t.pass_mark) AS new_passed,
-           -- Divided at scale 80: scores and maxima carry at most ~20 decimals,
-           -- so two different fractions never round to the same quotient and
-           -- the tie-break (earliest attempt) only decides real ties.
-           CASE WHEN t.old_max > 0 THEN (t.old_score + 0::numeric(100, 80)) / t.old_max ELSE 0 END AS old_fraction,
-           CASE WHEN t.new_max > 0 THEN (t.new_score + 0::numeric(100, 80)) / t.new_max ELSE 0 END AS new_fraction
+           scoreledger_private.attempt_rank(t.attempt_policy, t.old_score, t.old_max, t.submitted_at, t.attempt_no) AS old_rank,
+           scoreledger_private.attempt_rank(t.attempt_policy, t.new_score, t.new_max, t.submitted_at, t.attempt_no) AS new_rank
     FROM attempts t
   ), outcomes AS (
-    -- The attempt policy picks the submission whose pass/fail is the outcome:
-    -- highest score/max_score (earliest attempt on ties), latest, or first.
+    -- The attempt policy picks the submission whose pass/fail is the
+    -- outcome (attempt_rank, sql/45_attempts.sql), before and after.
     SELECT DISTINCT ON (r.assignment_id, r.user_id) r.assignment_id, r.user_id,
-           CASE r.attempt_policy
-             WHEN 'highest' THEN first_value(r.old_passed) OVER (w ORDER BY r.old_fraction DESC, r.attempt_no)
-             WHEN 'latest' THEN first_value(r.old_passed) OVER (w ORDER BY r.submitted_at DESC, r.attempt_no DESC)
-             ELSE first_value(r.old_passed) OVER (w ORDER BY r.submitted_at, r.attempt_no) END AS passed_before,
-           CASE r.attempt_policy
-             WHEN 'highest' THEN first_value(r.new_passed) OVER (w ORDER BY r.new_fraction DESC, r.attempt_no)
-             WHEN 'latest' THEN first_value(r.new_passed) OVER (w ORDER BY r.submitted_at DESC, r.attempt_no DESC)
-             ELSE first_value(r.new_passed) OVER (w ORDER BY r.submitted_at, r.attempt_no) END AS passed_after
+           first_value(r.old_passed) OVER (w ORDER BY r.old_rank) AS passed_before,
+           first_value(r.new_passed) OVER (w ORDER BY r.new_rank) AS passed_after
     FROM ranked r
     WINDOW w AS (PARTITION BY r.assignment_id, r.user_id)
     ORDER BY r.assignment_id, r.user_id
@@ -107,11 +98,13 @@ BEGIN
   ), effects AS MATERIALIZED (
     -- The intervention rule (sql/46_interventions.sql) over the learners
     -- apply would hand it, reading their new scores: what apply then opens,
-    -- withdraws and completes.
-    SELECT e.* FROM (SELECT array_agg(c.submission_id) AS ids, array_agg(c.assignment_id) AS aa, array_agg(c.user_id) AS uu,
-                            array_agg(c.new_score) AS sc, array_agg(c.new_max_score) AS mx
-                     FROM changes c WHERE c.assignment_id IS NOT NULL) x
-    CROSS JOIN LATERAL scoreledger_private.preview_intervention_effects(x.ids, x.aa, x.uu, x.sc, x.mx) e
+    -- withdraws and completes (remedial work already passed when an
+    -- opening issues it included).
+    SELECT e.effect, e.assignment_id, e.user_id, e.remedial_passed
+    FROM (SELECT array_agg(c.assignment_id) AS aa, array_agg(c.user_id) AS uu,
+                 jsonb_object_agg(c.submission_id, jsonb_build_array(c.new_score, c.new_max_score)) AS overrides
+          FROM changes c WHERE c.assignment_id IS NOT NULL) x
+    CROSS JOIN LATERAL scoreledger_private.intervention_effects(x.aa, x.uu, x.overrides) e
     WHERE x.aa IS NOT NULL
   )
   SELECT jsonb_build_object(
@@ -135,7 +128,7 @@ BEGIN
         ON a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = p.assignment_id), '[]'),
       'interventions', (SELECT jsonb_build_object('opened', count(*) FILTER (WHERE e.effect = 'open'),
                                                   'withdrawn', count(*) FILTER (WHERE e.effect = 'withdraw'),
-                                                  'remedialCompleted', count(*) FILTER (WHERE e.effect = 'complete'))
+                                                  'remedialCompleted', count(*) FILTER (WHERE e.effect = 'complete' OR e.remedial_passed))
                         FROM effects e)) ELSE '{}' END
   FROM totals t
   $sql$ INTO document USING batch_id, reverting, scoreledger_private.batch_question_ids(batch_id), with_assignments;

@@ -60,7 +60,8 @@ def waiting_on_lock(dsn: str, application_names: list[str]) -> list[str]:
     with db.connect(dsn, autocommit=True) as conn:
         rows = conn.execute(
             """SELECT application_name FROM pg_stat_activity
-               WHERE application_name = ANY(%s) AND wait_event_type = 'Lock' AND state = 'active'""",
+               WHERE application_name = ANY(%s) AND wait_event_type = 'Lock' AND state = 'active'
+                 AND datname = current_database()""",
             [application_names],
         ).fetchall()
     return sorted(r["application_name"] for r in rows)
