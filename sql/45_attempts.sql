@@ -118,26 +118,71 @@ AS $$
   SELECT pg_catalog.hashtextextended('scoreledger.learner:' || tenant::text || ':' || assignment_id::text || ':' || user_id::text, 0)
 $$;
 
--- The learners' advisory locks, in key order. A later call (`late`: its
+-- A learner's bucket: one of 64 per tenant, a second key space (the
+-- two-integer advisory locks) so it never meets a learner's or a version's key.
+CREATE OR REPLACE FUNCTION scoreledger_private.learner_bucket_key(tenant uuid, learner_key bigint)
+RETURNS integer[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT ARRAY[pg_catalog.hashtext('scoreledger.learner_bucket:' || tenant::text), (learner_key & 63)::integer]
+$$;
+
+-- The learners' locks, bounded: the shared lock table has room for about
+-- 64 locks per connection, and a bulk recording or an apply decides for
+-- thousands of learners. Hierarchical locking: a call deciding for at most
+-- learner_lock_limit() learners takes their buckets shared, then each
+-- learner's key exclusively; a call deciding for more takes their buckets
+-- exclusively (at most 64 locks). Buckets first, in bucket order, then
+-- keys, in key order: every call acquires in one global order, so no two
+-- first calls wait on each other in a cycle. A later call (`late`: its
 -- transaction held locks before it) tries them and refuses with SL409
 -- rather than wait (sql/30_scoring.sql, holds_locks).
+CREATE OR REPLACE FUNCTION scoreledger_private.learner_lock_limit()
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT 64 $$;
+
 CREATE OR REPLACE FUNCTION scoreledger_private.lock_learners(tenant uuid, assignment_ids uuid[], user_ids uuid[],
                                                              late boolean, fn text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-  missed boolean;
+  learner_keys bigint[];
+  buckets integer[];
+  one_by_one boolean;
+  missed boolean := false;
 BEGIN
-  IF NOT late THEN
-    PERFORM pg_catalog.pg_advisory_xact_lock(k.key)
-    FROM (SELECT DISTINCT scoreledger_private.learner_lock_key(tenant, p.a, p.u) AS key
-          FROM unnest(assignment_ids, user_ids) p(a, u) ORDER BY 1) k;
+  SELECT array_agg(DISTINCT scoreledger_private.learner_lock_key(tenant, p.a, p.u))
+    INTO learner_keys
+  FROM unnest(assignment_ids, user_ids) p(a, u) WHERE p.a IS NOT NULL AND p.u IS NOT NULL;
+  IF learner_keys IS NULL THEN
     RETURN;
   END IF;
-  SELECT bool_or(NOT pg_catalog.pg_try_advisory_xact_lock(k.key)) INTO missed
-  FROM (SELECT DISTINCT scoreledger_private.learner_lock_key(tenant, p.a, p.u) AS key
-        FROM unnest(assignment_ids, user_ids) p(a, u) ORDER BY 1) k;
+  one_by_one := cardinality(learner_keys) <= scoreledger_private.learner_lock_limit();
+  SELECT array_agg(DISTINCT (k & 63)::integer ORDER BY (k & 63)::integer) INTO buckets FROM unnest(learner_keys) k;
+  IF NOT late THEN
+    IF one_by_one THEN
+      PERFORM pg_catalog.pg_advisory_xact_lock_shared(b.key[1], b.key[2])
+      FROM (SELECT scoreledger_private.learner_bucket_key(tenant, x) AS key FROM unnest(buckets) x ORDER BY x) b;
+      PERFORM pg_catalog.pg_advisory_xact_lock(o.k) FROM (SELECT k FROM unnest(learner_keys) k ORDER BY k) o;
+    ELSE
+      PERFORM pg_catalog.pg_advisory_xact_lock(b.key[1], b.key[2])
+      FROM (SELECT scoreledger_private.learner_bucket_key(tenant, x) AS key FROM unnest(buckets) x ORDER BY x) b;
+    END IF;
+    RETURN;
+  END IF;
+  IF one_by_one THEN
+    SELECT bool_or(NOT pg_catalog.pg_try_advisory_xact_lock_shared(b.key[1], b.key[2])) INTO missed
+    FROM (SELECT scoreledger_private.learner_bucket_key(tenant, x) AS key FROM unnest(buckets) x ORDER BY x) b;
+    IF NOT missed THEN
+      SELECT bool_or(NOT pg_catalog.pg_try_advisory_xact_lock(o.k)) INTO missed
+      FROM (SELECT k FROM unnest(learner_keys) k ORDER BY k) o;
+    END IF;
+  ELSE
+    SELECT bool_or(NOT pg_catalog.pg_try_advisory_xact_lock(b.key[1], b.key[2])) INTO missed
+    FROM (SELECT scoreledger_private.learner_bucket_key(tenant, x) AS key FROM unnest(buckets) x ORDER BY x) b;
+  END IF;
   IF missed THEN
     PERFORM scoreledger_private.refuse_lock_wait(fn, 'the gate of a learner this call decides');
   END IF;
