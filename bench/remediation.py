@@ -156,7 +156,7 @@ class RemediationBench:
             self.conn.execute("SELECT scoreledger_private.enter_context(%s)", [self.tenant])
             self.conn.execute(
                 "CREATE TEMP TABLE bare_submissions AS"
-                " SELECT submission_id, score, max_score FROM scoreledger_private.submissions"
+                " SELECT submission_id, user_id, score, max_score FROM scoreledger_private.submissions"
             )
             self.conn.execute(
                 "CREATE TEMP TABLE bare_answers AS"
@@ -164,18 +164,44 @@ class RemediationBench:
             )
         self.conn.execute("ALTER TABLE bare_submissions ADD PRIMARY KEY (submission_id)")
         self.conn.execute("CREATE INDEX ON bare_answers (question_version_id, submission_id)")
+        self.conn.execute("CREATE INDEX ON bare_submissions (user_id)")
         self.conn.execute("ANALYZE bare_submissions, bare_answers")
 
         for label, version, question in (("all", main_v, main_q[3]), ("1%", small_v, small_q[3])):
             batch = self.create_batch(version, question)
             preview_s, row = self.timed("SELECT scoreledger.preview_correction_batch(%s)", [batch], as_app=True)
-            # Bare equivalent of a preview: the same deltas, read-only, counted.
+            # Bare equivalent of a preview, read-only: each reached submission's
+            # point delta and new score, pass<->fail per submission, each
+            # affected learner's outcome (best attempt) before and after, and
+            # the score distribution in tenths before and after.
             bare_preview_s, _ = self.timed(
-                """SELECT count(*), count(*) FILTER (WHERE d <> 0) FROM (
-                     SELECT (CASE WHEN a.selected_mask = 4 THEN 1 ELSE 0 END) - (CASE WHEN a.selected_mask = 2 THEN 1 ELSE 0 END) AS d
+                """WITH changed AS MATERIALIZED (
+                     SELECT s.submission_id, s.user_id, s.max_score, s.score AS old_score,
+                            s.score + (CASE WHEN a.selected_mask = 4 THEN 1 ELSE 0 END)
+                                    - (CASE WHEN a.selected_mask = 2 THEN 1 ELSE 0 END) AS new_score
                      FROM bare_answers a JOIN bare_submissions s ON s.submission_id = a.submission_id
-                     WHERE a.question_version_id = %s) x""",
-                [question],
+                     WHERE a.question_version_id = %(q)s
+                   ), learners AS (
+                     SELECT s.user_id,
+                            bool_or(s.score >= 0.6 * s.max_score) AS passed_before,
+                            bool_or(coalesce(c.new_score, s.score) >= 0.6 * s.max_score) AS passes_after
+                     FROM bare_submissions s LEFT JOIN changed c ON c.submission_id = s.submission_id
+                     WHERE s.user_id IN (SELECT user_id FROM changed)
+                     GROUP BY s.user_id
+                   )
+                   SELECT (SELECT count(*) FROM changed),
+                          (SELECT count(*) FILTER (WHERE old_score <> new_score) FROM changed),
+                          (SELECT count(*) FILTER (WHERE old_score >= 0.6 * max_score AND new_score < 0.6 * max_score)
+                           FROM changed),
+                          (SELECT count(*) FILTER (WHERE passed_before AND NOT passes_after) FROM learners),
+                          (SELECT count(*) FILTER (WHERE NOT passed_before AND passes_after) FROM learners),
+                          (SELECT jsonb_object_agg(bin, n) FROM (
+                             SELECT width_bucket(old_score / max_score, 0, 1.0001, 10) AS bin, count(*) AS n
+                             FROM changed GROUP BY 1) b),
+                          (SELECT jsonb_object_agg(bin, n) FROM (
+                             SELECT width_bucket(new_score / max_score, 0, 1.0001, 10) AS bin, count(*) AS n
+                             FROM changed GROUP BY 1) b)""",
+                {"q": question},
             )
             self.report(
                 f"preview replace_key ({label} of submissions)",
