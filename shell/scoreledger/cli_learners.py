@@ -24,8 +24,9 @@ INTERVENTION_COLUMNS = [
 
 
 def _call(c: Context, sql: str, params) -> object:
+    """The one value `sql` selects, as `result` (acting() connections give rows as dicts)."""
     with c.acting() as conn:
-        return conn.execute(sql, params).fetchone()[0]
+        return conn.execute(sql, params).fetchone()["result"]
 
 
 def _print_decision(doc: dict) -> None:
@@ -50,7 +51,7 @@ def attempt_group():
 @with_context
 def attempt_start(c: Context, assignment, user):
     """Record a start if the gate allows it (else every reason, nothing written)."""
-    doc = _call(c, "SELECT scoreledger.start_attempt(%s, %s)", [assignment, user])
+    doc = _call(c, "SELECT scoreledger.start_attempt(%s, %s) AS result", [assignment, user])
     c.emit(doc, lambda: _print_decision(doc))
 
 
@@ -60,7 +61,7 @@ def attempt_start(c: Context, assignment, user):
 @with_context
 def attempt_check(c: Context, assignment, user):
     """The gate's decision, without recording a start."""
-    doc = _call(c, "SELECT scoreledger.check_attempt(%s, %s)", [assignment, user])
+    doc = _call(c, "SELECT scoreledger.check_attempt(%s, %s) AS result", [assignment, user])
     c.emit(doc, lambda: _print_decision(doc))
 
 
@@ -75,7 +76,7 @@ def learner_group():
 @with_context
 def learner_status(c: Context, assignment, user):
     """Outcome, attempts used and left, next allowed start, open intervention, remedial work."""
-    doc = _call(c, "SELECT scoreledger.learner_status(%s, %s)", [assignment, user])
+    doc = _call(c, "SELECT scoreledger.learner_status(%s, %s) AS result", [assignment, user])
 
     def human():
         for key in ("outcome", "attempts_used", "attempts_left", "allowed", "next_allowed_start"):
@@ -112,7 +113,7 @@ def intervention_list(c: Context, status, assignment):
 @with_context
 def intervention_open(c: Context, assignment, user, reason):
     """Lock a learner's next attempt until an instructor resolves it."""
-    new_id = _call(c, "SELECT scoreledger.open_intervention(%s, %s, %s)", [assignment, user, reason])
+    new_id = _call(c, "SELECT scoreledger.open_intervention(%s, %s, %s) AS result", [assignment, user, reason])
     c.emit({"intervention_id": str(new_id)}, lambda: click.echo(f"intervention {new_id} open"))
 
 
@@ -122,5 +123,5 @@ def intervention_open(c: Context, assignment, user, reason):
 @with_context
 def intervention_resolve(c: Context, intervention_id, note):
     """Resolve an open intervention (withdraws remedial work not completed)."""
-    doc = _call(c, "SELECT scoreledger.resolve_intervention(%s, %s)", [intervention_id, note])
+    doc = _call(c, "SELECT scoreledger.resolve_intervention(%s, %s) AS result", [intervention_id, note])
     c.emit(doc, lambda: click.echo(f"intervention {doc['intervention_id']} {doc['status']}"))
