@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 
 from .agreement import bench_agreement
+from .attempts import bench_attempts
 from .harness import CHUNK, Bench, parse_scale, scratch_database, write_results
 from .import_file import bench_import
 from .remediation import RemediationBench
@@ -36,6 +37,8 @@ def run(bench: Bench, parts: list[str]) -> list[dict]:
         bench_import(bench, remediation)
     if "tenants" in parts:
         bench_tenants(bench, remediation)
+    if "attempts" in parts:
+        bench_attempts(bench)
     return bench.rows
 
 
@@ -47,7 +50,8 @@ def main():
     parser.add_argument(
         "--only",
         default="ingest,apply,scores,agreement",
-        help="comma-separated parts: ingest,apply,scores,agreement,import,tenants (the last two: not by default)",
+        help="comma-separated parts: ingest,apply,scores,agreement,import,tenants,attempts "
+        "(the last three: not by default)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     parser.add_argument("--database", default="scoreledger_bench", help="scratch database (dropped and recreated)")

@@ -294,3 +294,36 @@ def tenant_policy(conn: psycopg.Connection) -> dict:
 
 def confirm_tenant_policy(conn: psycopg.Connection, change_id: str) -> dict:
     return conn.execute("SELECT scoreledger.confirm_tenant_policy(%s) AS policy", [change_id]).fetchone()["policy"]
+
+
+# ------------------------------------------------------------ learners' gates (contract section 11)
+
+
+def start_attempt(conn: psycopg.Connection, assignment_id: str, user_id: str) -> dict:
+    return conn.execute("SELECT scoreledger.start_attempt(%s, %s) AS doc", [assignment_id, user_id]).fetchone()["doc"]
+
+
+def check_attempt(conn: psycopg.Connection, assignment_id: str, user_id: str) -> dict:
+    return conn.execute("SELECT scoreledger.check_attempt(%s, %s) AS doc", [assignment_id, user_id]).fetchone()["doc"]
+
+
+def learner_status(conn: psycopg.Connection, assignment_id: str, user_id: str) -> dict:
+    return conn.execute("SELECT scoreledger.learner_status(%s, %s) AS doc", [assignment_id, user_id]).fetchone()["doc"]
+
+
+def list_interventions(conn: psycopg.Connection, status: str | None = None, assignment_id: str | None = None) -> list:
+    return conn.execute("SELECT * FROM scoreledger.list_interventions(%s, %s)", [status, assignment_id]).fetchall()
+
+
+def open_intervention(conn: psycopg.Connection, assignment_id: str, user_id: str, reason: str) -> str:
+    return str(
+        conn.execute(
+            "SELECT scoreledger.open_intervention(%s, %s, %s) AS id", [assignment_id, user_id, reason]
+        ).fetchone()["id"]
+    )
+
+
+def resolve_intervention(conn: psycopg.Connection, intervention_id: str, note: str) -> dict:
+    return conn.execute("SELECT scoreledger.resolve_intervention(%s, %s) AS doc", [intervention_id, note]).fetchone()[
+        "doc"
+    ]

@@ -7,8 +7,8 @@ rule) are the database's.
 from __future__ import annotations
 
 import click
-from psycopg.rows import dict_row
 
+from . import api
 from .context import Context, with_context
 
 INTERVENTION_COLUMNS = [
@@ -21,11 +21,6 @@ INTERVENTION_COLUMNS = [
     "opened_at",
     "note",
 ]
-
-
-def _call(c: Context, sql: str, params) -> object:
-    with c.acting() as conn:
-        return conn.execute(sql, params).fetchone()[0]
 
 
 def _print_decision(doc: dict) -> None:
@@ -50,7 +45,8 @@ def attempt_group():
 @with_context
 def attempt_start(c: Context, assignment, user):
     """Record a start if the gate allows it (else every reason, nothing written)."""
-    doc = _call(c, "SELECT scoreledger.start_attempt(%s, %s)", [assignment, user])
+    with c.acting() as conn:
+        doc = api.start_attempt(conn, assignment, user)
     c.emit(doc, lambda: _print_decision(doc))
 
 
@@ -60,7 +56,8 @@ def attempt_start(c: Context, assignment, user):
 @with_context
 def attempt_check(c: Context, assignment, user):
     """The gate's decision, without recording a start."""
-    doc = _call(c, "SELECT scoreledger.check_attempt(%s, %s)", [assignment, user])
+    with c.acting() as conn:
+        doc = api.check_attempt(conn, assignment, user)
     c.emit(doc, lambda: _print_decision(doc))
 
 
@@ -75,7 +72,8 @@ def learner_group():
 @with_context
 def learner_status(c: Context, assignment, user):
     """Outcome, attempts used and left, next allowed start, open intervention, remedial work."""
-    doc = _call(c, "SELECT scoreledger.learner_status(%s, %s)", [assignment, user])
+    with c.acting() as conn:
+        doc = api.learner_status(conn, assignment, user)
 
     def human():
         for key in ("outcome", "attempts_used", "attempts_left", "allowed", "next_allowed_start"):
@@ -100,8 +98,8 @@ def intervention_group():
 @with_context
 def intervention_list(c: Context, status, assignment):
     """Interventions, newest first."""
-    with c.acting() as conn, conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute("SELECT * FROM scoreledger.list_interventions(%s, %s)", [status, assignment]).fetchall()
+    with c.acting() as conn:
+        rows = api.list_interventions(conn, status, assignment)
     c.rows(rows, INTERVENTION_COLUMNS)
 
 
@@ -112,7 +110,8 @@ def intervention_list(c: Context, status, assignment):
 @with_context
 def intervention_open(c: Context, assignment, user, reason):
     """Lock a learner's next attempt until an instructor resolves it."""
-    new_id = _call(c, "SELECT scoreledger.open_intervention(%s, %s, %s)", [assignment, user, reason])
+    with c.acting() as conn:
+        new_id = api.open_intervention(conn, assignment, user, reason)
     c.emit({"intervention_id": str(new_id)}, lambda: click.echo(f"intervention {new_id} open"))
 
 
@@ -122,5 +121,6 @@ def intervention_open(c: Context, assignment, user, reason):
 @with_context
 def intervention_resolve(c: Context, intervention_id, note):
     """Resolve an open intervention (withdraws remedial work not completed)."""
-    doc = _call(c, "SELECT scoreledger.resolve_intervention(%s, %s)", [intervention_id, note])
+    with c.acting() as conn:
+        doc = api.resolve_intervention(conn, intervention_id, note)
     c.emit(doc, lambda: click.echo(f"intervention {doc['intervention_id']} {doc['status']}"))

@@ -15,6 +15,7 @@ import click
 
 from . import api, db
 from .context import one_line
+from .demo_gates import run_gates_demo
 from .demo_scores import run_scores_demo
 from .render import (
     heading,
@@ -185,6 +186,7 @@ def run_demo(c, learners: int, seed: int) -> None:
         print_action_center(api.action_center(conn))
 
     run_scores_demo(c, home_tenant, admin)
+    run_gates_demo(c, sid, home_tenant, tenants[0], admin, exam)
 
     heading("11. scoreledger check: every invariant, every tenant")
     with db.connect(c.dsn) as conn:

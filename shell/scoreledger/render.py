@@ -253,8 +253,41 @@ def print_preview(doc: dict, hist: dict | None, verb: str = "rescored") -> None:
         if not parts:
             parts.append(f"no learner's outcome changes at {where}")
         click.echo("  " + "; ".join(parts) + f" ({a['unchanged']} unchanged, policy {a['attempt_policy']})")
+    print_intervention_effects(doc)
     if hist and affected:
         print_histogram(hist, "score distribution of the affected submissions (before | after)")
+
+
+def _users(users: list, shown: int = 5) -> str:
+    return ", ".join(users[:shown]) + (" …" if len(users) > shown else "")
+
+
+def print_intervention_effects(doc: dict) -> None:
+    """What the batch does to learners' locks (contract section 11): overall, then per assignment.
+
+    The figures are the preview document's (the rule's own count); a preview
+    without the key (a database before Phase 5) prints nothing.
+    """
+    effects = doc.get("interventions")
+    if effects is None:
+        return
+    opened, withdrawn, completed = effects["opened"], effects["withdrawn"], effects["remedialCompleted"]
+    if not (opened or withdrawn or completed):
+        click.echo("interventions: none opened, none withdrawn, no remedial work completed.")
+        return
+    click.echo(
+        f"interventions: {opened} will open, {withdrawn} will be withdrawn; "
+        f"{completed} remedial assignment(s) will be completed."
+    )
+    for a in doc.get("assignments", []):
+        opens, withdraws = a.get("interventionsOpened") or [], a.get("interventionsWithdrawn") or []
+        parts = []
+        if opens:
+            parts.append(f"{len(opens)} locked: {_users(opens)}")
+        if withdraws:
+            parts.append(f"{len(withdraws)} unlocked: {_users(withdraws)}")
+        if parts:
+            click.echo(f"  ‹{a['title']}›: " + "; ".join(parts))
 
 
 def awaited(row: dict) -> str:

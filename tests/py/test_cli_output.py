@@ -312,6 +312,22 @@ def test_the_demos_try_it_yourself_lines_can_be_pasted(dsn):
         [SCORELEDGER, "--dsn", dsn, "demo", "--learners", "10"], capture_output=True, text=True, timeout=300
     )
     assert demo.returncode == 0, demo.stderr
+    # The learner gates (issue 14): locked, remedial work, unlocked; a batch withdraws a lock, its revert restores it.
+    gates = demo.stdout.split("== G1.")[1].split("== 11.")[0]
+    for line in (
+        "start attempt: refused: intervention_required intervention_id ",
+        "learner status: outcome fail, 2 attempt(s) left; remedial: Safety refresher issued",
+        "Dana passes the refresher: remedial completed, intervention resolved",
+        "next start: allowed (attempt 3)",
+        "interventions: 0 will open, 1 will be withdrawn; 0 remedial assignment(s) will be completed.",
+        "‹Safety exam (gated)›: 1 unlocked: ",
+        "applied: Eli's intervention withdrawn; start attempt: refused: already_passed",
+        "interventions: 1 will open, 0 will be withdrawn",
+        "reverted: start attempt: refused: intervention_required",
+    ):
+        assert line in gates, line
+    assert gates.index("1 unlocked") < gates.index("applied:"), "the preview shows the withdrawal before apply"
+    assert "FAIL" not in demo.stdout.split("== 11.")[1]
     blocks = demo.stdout.split("Try it yourself:")[1:]
     lines = [line for block in blocks for line in block.strip().split("\n\n")[0].splitlines()]
     assert len(blocks) == 2 and len(lines) == 4
