@@ -9,6 +9,7 @@ the database's answers.
 from __future__ import annotations
 
 import json
+import uuid
 from fractions import Fraction
 
 import click
@@ -68,7 +69,10 @@ def run_gates_demo(c, sid, tenant: str, tenant_name: str, admin: str, exam: dict
     """Steps G1 to G4 on the home tenant's safety exam (whose question 3 is keyed B, truly C)."""
     items, version_id = exam["items"], exam["version_id"]
     refresher, track = sid(tenant_name, "gates", "refresher"), sid(tenant_name, "gates", "track")
-    dana, eli = sid(tenant_name, "gates", "dana"), sid(tenant_name, "gates", "eli")
+    # New learners on every run: the demo may run again on the same database,
+    # where the learners of an earlier run are already locked or unlocked.
+    run = uuid.uuid4().hex
+    dana, eli = sid(tenant_name, "gates", run, "dana"), sid(tenant_name, "gates", run, "eli")
     blank = [{"question_version_id": i["question_version_id"], "selected": []} for i in items]
     right = [{"question_version_id": i["question_version_id"], "selected": i["correct"]} for i in items]
 

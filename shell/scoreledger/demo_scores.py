@@ -159,7 +159,9 @@ def _board_reviews(c, home_tenant: str, admin: str, picked: list[dict]) -> list[
                 _id("second", s["id"]),
             )
     with db.acting(c.dsn, home_tenant, trainee) as conn:
-        scores.save_annotation(conn, items[reviewed[0]["id"]], {"verdict": "pass"}, "draft", False, _id("trainee", 1))
+        scores.save_annotation(
+            conn, items[reviewed[0]["id"]], {"verdict": "pass"}, "draft", False, _id("trainee", reviewed[0]["id"])
+        )
         scores.save_annotation(conn, appeal, {"verdict": "fail"}, "submitted", False, _id("trainee", "appeal"))
     click.echo(
         f"exam board: {len(reviewed)} sessions reviewed by the chair (authoritative) and a second reviewer; "

@@ -327,6 +327,10 @@ def test_the_demos_try_it_yourself_lines_can_be_pasted(dsn):
     ):
         assert line in gates, line
     assert gates.index("1 unlocked") < gates.index("applied:"), "the preview shows the withdrawal before apply"
+    again = subprocess.run(
+        [SCORELEDGER, "--dsn", dsn, "demo", "--learners", "10"], capture_output=True, text=True, timeout=300
+    )
+    assert again.returncode == 0, f"the demo runs again on the same database: {again.stderr}"
     assert "FAIL" not in demo.stdout.split("== 11.")[1]
     blocks = demo.stdout.split("Try it yourself:")[1:]
     lines = [line for block in blocks for line in block.strip().split("\n\n")[0].splitlines()]
