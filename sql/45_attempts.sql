@@ -235,18 +235,20 @@ RETURNS TABLE (assignment_id uuid, user_id uuid, submissions integer, outcome_pa
                failed_since_resolution integer, unstarted_submissions integer, last_submitted_at timestamptz)
 LANGUAGE sql STABLE
 AS $$
-  WITH pairs AS MATERIALIZED (
+  WITH ctx AS MATERIALIZED (
+    SELECT scoreledger.current_tenant() AS tenant
+  ), pairs AS MATERIALIZED (
     SELECT DISTINCT p.a AS assignment_id, p.u AS user_id FROM unnest(pair_assignments, pair_users) p(a, u)
   ), learners AS MATERIALIZED (
     -- Per pair, once: the policy and the latest resolution. The tenant is
-    -- read once (kept apart by OFFSET 0) and probed with as a value: the
-    -- inlined current_tenant() in an index condition is evaluated again
-    -- at every rescan of every probe.
+    -- read once (ctx) and probed with as a value: the inlined
+    -- current_tenant() in an index condition is evaluated again at every
+    -- rescan of every probe.
     SELECT t.tenant, p.assignment_id, p.user_id, a.attempt_policy,
            (SELECT max(i.closed_at) FROM scoreledger_private.interventions i
             WHERE i.tenant_id = t.tenant AND i.assignment_id = p.assignment_id AND i.user_id = p.user_id
               AND i.status = 'resolved') AS resolved_at
-    FROM (SELECT scoreledger.current_tenant() AS tenant OFFSET 0) t
+    FROM ctx t
     CROSS JOIN pairs p
     JOIN scoreledger_private.assignments a ON a.tenant_id = t.tenant AND a.assignment_id = p.assignment_id
   ), judged AS MATERIALIZED (

@@ -226,7 +226,11 @@ RETURNS TABLE (effect text, assignment_id uuid, user_id uuid, intervention_id uu
                failed integer, threshold integer, remedial_assignment_id uuid, remedial_passed boolean)
 LANGUAGE sql STABLE
 AS $$
-  WITH pairs AS MATERIALIZED (
+  WITH ctx AS MATERIALIZED (
+    -- The tenant, read once: inlined into a probe's index condition,
+    -- current_tenant() is evaluated again at every rescan.
+    SELECT scoreledger.current_tenant() AS tenant
+  ), pairs AS MATERIALIZED (
     SELECT DISTINCT p.a, p.u FROM unnest(pair_assignments, pair_users) p(a, u) WHERE p.a IS NOT NULL AND p.u IS NOT NULL
   ), relevant AS MATERIALIZED (
     SELECT array_agg(p.a) AS aa, array_agg(p.u) AS uu FROM pairs p
@@ -247,7 +251,7 @@ AS $$
     SELECT 'complete'::text AS effect, r.intervention_assignment_id AS assignment_id, r.user_id, r.intervention_id, r.issuance_id,
            NULL::integer AS failed, NULL::integer AS threshold, r.assignment_id AS remedial_assignment_id,
            NULL::boolean AS remedial_passed
-    FROM outcomes o
+    FROM ctx CROSS JOIN outcomes o
     CROSS JOIN LATERAL (
       SELECT x.issuance_id, x.assignment_id, x.user_id, x.intervention_id, i.assignment_id AS intervention_assignment_id
       FROM scoreledger_private.remedial_issuances x
@@ -260,7 +264,7 @@ AS $$
         SELECT y.assignment_id, y.status FROM scoreledger_private.interventions y
         WHERE y.tenant_id = x.tenant_id AND y.intervention_id = x.intervention_id
         OFFSET 0) i ON i.status = 'open'
-      WHERE x.tenant_id = scoreledger.current_tenant() AND x.assignment_id = o.assignment_id AND x.user_id = o.user_id
+      WHERE x.tenant_id = ctx.tenant AND x.assignment_id = o.assignment_id AND x.user_id = o.user_id
         AND x.status = 'issued'
       OFFSET 0) r
     WHERE o.outcome_passed
@@ -269,9 +273,9 @@ AS $$
            coalesce(a.intervention_after_fails IS NOT NULL AND NOT o.outcome_passed
                     AND o.failed_since_resolution >= a.intervention_after_fails, false) AS holds,
            i.intervention_id, i.origin, i.issuance_id
-    FROM outcomes o
+    FROM ctx CROSS JOIN outcomes o
     JOIN scoreledger_private.assignments a
-      ON a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = o.assignment_id
+      ON a.tenant_id = ctx.tenant AND a.assignment_id = o.assignment_id
     LEFT JOIN LATERAL (
       SELECT x.intervention_id, x.origin,
              -- By the unique (tenant_id, intervention_id), the status
@@ -283,10 +287,13 @@ AS $$
               FROM scoreledger_private.remedial_issuances r
               WHERE r.tenant_id = x.tenant_id AND r.intervention_id = x.intervention_id) AS issuance_id
       FROM scoreledger_private.interventions x
-      WHERE x.tenant_id = scoreledger.current_tenant() AND x.assignment_id = o.assignment_id AND x.user_id = o.user_id
+      WHERE x.tenant_id = ctx.tenant AND x.assignment_id = o.assignment_id AND x.user_id = o.user_id
         AND x.status = 'open'
       OFFSET 0) i ON true
-    WHERE NOT EXISTS (SELECT 1 FROM completions c WHERE c.intervention_id = i.intervention_id)
+    -- NOT IN, a hashed set (completions never hold a null id; a pair
+    -- without an open intervention stays): NOT EXISTS became a nested
+    -- loop over the completions once per pair.
+    WHERE coalesce(i.intervention_id NOT IN (SELECT c.intervention_id FROM completions c), true)
   ), opens AS MATERIALIZED (
     SELECT j.* FROM judged j WHERE j.holds AND j.intervention_id IS NULL
   ), remedial_outcomes AS (
