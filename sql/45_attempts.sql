@@ -235,30 +235,43 @@ RETURNS TABLE (assignment_id uuid, user_id uuid, submissions integer, outcome_pa
                failed_since_resolution integer, unstarted_submissions integer, last_submitted_at timestamptz)
 LANGUAGE sql STABLE
 AS $$
-  WITH pairs AS MATERIALIZED (
+  WITH ctx AS MATERIALIZED (
+    SELECT scoreledger.current_tenant() AS tenant
+  ), pairs AS MATERIALIZED (
     SELECT DISTINCT p.a AS assignment_id, p.u AS user_id FROM unnest(pair_assignments, pair_users) p(a, u)
+  ), learners AS MATERIALIZED (
+    -- Per pair, once: the policy and the latest resolution. The tenant is
+    -- read once (ctx) and probed with as a value: the inlined
+    -- current_tenant() in an index condition is evaluated again at every
+    -- rescan of every probe.
+    SELECT t.tenant, p.assignment_id, p.user_id, a.attempt_policy,
+           (SELECT max(i.closed_at) FROM scoreledger_private.interventions i
+            WHERE i.tenant_id = t.tenant AND i.assignment_id = p.assignment_id AND i.user_id = p.user_id
+              AND i.status = 'resolved') AS resolved_at
+    FROM ctx t
+    CROSS JOIN pairs p
+    JOIN scoreledger_private.assignments a ON a.tenant_id = t.tenant AND a.assignment_id = p.assignment_id
   ), judged AS MATERIALIZED (
-    SELECT p.assignment_id, p.user_id, s.submitted_at, s.attempt_id, s.recorded_at, r.resolved_at,
+    SELECT l.assignment_id, l.user_id, s.submitted_at, s.attempt_id, s.recorded_at, l.resolved_at,
            scoreledger_private.is_passing(sc.score, sc.max_score, s.pass_mark) AS passed,
-           scoreledger_private.attempt_rank(a.attempt_policy, sc.score, sc.max_score, s.submitted_at, s.attempt_no) AS rank
-    FROM pairs p
-    JOIN scoreledger_private.assignments a
-      ON a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = p.assignment_id
+           scoreledger_private.attempt_rank(l.attempt_policy, sc.score, sc.max_score, s.submitted_at, s.attempt_no) AS rank
+    FROM learners l
     CROSS JOIN LATERAL (
-      SELECT x.submission_id, x.submitted_at, x.attempt_no, x.attempt_id, x.recorded_at, x.score, x.max_score, v.pass_mark
+      SELECT x.submission_id, x.submitted_at, x.attempt_no, x.attempt_id, x.recorded_at, x.score, x.max_score,
+             (SELECT v.pass_mark FROM scoreledger_private.evaluation_versions v
+              WHERE v.tenant_id = x.tenant_id AND v.evaluation_version_id = x.evaluation_version_id) AS pass_mark
       FROM scoreledger_private.submissions x
-      JOIN scoreledger_private.evaluation_versions v
-        ON v.tenant_id = x.tenant_id AND v.evaluation_version_id = x.evaluation_version_id
-      WHERE x.tenant_id = scoreledger.current_tenant() AND x.assignment_id = p.assignment_id AND x.user_id = p.user_id
+      WHERE x.tenant_id = l.tenant AND x.assignment_id = l.assignment_id AND x.user_id = l.user_id
       OFFSET 0) s
     CROSS JOIN LATERAL (
-      SELECT max(i.closed_at) AS resolved_at FROM scoreledger_private.interventions i
-      WHERE i.tenant_id = scoreledger.current_tenant() AND i.assignment_id = p.assignment_id AND i.user_id = p.user_id
-        AND i.status = 'resolved') r
-    CROSS JOIN LATERAL (
-      SELECT coalesce((overrides -> s.submission_id::text ->> 0)::numeric, s.score) AS score,
-             CASE WHEN overrides ? s.submission_id::text THEN (overrides -> s.submission_id::text ->> 1)::numeric
-                  ELSE s.max_score END AS max_score) sc
+      -- One lookup in the overrides per submission, kept apart (OFFSET 0):
+      -- flattened, the lookup is copied into every use of score and
+      -- max_score in is_passing and attempt_rank (2.5x the time of a
+      -- 20k preview's rule).
+      SELECT coalesce((o.o ->> 0)::numeric, s.score) AS score,
+             CASE WHEN o.o IS NOT NULL THEN (o.o ->> 1)::numeric ELSE s.max_score END AS max_score
+      FROM (SELECT overrides -> s.submission_id::text AS o) o
+      OFFSET 0) sc
   ), outcomes AS (
     SELECT DISTINCT ON (j.assignment_id, j.user_id) j.assignment_id, j.user_id, j.passed
     FROM judged j
