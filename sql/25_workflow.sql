@@ -171,7 +171,10 @@ CREATE OR REPLACE VIEW scoreledger.batch_next_actions AS
   SELECT b.batch_id, b.status,
          n.waiting_for, coalesce(n.next_actions, '{}') AS next_actions, s.action_order,
          b.figures_submissions_affected AS submissions_affected, b.figures_pass_to_fail AS pass_to_fail,
-         b.figures_fail_to_pass AS fail_to_pass, b.figures_at
+         b.figures_fail_to_pass AS fail_to_pass, b.figures_at,
+         b.figures_interventions_opened AS interventions_opened,
+         b.figures_interventions_withdrawn AS interventions_withdrawn,
+         b.figures_remedial_completed AS remedial_completed
   FROM scoreledger_private.correction_batches b
   JOIN scoreledger_private.workflow_statuses s ON s.machine = 'batch' AND s.status = b.status
   LEFT JOIN LATERAL (
@@ -184,7 +187,7 @@ CREATE OR REPLACE VIEW scoreledger.batch_next_actions AS
     WHERE bt.tenant_id = b.tenant_id AND bt.batch_id = b.batch_id
   ) n ON true;
 COMMENT ON VIEW scoreledger.batch_next_actions IS
-  'The action center: per batch, what it waits for (null when nothing is awaited), the actions allowed now under the tenant''s policy, its group order, and its impact figures as stored at creation, last edit, apply or revert (figures_at).';
+  'The action center: per batch, what it waits for (null when nothing is awaited), the actions allowed now under the tenant''s policy, its group order, and its impact figures as stored at creation, last edit, apply or revert (figures_at): submissions affected, pass<->fail flips, and the interventions opened and withdrawn and remedial work completed (null on batches stored before these were counted).';
 GRANT SELECT ON scoreledger.batch_next_actions TO scoreledger_app;
 
 -- SL422 naming `field` when `value` is longer than `max_chars` (a bound

@@ -41,8 +41,10 @@ BEGIN
     OR NEW.applied_at IS DISTINCT FROM OLD.applied_at OR NEW.applied_by IS DISTINCT FROM OLD.applied_by
     OR NEW.applied_seq IS DISTINCT FROM OLD.applied_seq
     OR (NEW.apply_result IS DISTINCT FROM OLD.apply_result AND OLD.apply_result IS NOT NULL)
-    OR ((NEW.figures_submissions_affected, NEW.figures_pass_to_fail, NEW.figures_fail_to_pass, NEW.figures_at)
-        IS DISTINCT FROM (OLD.figures_submissions_affected, OLD.figures_pass_to_fail, OLD.figures_fail_to_pass, OLD.figures_at)
+    OR ((NEW.figures_submissions_affected, NEW.figures_pass_to_fail, NEW.figures_fail_to_pass,
+         NEW.figures_interventions_opened, NEW.figures_interventions_withdrawn, NEW.figures_remedial_completed, NEW.figures_at)
+        IS DISTINCT FROM (OLD.figures_submissions_affected, OLD.figures_pass_to_fail, OLD.figures_fail_to_pass,
+         OLD.figures_interventions_opened, OLD.figures_interventions_withdrawn, OLD.figures_remedial_completed, OLD.figures_at)
         AND OLD.apply_result IS NOT NULL)
     OR NEW.reverts_batch_id IS DISTINCT FROM OLD.reverts_batch_id
     OR NOT (NEW.status = OLD.status AND NEW.reverted_by_batch_id IS NOT DISTINCT FROM OLD.reverted_by_batch_id
@@ -292,10 +294,13 @@ $$;
 -- as recording does shared), then writes one history row per submission the
 -- batch reaches. Returns (submissions rescored, scores changed, and how
 -- many submissions went pass -> fail and fail -> pass, counted as the
--- preview counts them), all from the one statement that wrote.
+-- preview counts them), all from the one statement that wrote; then what
+-- the intervention rule did over their learners (opened, withdrawn,
+-- remedial work completed), as enact_intervention_rule counts it.
 CREATE OR REPLACE FUNCTION scoreledger_private.rescore_batch(batch_id uuid, reverting boolean, history_batch_id uuid,
                                                             late boolean, fn text)
-RETURNS TABLE (submissions_rescored integer, scores_changed integer, pass_to_fail integer, fail_to_pass integer)
+RETURNS TABLE (submissions_rescored integer, scores_changed integer, pass_to_fail integer, fail_to_pass integer,
+               interventions_opened integer, interventions_withdrawn integer, remedial_completed integer)
 LANGUAGE plpgsql VOLATILE
 -- No parallel workers: the history trigger's reference check of a 99,000
 -- row apply went to a parallel scan shipping its 99,000-id array to each
@@ -344,9 +349,10 @@ BEGIN
   -- The learners whose submissions were rescored: the intervention rule
   -- over them, in this transaction (sql/46_interventions.sql), as the
   -- preview counted it.
-  PERFORM scoreledger_private.enact_intervention_rule(pair_assignments, pair_users, history_batch_id,
+  SELECT r.opened, r.withdrawn, r.completed INTO interventions_opened, interventions_withdrawn, remedial_completed
+  FROM scoreledger_private.enact_intervention_rule(pair_assignments, pair_users, history_batch_id,
     format('batch %s %s', history_batch_id, CASE WHEN reverting THEN 'reverted a correction' ELSE 'was applied' END),
-    late, fn);
+    late, fn) r;
   RETURN NEXT;
 END
 $$;
@@ -437,7 +443,9 @@ BEGIN
      SET status = to_status, applied_at = clock_timestamp(), applied_by = actor,
          applied_seq = nextval('scoreledger_private.apply_seq'), apply_result = result,
          figures_submissions_affected = counts.submissions_rescored, figures_pass_to_fail = counts.pass_to_fail,
-         figures_fail_to_pass = counts.fail_to_pass, figures_at = clock_timestamp()
+         figures_fail_to_pass = counts.fail_to_pass, figures_interventions_opened = counts.interventions_opened,
+         figures_interventions_withdrawn = counts.interventions_withdrawn,
+         figures_remedial_completed = counts.remedial_completed, figures_at = clock_timestamp()
    WHERE b.tenant_id = batch.tenant_id AND b.batch_id = batch.batch_id;
   PERFORM scoreledger_private.record_batch_event(batch.batch_id, batch.status, to_status,
     format('%s submissions rescored, %s scores changed', counts.submissions_rescored, counts.scores_changed));
@@ -508,7 +516,9 @@ BEGIN
            'submissions_rescored', counts.submissions_rescored, 'scores_changed', counts.scores_changed,
            'already_applied', false),
          figures_submissions_affected = counts.submissions_rescored, figures_pass_to_fail = counts.pass_to_fail,
-         figures_fail_to_pass = counts.fail_to_pass, figures_at = clock_timestamp()
+         figures_fail_to_pass = counts.fail_to_pass, figures_interventions_opened = counts.interventions_opened,
+         figures_interventions_withdrawn = counts.interventions_withdrawn,
+         figures_remedial_completed = counts.remedial_completed, figures_at = clock_timestamp()
    WHERE b.tenant_id = original.tenant_id AND b.batch_id = compensating;
   -- One event for the compensating batch: its draft never outlives this
   -- transaction, so nobody ever sees it.

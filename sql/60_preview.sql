@@ -21,7 +21,8 @@ $$;
 -- The preview document of contract §6 for the rows of a batch. Planned as
 -- a one-shot query with the batch's questions known (see batch_question_ids).
 -- Without with_assignments, the per-assignment outcomes (the costly part)
--- are left out: the stored figures need only the totals.
+-- are left out: the stored figures need only the totals (the intervention
+-- rule's among them; intervention_effects is proportional to the learners).
 -- Over 80 lines: one statement, planned once with its CTEs in view of each
 -- other (split into functions, the planner loses the row estimates).
 CREATE OR REPLACE FUNCTION scoreledger_private.preview_document(batch_id uuid, reverting boolean, with_assignments boolean)
@@ -125,11 +126,14 @@ BEGIN
              ORDER BY a.title, p.assignment_id)
       FROM per_assignment p
       JOIN scoreledger_private.assignments a
-        ON a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = p.assignment_id), '[]'),
-      'interventions', (SELECT jsonb_build_object('opened', count(*) FILTER (WHERE e.effect = 'open'),
-                                                  'withdrawn', count(*) FILTER (WHERE e.effect = 'withdraw'),
-                                                  'remedialCompleted', count(*) FILTER (WHERE e.effect = 'complete' OR e.remedial_passed))
-                        FROM effects e)) ELSE '{}' END
+        ON a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = p.assignment_id), '[]'))
+     ELSE '{}' END
+  -- The rule's totals always: the stored figures carry them too.
+  || jsonb_build_object('interventions', (
+       SELECT jsonb_build_object('opened', count(*) FILTER (WHERE e.effect = 'open'),
+                                 'withdrawn', count(*) FILTER (WHERE e.effect = 'withdraw'),
+                                 'remedialCompleted', count(*) FILTER (WHERE e.effect = 'complete' OR e.remedial_passed))
+       FROM effects e))
   FROM totals t
   $sql$ INTO document USING batch_id, reverting, scoreledger_private.batch_question_ids(batch_id), with_assignments;
   RETURN document;
@@ -150,6 +154,9 @@ BEGIN
      SET figures_submissions_affected = (totals->>'submissionsAffected')::integer,
          figures_pass_to_fail = (totals->>'passToFail')::integer,
          figures_fail_to_pass = (totals->>'failToPass')::integer,
+         figures_interventions_opened = (totals#>>'{interventions,opened}')::integer,
+         figures_interventions_withdrawn = (totals#>>'{interventions,withdrawn}')::integer,
+         figures_remedial_completed = (totals#>>'{interventions,remedialCompleted}')::integer,
          figures_at = clock_timestamp()
    WHERE b.tenant_id = scoreledger.current_tenant() AND b.batch_id = store_preview_figures.batch_id;
 END

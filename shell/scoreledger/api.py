@@ -136,7 +136,8 @@ def action_center(conn: psycopg.Connection, status: str | None = None) -> list[d
         """SELECT b.id, b.status, b.reason, b.created_by, b.created_at, b.applied_at, b.reverts_batch_id,
                   b.reverted_by_batch_id, b.correction_types, b.corrections,
                   n.waiting_for, n.next_actions, n.action_order,
-                  n.submissions_affected, n.pass_to_fail, n.fail_to_pass, n.figures_at
+                  n.submissions_affected, n.pass_to_fail, n.fail_to_pass, n.figures_at,
+                  n.interventions_opened, n.interventions_withdrawn, n.remedial_completed
            FROM scoreledger.list_correction_batches(%s) b
            JOIN scoreledger.batch_next_actions n ON n.batch_id = b.id
            ORDER BY n.action_order, b.created_at DESC, b.id""",

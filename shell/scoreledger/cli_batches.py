@@ -127,6 +127,9 @@ def listed_batch(row: dict) -> dict:
         "submissions_affected": row["submissions_affected"],
         "pass_to_fail": row["pass_to_fail"],
         "fail_to_pass": row["fail_to_pass"],
+        "interventions_opened": row["interventions_opened"],
+        "interventions_withdrawn": row["interventions_withdrawn"],
+        "remedial_completed": row["remedial_completed"],
         "figures_at": row["figures_at"],
         "waiting_for": row["waiting_for"],
         "next_actions": row["next_actions"],
@@ -143,8 +146,9 @@ def batch_id_argument(fn):
 def batch_list(c: Context, status):
     """The action center: batches grouped by status, with what each waits for.
 
-    The figures (affected submissions, how many flip pass<->fail) are the
-    ones stored on each batch when it was last written; nothing is recomputed.
+    The figures (affected submissions, how many flip pass<->fail, the
+    interventions opened/withdrawn and remedial work completed) are the ones
+    stored on each batch when it was last written; nothing is recomputed.
     """
     try:
         with c.acting() as conn:

@@ -299,6 +299,20 @@ def awaited(row: dict) -> str:
     return "nothing (revertible)" if "revert" in row["next_actions"] else "nothing (final)"
 
 
+def intervention_figures(row: dict) -> str:
+    """A batch's stored intervention effects in one cell: "locks +2/-1, 1 done" (opened, withdrawn,
+    remedial work completed); blank when there are none or they were not counted (older batches)."""
+    opened, withdrawn, done = (
+        row.get(k) or 0 for k in ("interventions_opened", "interventions_withdrawn", "remedial_completed")
+    )
+    parts = []
+    if opened or withdrawn:
+        parts.append(f"locks +{opened}/-{withdrawn}")
+    if done:
+        parts.append(f"{done} done")
+    return ", ".join(parts)
+
+
 def print_action_center(rows: list[dict]) -> None:
     """`batch list`: batches grouped by status and what they wait for, in the order the database gives.
 
@@ -326,6 +340,7 @@ def print_action_center(rows: list[dict]) -> None:
                     "affected": r["submissions_affected"],
                     "pass→fail": r["pass_to_fail"],
                     "fail→pass": r["fail_to_pass"],
+                    "interventions": intervention_figures(r),
                     # Stored when the batch was last written: say how old the figures are.
                     "figures as of": r["figures_at"].strftime("%Y-%m-%d %H:%M") if r["figures_at"] else "",
                 }

@@ -179,7 +179,8 @@ SELECT is((SELECT array_agg(c.column_name || ' ' || c.data_type ORDER BY c.ordin
            FROM information_schema.columns c WHERE c.table_schema = 'scoreledger' AND c.table_name = 'batch_next_actions'),
           '{"batch_id uuid","status text","waiting_for text","next_actions ARRAY","action_order integer",'
           '"submissions_affected integer","pass_to_fail integer","fail_to_pass integer",'
-          '"figures_at timestamp with time zone"}',
+          '"figures_at timestamp with time zone","interventions_opened integer",'
+          '"interventions_withdrawn integer","remedial_completed integer"}',
           'batch_next_actions has exactly the columns the shell codes against');
 SELECT is(pg_temp.center(s.batch), e.line, format('require_approval on: a%s batch in %s', CASE WHEN s.compensating THEN ' compensating' ELSE '' END, s.status))
 FROM states s JOIN (VALUES

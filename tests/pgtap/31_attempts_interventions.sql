@@ -3,7 +3,7 @@
 -- break one rule, as the application and, where the contract says so, as
 -- the owner.
 BEGIN;
-SELECT plan(46);
+SELECT plan(54);
 
 SELECT scoreledger.create_tenant('Phase 5', tests.uuid_of('tenant', 310));
 SELECT scoreledger.create_tenant('Phase 5 other', tests.uuid_of('tenant', 311));
@@ -141,6 +141,38 @@ SELECT is(pg_temp.codes(scoreledger.check_attempt(tests.uuid_of('main', 310), te
 SELECT pg_temp.fail(1, '2026-11-01T13:00:00Z');
 SELECT is(pg_temp.codes(scoreledger.check_attempt(tests.uuid_of('main', 310), tests.uuid_of('user', 1))),
   ARRAY['max_attempts_reached'], 'after the resolution the count starts afresh; three attempts used');
+
+-- 4b. The action center's intervention figures: at creation the preview's
+-- totals, after apply and revert what the rule did there ------------------
+CREATE FUNCTION pg_temp.figures(batch uuid) RETURNS jsonb LANGUAGE sql AS $$
+  SELECT jsonb_build_object('opened', n.interventions_opened, 'withdrawn', n.interventions_withdrawn,
+                            'remedialCompleted', n.remedial_completed)
+  FROM scoreledger.batch_next_actions n WHERE n.batch_id = batch
+$$;
+SELECT pg_temp.fail(5, '2026-11-01T11:00:00Z');
+SELECT pg_temp.fail(5, '2026-11-01T11:30:00Z');
+SELECT is((SELECT count(*)::int FROM scoreledger.interventions WHERE user_id = tests.uuid_of('user', 5) AND status = 'open'), 1,
+  'user 5 is locked by the rule');
+SELECT scoreledger.create_correction_batch('q2 and q3 free',
+  jsonb_build_array(tests.mark_correct(310, 2), tests.mark_correct(310, 3))) AS lenient \gset
+SELECT is(pg_temp.figures(:'lenient'), scoreledger.preview_correction_batch(:'lenient') -> 'interventions',
+  'stored at creation: the preview''s intervention totals');
+SELECT is(pg_temp.figures(:'lenient'), '{"opened": 0, "withdrawn": 1, "remedialCompleted": 0}'::jsonb,
+  'which count the lock the batch lifts');
+SELECT scoreledger.apply_correction_batch(:'lenient');
+SELECT is((SELECT count(*)::int FROM scoreledger.interventions WHERE closed_by_batch_id = :'lenient' AND status = 'withdrawn'), 1,
+  'apply withdrew one intervention');
+SELECT is(pg_temp.figures(:'lenient'), '{"opened": 0, "withdrawn": 1, "remedialCompleted": 0}'::jsonb,
+  'after apply: what apply did');
+SELECT scoreledger.revert_correction_batch(:'lenient', 'too lenient') AS undo \gset
+SELECT is(pg_temp.figures(:'undo'), '{"opened": 1, "withdrawn": 0, "remedialCompleted": 0}'::jsonb,
+  'the compensating batch stores what its revert did (the lock again)');
+SELECT is(pg_temp.figures(:'lenient'), '{"opened": 0, "withdrawn": 1, "remedialCompleted": 0}'::jsonb,
+  'the original keeps its figures');
+SELECT tests.act_as_owner(tests.uuid_of('tenant', 310));
+SELECT tests.throws_code_like(format($$UPDATE scoreledger_private.correction_batches SET figures_interventions_opened = 7
+    WHERE batch_id = '%s'$$, :'lenient'), 'SL423', '%immutable%', 'an applied batch''s intervention figures never change (owner)');
+SELECT tests.authenticate_as(tests.uuid_of('tenant', 310), tests.uuid_of('actor', 310));
 
 -- 5. Manual open and resolve, capability, errors ------------------------
 SELECT tests.throws_code_like(format($$SELECT scoreledger.open_intervention('%s', '%s', '  ')$$, tests.uuid_of('main', 310),
