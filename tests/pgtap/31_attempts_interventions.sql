@@ -3,7 +3,7 @@
 -- break one rule, as the application and, where the contract says so, as
 -- the owner.
 BEGIN;
-SELECT plan(54);
+SELECT plan(57);
 
 SELECT scoreledger.create_tenant('Phase 5', tests.uuid_of('tenant', 310));
 SELECT scoreledger.create_tenant('Phase 5 other', tests.uuid_of('tenant', 311));
@@ -169,6 +169,20 @@ SELECT is(pg_temp.figures(:'undo'), '{"opened": 1, "withdrawn": 0, "remedialComp
   'the compensating batch stores what its revert did (the lock again)');
 SELECT is(pg_temp.figures(:'lenient'), '{"opened": 0, "withdrawn": 1, "remedialCompleted": 0}'::jsonb,
   'the original keeps its figures');
+-- Remedial work failed, then corrected into a pass: the batch completes it.
+SELECT pg_temp.fail(7, '2026-11-01T11:00:00Z');
+SELECT pg_temp.fail(7, '2026-11-01T11:30:00Z');
+SELECT scoreledger.record_submission(tests.submission_doc(312, 7, ARRAY['A'], ARRAY['C'], ARRAY['D'], NULL,
+                                                          tests.uuid_of('remedial', 310), '2026-11-01T12:00:00Z'));
+SELECT scoreledger.create_correction_batch('remedial q2 and q3 free',
+  jsonb_build_array(tests.mark_correct(312, 2), tests.mark_correct(312, 3))) AS kinder \gset
+SELECT is(pg_temp.figures(:'kinder'), '{"opened": 0, "withdrawn": 0, "remedialCompleted": 1}'::jsonb,
+  'stored at creation: the remedial work the batch completes');
+SELECT is(pg_temp.figures(:'kinder'), scoreledger.preview_correction_batch(:'kinder') -> 'interventions',
+  'as the preview counts it');
+SELECT scoreledger.apply_correction_batch(:'kinder');
+SELECT is(pg_temp.figures(:'kinder'), '{"opened": 0, "withdrawn": 0, "remedialCompleted": 1}'::jsonb,
+  'after apply: the completion apply did');
 SELECT tests.act_as_owner(tests.uuid_of('tenant', 310));
 SELECT tests.throws_code_like(format($$UPDATE scoreledger_private.correction_batches SET figures_interventions_opened = 7
     WHERE batch_id = '%s'$$, :'lenient'), 'SL423', '%immutable%', 'an applied batch''s intervention figures never change (owner)');

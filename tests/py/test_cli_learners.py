@@ -230,3 +230,63 @@ def test_a_preview_without_intervention_effects_says_so_in_one_line(run, dsn, te
     )  # fmt: skip
     shown = run("batch", "preview", json.loads(created.output)["batch_id"], tenant=tenant, actor=actor).output
     assert "interventions: none opened, none withdrawn, no remedial work completed." in shown
+
+
+def test_batch_list_carries_the_stored_intervention_effects(run, dsn, tenant, actor, course):
+    """The action center shows, stored on each batch, what the intervention rule does: the preview's
+    totals while the batch is open, what apply or revert did once done (one compact table column)."""
+    locked = str(uuid.uuid4())
+    for _ in range(2):
+        record(dsn, tenant, actor, course, locked, FAIL)
+    quiet = run(
+        "--json", "batch", "create", "--reason", "q3 free", "--mark-correct",
+        f"{course['version']}:{course['qv']['q3']}", tenant=tenant, actor=actor,
+    )  # fmt: skip
+    created = run(
+        "--json", "batch", "create", "--reason", "q1 key is C", "--replace-key",
+        f"{course['version']}:{course['qv']['q1']}=C", tenant=tenant, actor=actor,
+    )  # fmt: skip
+    batch, without = json.loads(created.output)["batch_id"], json.loads(quiet.output)["batch_id"]
+
+    def listed() -> dict[str, tuple]:
+        rows = json.loads(run("--json", "batch", "list", tenant=tenant, actor=actor).output)
+        return {
+            r["batch_id"]: (r["interventions_opened"], r["interventions_withdrawn"], r["remedial_completed"])
+            for r in rows
+        }
+
+    def table_line(batch_id: str) -> str:
+        return next(
+            line for line in run("batch", "list", tenant=tenant, actor=actor).output.splitlines() if batch_id in line
+        )
+
+    # q3 free lifts the locked learner to 3/6, a pass: the lock would be withdrawn by either batch.
+    preview = json.loads(run("--json", "batch", "preview", batch, tenant=tenant, actor=actor).output)["interventions"]
+    assert listed()[batch] == (preview["opened"], preview["withdrawn"], preview["remedialCompleted"]) == (0, 1, 0)
+    assert "locks +0/-1" in table_line(batch)
+
+    assert run("batch", "apply", batch, "--yes", tenant=tenant, actor=actor).exit_code == 0
+    assert listed()[batch] == (0, 1, 0)  # what apply did
+    # The other draft's figures were stored at its creation, when the lock was still open.
+    assert listed()[without] == (0, 1, 0)
+    assert run("batch", "revert", batch, "--reason", "no", "--yes", tenant=tenant, actor=actor).exit_code == 0
+    compensating = next(
+        r["batch_id"]
+        for r in json.loads(run("--json", "batch", "list", tenant=tenant, actor=actor).output)
+        if r["reverts_batch_id"] == batch
+    )
+    assert listed()[compensating] == (1, 0, 0)
+    assert "locks +1/-0" in table_line(compensating)
+
+
+def test_batch_list_leaves_the_interventions_cell_blank_without_effects(run, dsn, tenant, actor, course):
+    record(dsn, tenant, actor, course, str(uuid.uuid4()), PASS)
+    created = run(
+        "--json", "batch", "create", "--reason", "q2 free", "--mark-correct",
+        f"{course['version']}:{course['qv']['q2']}", tenant=tenant, actor=actor,
+    )  # fmt: skip
+    batch = json.loads(created.output)["batch_id"]
+    row = next(r for r in json.loads(run("--json", "batch", "list", tenant=tenant).output) if r["batch_id"] == batch)
+    assert (row["interventions_opened"], row["interventions_withdrawn"], row["remedial_completed"]) == (0, 0, 0)
+    table = run("batch", "list", tenant=tenant).output
+    assert "interventions" in table and "locks" not in table and "done" not in table
