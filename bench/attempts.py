@@ -27,7 +27,7 @@ import uuid
 import psycopg
 from psycopg.types.json import Jsonb
 
-from .harness import CHUNK, Bench
+from .harness import CHUNK, Bench, publish_content
 from .remediation import DOCUMENT_SQL, document_parameters
 
 CALLS = 2000
@@ -58,30 +58,15 @@ class Side:
         with conn.transaction():
             conn.execute("SELECT scoreledger.create_tenant(%s, %s)", [f"attempts-{self.label}", self.tenant])
             self.acting()
-            self.versions, self.assignments, evaluations = [], [], []
-            for label in ("main", "small"):
-                questions = [str(uuid.uuid4()) for _ in range(items)]
-                evaluation = str(uuid.uuid4())
-                doc = {
-                    "evaluation_id": evaluation,
-                    "evaluation_title": f"Attempts {label}",
-                    "version_no": 1,
-                    "pass_mark": 0.6,
-                    "items": [
-                        {
-                            "question_id": str(uuid.uuid4()),
-                            "question_version_id": q,
-                            "kind": "single_choice",
-                            "prompt": f"Question {i}",
-                            "options": ["A", "B", "C", "D"],
-                            "correct": ["B"],
-                            "points": 1,
-                        }
-                        for i, q in enumerate(questions)
-                    ],
-                }
-                version = conn.execute("SELECT scoreledger.import_evaluation_version(%s)", [Jsonb(doc)]).fetchone()[0]
-                self.versions.append((str(version), questions))
+            self.versions = publish_content(conn, items, "Attempts")
+            self.assignments, evaluations = [], []
+            for label, (version, _) in zip(("main", "small"), self.versions, strict=True):
+                evaluation = str(
+                    conn.execute(
+                        "SELECT evaluation_id FROM scoreledger.evaluation_versions WHERE evaluation_version_id = %s",
+                        [version],
+                    ).fetchone()[0]
+                )
                 self.assignments.append(str(uuid.uuid4()))
                 evaluations.append(evaluation)
                 conn.execute(

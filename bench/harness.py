@@ -47,6 +47,35 @@ def scratch_database(dsn: str | None, name: str, keep: bool) -> Iterator[str]:
                 admin.execute(drop)
 
 
+def publish_content(conn, items: int, title: str) -> list[tuple[str, list[str]]]:
+    """The bench's two evaluation versions ("main", "small") of ITEMS single-choice items (key B), published
+    in the tenant of CONN's context: [(version id, question version ids)] in that order."""
+    versions = []
+    for label in ("main", "small"):
+        questions = [
+            {
+                "question_id": str(uuid.uuid4()),
+                "question_version_id": str(uuid.uuid4()),
+                "kind": "single_choice",
+                "prompt": f"Question {i}",
+                "options": ["A", "B", "C", "D"],
+                "correct": ["B"],
+                "points": 1,
+            }
+            for i in range(items)
+        ]
+        doc = {
+            "evaluation_id": str(uuid.uuid4()),
+            "evaluation_title": f"{title} {label}",
+            "version_no": 1,
+            "pass_mark": 0.6,
+            "items": questions,
+        }
+        version = conn.execute("SELECT scoreledger.import_evaluation_version(%s)", [Jsonb(doc)]).fetchone()[0]
+        versions.append((str(version), [q["question_version_id"] for q in questions]))
+    return versions
+
+
 def write_results(prefix: str, document: dict) -> None:
     """bench/results/PREFIX-STAMP.json, with the stamp in the document too."""
     RESULTS.mkdir(exist_ok=True)
@@ -108,28 +137,4 @@ class Bench:
             self.conn.execute("SELECT scoreledger.create_tenant(%s, %s)", [f"bench-{self.tenant[:8]}", self.tenant])
             self.conn.execute("SET LOCAL ROLE scoreledger_app")
             self.conn.execute("SELECT scoreledger.set_context(%s, %s)", [self.tenant, self.actor])
-            self.versions = []
-            for label in ("main", "small"):
-                items = [
-                    {
-                        "question_id": str(uuid.uuid4()),
-                        "question_version_id": str(uuid.uuid4()),
-                        "kind": "single_choice",
-                        "prompt": f"Question {i}",
-                        "options": ["A", "B", "C", "D"],
-                        "correct": ["B"],
-                        "points": 1,
-                    }
-                    for i in range(self.items)
-                ]
-                doc = {
-                    "evaluation_id": str(uuid.uuid4()),
-                    "evaluation_title": f"Bench {label}",
-                    "version_no": 1,
-                    "pass_mark": 0.6,
-                    "items": items,
-                }
-                version = self.conn.execute(
-                    "SELECT scoreledger.import_evaluation_version(%s)", [Jsonb(doc)]
-                ).fetchone()[0]
-                self.versions.append((str(version), [i["question_version_id"] for i in items]))
+            self.versions = publish_content(self.conn, self.items, "Bench")

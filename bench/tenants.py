@@ -20,7 +20,7 @@ import uuid
 
 from psycopg.types.json import Jsonb
 
-from .harness import CHUNK, Bench
+from .harness import CHUNK, Bench, publish_content
 from .remediation import DOCUMENT_SQL, RemediationBench, document_parameters
 
 ITEM = 5  # not the item of the apply bench, so both parts can run in one database
@@ -48,29 +48,7 @@ def _other_tenant(bench: Bench) -> None:
         bench.conn.execute("SELECT scoreledger.create_tenant(%s, %s)", [f"other-{tenant[:8]}", tenant])
         bench.conn.execute("SET LOCAL ROLE scoreledger_app")
         bench.conn.execute("SELECT scoreledger.set_context(%s, %s)", [tenant, bench.actor])
-        versions = []
-        for label in ("main", "small"):
-            items = [
-                {
-                    "question_id": str(uuid.uuid4()),
-                    "question_version_id": str(uuid.uuid4()),
-                    "kind": "single_choice",
-                    "prompt": f"Question {i}",
-                    "options": ["A", "B", "C", "D"],
-                    "correct": ["B"],
-                    "points": 1,
-                }
-                for i in range(bench.items)
-            ]
-            doc = {
-                "evaluation_id": str(uuid.uuid4()),
-                "evaluation_title": f"Other {label}",
-                "version_no": 1,
-                "pass_mark": 0.6,
-                "items": items,
-            }
-            version = bench.conn.execute("SELECT scoreledger.import_evaluation_version(%s)", [Jsonb(doc)]).fetchone()[0]
-            versions.append((str(version), [i["question_version_id"] for i in items]))
+        versions = publish_content(bench.conn, bench.items, "Other")
     _record_generated(bench, tenant, versions, bench.scale)
 
 

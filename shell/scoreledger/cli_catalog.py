@@ -133,6 +133,17 @@ def assignment_list(c: Context):
 # -------------------------------------------------------------- evaluator
 
 
+def _schema_option(what: str):
+    """--schema FILE of evaluator register and queue create (both read by _schema)."""
+    return click.option(
+        "--schema",
+        "schema_file",
+        type=click.File("r"),
+        default=None,
+        help=what + ': a JSON object, e.g. {"tone": {"type": "choice", "choices": ["ok", "rude"]}}',
+    )
+
+
 @click.group("evaluator")
 def evaluator_group():
     """Evaluators: the automated producers of results (import results needs one)."""
@@ -140,13 +151,7 @@ def evaluator_group():
 
 @evaluator_group.command("register")
 @click.argument("name")
-@click.option(
-    "--schema",
-    "schema_file",
-    type=click.File("r"),
-    default=None,
-    help='output schema: a JSON object, e.g. {"tone": {"type": "choice", "choices": ["ok", "rude"]}}',
-)
+@_schema_option("output schema")
 @with_context
 def evaluator_register(c: Context, name, schema_file):
     """Register an evaluator (idempotent on NAME; another schema under the same name is refused)."""
@@ -178,13 +183,7 @@ def queue_group():
 
 @queue_group.command("create")
 @click.argument("name")
-@click.option(
-    "--schema",
-    "schema_file",
-    type=click.File("r"),
-    default=None,
-    help='form schema: a JSON object, e.g. {"tone": {"type": "choice", "choices": ["ok", "rude"]}}',
-)
+@_schema_option("form schema")
 @with_context
 def queue_create(c: Context, name, schema_file):
     """Create a review queue (idempotent on NAME; another schema under the same name is refused)."""
