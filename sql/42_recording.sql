@@ -350,6 +350,11 @@ BEGIN
       (tenant_id, submission_id, submission_no, question_version_id, selected, selected_mask)
     SELECT tenant, w.submission_id, w.submission_no, ra.question_version_id, ra.selected, ra.selected_mask
     FROM written w JOIN pg_temp.recording_answers ra ON ra.idx = w.idx
+    -- The numbers follow submission_id (above), not the documents' order:
+    -- sorted, every answer lands at the right edge of the answers' primary
+    -- key (the B-tree's fast path) instead of a random leaf; about 80 ms
+    -- of a 5,000-document call.
+    ORDER BY w.submission_no
   ), history_written AS (
     INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, correction_batch_id, score, max_score)
     SELECT tenant, w.submission_id, NULL, w.score, w.max_score FROM written w
