@@ -19,6 +19,9 @@ from .scores import bench_scores
 from .tenants import bench_tenants
 
 
+PARTS = ("ingest", "apply", "scores", "agreement", "import", "tenants", "attempts")
+
+
 def run(bench: Bench, parts: list[str]) -> list[dict]:
     print(f"scoreledger bench: {bench.scale} submissions x {bench.items} items, chunks of {CHUNK}", flush=True)
     bench.setup_content()
@@ -57,11 +60,17 @@ def main():
     parser.add_argument("--database", default="scoreledger_bench", help="scratch database (dropped and recreated)")
     parser.add_argument("--no-results", action="store_true", help="do not write bench/results/*.json (smoke runs)")
     args = parser.parse_args()
+    parts = args.only.split(",")
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown part {', '.join(unknown)}: the parts are {', '.join(PARTS)}")
+    if "apply" in parts and "ingest" not in parts:
+        parser.error("--only apply needs ingest too: its batches rescore the submissions the ingest records")
     scale = parse_scale(args.scale)
     with scratch_database(args.dsn, args.database, args.keep) as dsn:
         bench = Bench(dsn, scale, args.items)
         try:
-            rows = run(bench, args.only.split(","))
+            rows = run(bench, parts)
         finally:
             bench.conn.close()
     if not args.no_results:
