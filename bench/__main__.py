@@ -18,7 +18,6 @@ from .remediation import RemediationBench
 from .scores import bench_scores
 from .tenants import bench_tenants
 
-
 PARTS = ("ingest", "apply", "scores", "agreement", "import", "tenants", "attempts")
 
 
