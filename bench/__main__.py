@@ -19,7 +19,7 @@ from .scores import bench_scores
 from .stall import bench_stall
 from .tenants import bench_tenants
 
-PARTS = ("ingest", "apply", "scores", "agreement", "import", "tenants", "attempts")
+PARTS = ("ingest", "apply", "scores", "agreement", "import", "tenants", "attempts", "stall")
 
 
 def run(bench: Bench, parts: list[str]) -> list[dict]:
