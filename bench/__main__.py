@@ -16,9 +16,10 @@ from .harness import CHUNK, Bench, parse_scale, scratch_database, write_results
 from .import_file import bench_import
 from .remediation import RemediationBench
 from .scores import bench_scores
+from .stall import bench_stall
 from .tenants import bench_tenants
 
-PARTS = ("ingest", "apply", "scores", "agreement", "import", "tenants", "attempts")
+PARTS = ("ingest", "apply", "scores", "agreement", "import", "tenants", "attempts", "stall")
 
 
 def run(bench: Bench, parts: list[str]) -> list[dict]:
@@ -41,6 +42,8 @@ def run(bench: Bench, parts: list[str]) -> list[dict]:
         bench_tenants(bench, remediation)
     if "attempts" in parts:
         bench_attempts(bench)
+    if "stall" in parts:
+        bench_stall(bench, remediation)
     return bench.rows
 
 
@@ -52,8 +55,8 @@ def main():
     parser.add_argument(
         "--only",
         default="ingest,apply,scores,agreement",
-        help="comma-separated parts: ingest,apply,scores,agreement,import,tenants,attempts "
-        "(the last three: not by default)",
+        help="comma-separated parts: ingest,apply,scores,agreement,import,tenants,attempts,stall "
+        "(the last four: not by default)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     parser.add_argument("--database", default="scoreledger_bench", help="scratch database (dropped and recreated)")

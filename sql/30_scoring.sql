@@ -172,7 +172,9 @@ AS $$
 $$;
 
 -- The advisory lock that orders scoring of one evaluation version: recording
--- holds it shared, apply and revert exclusive. Advisory lock waiters queue
+-- holds it shared; apply and revert take it exclusively twice, for a moment
+-- before their bulk pass and from their catch-up to their commit
+-- (rescore_batch, sql/49_rescoring.sql). Advisory lock waiters queue
 -- fairly (a row lock lets new share lockers overtake a waiting writer, which
 -- starved applies under continuous recording). Callers take these in key
 -- order, so no two of them ever wait on each other in a cycle.
@@ -183,21 +185,48 @@ AS $$
   SELECT pg_catalog.hashtextextended('scoreledger.version:' || tenant_id::text || ':' || evaluation_version_id::text, 0)
 $$;
 
+-- The lock of one evaluation version's rescoring: apply and revert hold it
+-- exclusively for their whole call, so that one batch at a time rescores a
+-- version's submissions, while recording (which never takes it) goes on
+-- beside their bulk pass.
+CREATE OR REPLACE FUNCTION scoreledger_private.version_rescore_lock_key(tenant_id uuid, evaluation_version_id uuid)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT pg_catalog.hashtextextended('scoreledger.version_rescore:' || tenant_id::text || ':' || evaluation_version_id::text, 0)
+$$;
+
 -- ---------------------------------------------------------------------
--- No deadlock across calls (contract section 10; docs/security.md (section 6))
+-- No deadlock across calls (contract section 10; docs/security.md section 6, item 2)
 --
 -- Within one call every writer takes its locks in one global order: the
--- batch row, then the evaluation versions' advisory locks in key order,
--- then rows in key order (attempt counters, then submissions by id). Two
--- single-call transactions therefore never wait on each other in a cycle.
+-- batch row; the evaluation versions' rescoring locks (apply, revert), in
+-- key order; the versions' locks (shared for recording, exclusive for
+-- apply and revert), in key order; rows in key order (attempt counters,
+-- then submissions by id); the learners' locks last (sql/45_attempts.sql).
+-- One step of apply and revert writes rows before its versions' locks, and
+-- is safe: its bulk pass (sql/49_rescoring.sql), between the floor (the
+-- versions' locks taken and let go at once) and the catch-up (taken again,
+-- kept). It writes history rows, which nobody else can conflict with, and
+-- the submissions numbered up to the floor, whose recordings had all ended
+-- before the floor: it waits on nobody. Nobody holding a version's lock
+-- waits for those rows: a recording that took it before the floor ended
+-- before the bulk pass began; one that took it after inserts only the ids
+-- it finds absent in a snapshot taken after its lock, which sees every
+-- submission up to the floor (insert_submissions, sql/42_recording.sql);
+-- the other writers of those rows (apply, revert) wait for the rescoring
+-- locks first, holding no version's lock. So an apply waiting for its
+-- versions' locks waits only on recordings that do not wait on it, and two
+-- single-call transactions never wait on each other in a cycle.
 -- A cycle needs a transaction that holds locks from an earlier call and
 -- waits in a later one. So a later call never waits: it takes the advisory
 -- locks with the try variants and the batch row NOWAIT, and any other lock
 -- under a short lock_timeout; a miss is SL409 at once (nothing written by
 -- the call; the transaction's earlier work is the caller's to commit or
--- roll back). A first call may wait: whoever it waits on can only be
--- waiting on a lock of yet another call, never on it, as long as every
--- later call gives up instead of waiting.
+-- roll back); its versions' locks it keeps from the floor on. A first call
+-- may wait: whoever it waits on can only be waiting on a lock of yet
+-- another call, never on it, as long as every later call gives up instead
+-- of waiting.
 -- ---------------------------------------------------------------------
 
 -- Whether this transaction already holds locks another transaction could
@@ -236,11 +265,10 @@ BEGIN
 END
 $$;
 
--- The advisory locks of evaluation versions, in key order (exclusive for
--- apply and revert, shared for recording). A later call (`late`) tries
--- them all and refuses with SL409 if one is taken.
-CREATE OR REPLACE FUNCTION scoreledger_private.lock_versions(tenant uuid, version_ids uuid[], exclusive boolean,
-                                                             late boolean, fn text)
+-- Advisory locks in key order. A later call (`late`) tries them all and
+-- refuses with SL409 (naming `what`) if one is taken.
+CREATE OR REPLACE FUNCTION scoreledger_private.lock_keys(keys bigint[], exclusive boolean, late boolean, fn text,
+                                                         what text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -250,16 +278,84 @@ BEGIN
   IF NOT late THEN
     PERFORM CASE WHEN exclusive THEN pg_catalog.pg_advisory_xact_lock(k.key)
                  ELSE pg_catalog.pg_advisory_xact_lock_shared(k.key) END
-    FROM (SELECT DISTINCT scoreledger_private.version_lock_key(tenant, v) AS key
-          FROM unnest(version_ids) v ORDER BY 1) k;
+    FROM (SELECT DISTINCT x AS key FROM unnest(keys) x ORDER BY 1) k;
     RETURN;
   END IF;
   SELECT bool_or(NOT CASE WHEN exclusive THEN pg_catalog.pg_try_advisory_xact_lock(k.key)
                           ELSE pg_catalog.pg_try_advisory_xact_lock_shared(k.key) END) INTO missed
-  FROM (SELECT DISTINCT scoreledger_private.version_lock_key(tenant, v) AS key
-        FROM unnest(version_ids) v ORDER BY 1) k;
+  FROM (SELECT DISTINCT x AS key FROM unnest(keys) x ORDER BY 1) k;
   IF missed THEN
-    PERFORM scoreledger_private.refuse_lock_wait(fn, 'the lock of an evaluation version this call scores');
+    PERFORM scoreledger_private.refuse_lock_wait(fn, what);
   END IF;
+END
+$$;
+
+-- The advisory locks of evaluation versions, in key order (shared for
+-- recording, exclusive for apply and revert).
+CREATE OR REPLACE FUNCTION scoreledger_private.lock_versions(tenant uuid, version_ids uuid[], exclusive boolean,
+                                                             late boolean, fn text)
+RETURNS void
+LANGUAGE sql VOLATILE
+AS $$
+  SELECT scoreledger_private.lock_keys(
+    ARRAY(SELECT scoreledger_private.version_lock_key(tenant, v) FROM unnest(version_ids) v), exclusive, late, fn,
+    'the lock of an evaluation version this call scores')
+$$;
+
+-- The rescoring locks of evaluation versions, exclusive, in key order.
+CREATE OR REPLACE FUNCTION scoreledger_private.lock_version_rescoring(tenant uuid, version_ids uuid[], late boolean,
+                                                                      fn text)
+RETURNS void
+LANGUAGE sql VOLATILE
+AS $$
+  SELECT scoreledger_private.lock_keys(
+    ARRAY(SELECT scoreledger_private.version_rescore_lock_key(tenant, v) FROM unnest(version_ids) v), true, late, fn,
+    'the lock of an evaluation version another batch is rescoring')
+$$;
+
+-- The last submission number issued so far, by any session: the identity
+-- of submissions.submission_no is not cached per session (CACHE 1, pgTAP
+-- 21), so numbers are issued in time order and a submission numbered above
+-- this value was inserted after this call.
+CREATE OR REPLACE FUNCTION scoreledger_private.last_submission_no()
+RETURNS bigint
+LANGUAGE sql VOLATILE
+AS $$
+  SELECT coalesce(pg_catalog.pg_sequence_last_value(
+           pg_catalog.pg_get_serial_sequence('scoreledger_private.submissions', 'submission_no')::regclass), 0)
+$$;
+
+-- The rescoring floor of evaluation versions (rescore_batch,
+-- sql/49_rescoring.sql): takes their locks exclusively, which waits for
+-- every recording of them in flight, reads last_submission_no() and lets
+-- the locks go at once. Every submission of these versions numbered up to
+-- the floor is then committed (or rolled back) and visible to the next
+-- statement; every one numbered above it was recorded later. Advisory
+-- transaction locks cannot be unlocked: taken in a subtransaction, they go
+-- when it rolls back, here by an SL409 that never leaves the block (nothing
+-- else in it raises one; were one caught before the floor was read, the
+-- call fails). A later call may not wait later either: it keeps the locks
+-- (tried) until it commits, so nothing is recorded on them in between.
+CREATE OR REPLACE FUNCTION scoreledger_private.recorded_floor(tenant uuid, version_ids uuid[], late boolean, fn text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  floor_no bigint;
+BEGIN
+  IF late THEN
+    PERFORM scoreledger_private.lock_versions(tenant, version_ids, true, true, fn);
+    RETURN scoreledger_private.last_submission_no();
+  END IF;
+  BEGIN
+    PERFORM scoreledger_private.lock_versions(tenant, version_ids, true, false, fn);
+    floor_no := scoreledger_private.last_submission_no();
+    PERFORM scoreledger_private.fail('SL409', 'the version locks of a rescoring floor are released');
+  EXCEPTION WHEN SQLSTATE 'SL409' THEN
+    IF floor_no IS NULL THEN
+      PERFORM scoreledger_private.fail('SL409', format('%s: the evaluation versions could not be locked', fn));
+    END IF;
+  END;
+  RETURN floor_no;
 END
 $$;

@@ -320,9 +320,14 @@ $$;
 
 -- Step 6: one statement writes the submissions, their raw answers and
 -- their first history rows: the tables' statement triggers then check them
--- together (score = latest history row, answers complete). ON CONFLICT: a
--- concurrent caller may have recorded the same id since the snapshot of
--- step 1; its row wins and this one is compared in step 7.
+-- together (score = latest history row, answers complete). A concurrent
+-- caller may have recorded the same id since the snapshot of step 1; its
+-- row wins and this one is compared in step 7. Committed before this
+-- statement (whose snapshot follows the version locks), it is skipped
+-- here, never probed by ON CONFLICT: an apply's bulk pass may be
+-- rescoring it, and waiting for that apply while holding the version lock
+-- it waits for would deadlock (docs/security.md section 6 item 2).
+-- Still in flight, it is the ON CONFLICT's to wait for.
 CREATE OR REPLACE FUNCTION scoreledger_private.insert_submissions(tenant uuid)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -337,6 +342,11 @@ BEGIN
     FROM pg_temp.recording_submissions r
     LEFT JOIN pg_temp.recording_attempts ra ON ra.idx = r.idx
     WHERE r.fresh
+      -- One primary-key probe per document (OFFSET 0 keeps it a subplan):
+      -- as an anti-join, the generic plan hashed every submission of the
+      -- tenant, 48 ms of a call at 100k and growing with the tenant.
+      AND NOT EXISTS (SELECT 1 FROM scoreledger_private.submissions s
+                      WHERE s.tenant_id = tenant AND s.submission_id = r.submission_id OFFSET 0)
     -- In key order: two recorders of the same attempts (derived ids) insert
     -- the same keys, and in different orders would deadlock on the index.
     ORDER BY r.submission_id
@@ -552,10 +562,12 @@ BEGIN
     PERFORM scoreledger_private.raise_first_submission_problem(path_prefix);
   END IF;
 
-  -- Shared lock on each evaluation version, in key order: an apply holds it
-  -- exclusively, so a submission is scored either before an apply starts or
-  -- after it commits, never against a half-applied batch. Bounded: each is
-  -- a slot of the server's shared lock table.
+  -- Shared lock on each evaluation version, in key order: an apply takes it
+  -- exclusively before its bulk pass (for a moment) and from its catch-up
+  -- to its commit (rescore_batch, sql/49_rescoring.sql), so a submission is
+  -- scored under the corrections in force without the batch and rescored by
+  -- the catch-up, or after the apply commits; never against a half-applied
+  -- batch. Bounded: each is a slot of the server's shared lock table.
   SELECT array_agg(DISTINCT r.version_id) INTO versions FROM pg_temp.recording_submissions r;
   IF cardinality(versions) > scoreledger_private.input_limit('versions_per_call') THEN
     PERFORM scoreledger_private.fail('SL422', format('%s: at most %s distinct evaluation versions per call, not %s',

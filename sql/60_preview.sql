@@ -13,7 +13,7 @@ AS $$
   SELECT c.submission_id, c.user_id, c.assignment_id, c.old_score, c.new_score, c.old_max_score, c.new_max_score,
          scoreledger_private.is_passing(c.old_score, c.old_max_score, v.pass_mark),
          scoreledger_private.is_passing(c.new_score, c.new_max_score, v.pass_mark)
-  FROM scoreledger_private.batch_changes(batch_id, reverting, question_version_ids) c
+  FROM scoreledger_private.batch_changes(batch_id, reverting, question_version_ids, 0, NULL) c
   JOIN scoreledger_private.evaluation_versions v
     ON v.tenant_id = scoreledger.current_tenant() AND v.evaluation_version_id = c.evaluation_version_id
 $$;

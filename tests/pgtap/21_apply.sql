@@ -13,7 +13,7 @@
 --      (points × max(0, |S∩key| − |S∖key|) / |key|)
 -- Scores are written 'score/max_score'.
 BEGIN;
-SELECT plan(79);
+SELECT plan(80);
 
 -- ---------------------------------------------------------------------
 -- Local helpers
@@ -274,6 +274,14 @@ SELECT ok((SELECT bool_and('max_parallel_workers_per_gather=0' = ANY (p.proconfi
            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
            WHERE n.nspname = 'scoreledger_private' AND p.proname = 'rescore_batch'),
           'rescore_batch runs without parallel workers');
+
+-- Submission numbers are issued in time order across sessions (no cache
+-- per session): rescore_batch's floor (sql/30_scoring.sql, recorded_floor)
+-- tells the submissions recorded before it from those recorded after it by
+-- number alone.
+SELECT is((SELECT s.seqcache FROM pg_sequence s
+           WHERE s.seqrelid = pg_get_serial_sequence('scoreledger_private.submissions', 'submission_no')::regclass),
+          1::bigint, 'submission numbers are not cached per session (CACHE 1)');
 
 SELECT * FROM finish();
 ROLLBACK;
