@@ -67,7 +67,7 @@ def export_revision(revision: str, into: Path) -> Path:
 def one_round(trees: dict[str, Path], dsn: str, scale: int) -> dict[str, list[float]]:
     sides = {}
     for label, tree in trees.items():
-        name = f"scoreledger_ab_{label}"
+        name = f"scoreledger_ab_{label}_{os.getpid()}"  # two runs at once do not clash
         subprocess.run(
             [sys.executable, "-c", STAGE, str(CHECKOUT), dsn, name, str(scale)],
             env=dict(os.environ, PYTHONPATH=str(tree / "shell")),
@@ -94,7 +94,7 @@ def one_round(trees: dict[str, Path], dsn: str, scale: int) -> dict[str, list[fl
     for label, (conn, *_rest) in sides.items():
         conn.close()
         with psycopg.connect(make_conninfo(dsn, dbname="postgres"), autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE scoreledger_ab_{label} WITH (FORCE)")
+            admin.execute(f"DROP DATABASE scoreledger_ab_{label}_{os.getpid()} WITH (FORCE)")
     return {label: side[5] for label, side in sides.items()}
 
 
