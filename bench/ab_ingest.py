@@ -28,10 +28,9 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 from scoreledger import db
 
-from .harness import parse_scale
+from .harness import backend_cpu, parse_scale
 
 CHECKOUT = Path(__file__).resolve().parents[1]
-TICK = os.sysconf("SC_CLK_TCK")
 
 # Run in a child per side, so that `scoreledger` (its migrator and sql/) is
 # that side's: the staged documents come from this checkout's bench.
@@ -47,11 +46,6 @@ with scratch_database(sys.argv[2], sys.argv[3], True) as dsn:
     bench.conn.execute("CREATE TABLE ab_context AS SELECT %s::uuid AS tenant, %s::uuid AS actor",
                        [bench.tenant, bench.actor])
 """
-
-
-def backend_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def export_revision(revision: str, into: Path) -> Path:

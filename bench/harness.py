@@ -22,6 +22,18 @@ from psycopg.types.json import Jsonb
 from scoreledger import db
 
 CHUNK = 5000
+
+
+def backend_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) of server process PID, when the server runs on this machine (else None):
+    on a shared machine, a call's own work whatever share of the CPUs others leave it."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 RESULTS = Path(__file__).parent / "results"
 
 

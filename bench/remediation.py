@@ -99,6 +99,21 @@ class RemediationBench:
         self.conn.execute("DROP TABLE bare_answers, bare_submissions")
         self.conn.execute("VACUUM ANALYZE scoreledger_private.submissions, scoreledger_private.answers")
 
+    def ensure_ingested(self):
+        """Records the staged documents unless the tenant holds submissions already (the ingest part ran)."""
+        with self.conn.transaction():
+            self.conn.execute("SET LOCAL ROLE scoreledger_app")
+            self.conn.execute("SELECT scoreledger.set_context(%s, %s)", [self.tenant, self.bench.actor])
+            held = self.conn.execute("SELECT count(*) FROM scoreledger.submissions").fetchone()[0]
+        if held == 0:
+            for chunk in self.chunks:
+                self.timed(
+                    "SELECT scoreledger.record_submissions(docs) FROM bench_chunks WHERE chunk = %s",
+                    [chunk],
+                    as_app=True,
+                )
+        self.conn.execute("VACUUM ANALYZE")
+
     # ------------------------------------------------------------ apply / revert
 
     def create_batch(self, version: str, question: str) -> str:

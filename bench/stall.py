@@ -30,12 +30,11 @@ import statistics
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from .harness import Bench
+from .harness import Bench, backend_cpu
 from .remediation import RemediationBench
 
 ITEM = 7  # not the item of the apply (3) or tenants (5) part: the parts can share one database
@@ -125,42 +124,11 @@ def _latencies(bench: Bench, operation: str, seconds: list[float]) -> None:
     )
 
 
-def _batch(bench: Bench, version: str, question: str) -> str:
-    _, row = bench.timed(
-        "SELECT scoreledger.create_correction_batch(%s, %s)",
-        [
-            "bench: stall",
-            Jsonb(
-                [
-                    {
-                        "type": "replace_key",
-                        "evaluation_version_id": version,
-                        "question_version_id": question,
-                        "correct": ["C"],
-                    }
-                ]
-            ),
-        ],
-        as_app=True,
-    )
-    return str(row[0])
-
-
-def _backend_cpu(bench: Bench) -> float | None:
-    """CPU seconds (user + system) of the bench connection's server process, when the server runs on this
-    machine: the apply's own work, whatever share of the CPUs the recorders leave it."""
-    try:
-        fields = Path(f"/proc/{bench.conn.info.backend_pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _call(bench: Bench, sql: str, batch: str):
     """(start, end, seconds, backend CPU seconds or None) of one call, and its result row."""
-    cpu, start = _backend_cpu(bench), time.perf_counter()
+    cpu, start = backend_cpu(bench.conn.info.backend_pid), time.perf_counter()
     seconds, row = bench.timed(sql, [batch], as_app=True)
-    end, cpu_after = time.perf_counter(), _backend_cpu(bench)
+    end, cpu_after = time.perf_counter(), backend_cpu(bench.conn.info.backend_pid)
     return (start, end, seconds, None if cpu is None else cpu_after - cpu), row
 
 
@@ -175,19 +143,10 @@ def bench_stall(bench: Bench, remediation: RemediationBench) -> None:
     recorders_n = int(os.environ.get("BENCH_STALL_RECORDERS", "4"))
     pause = float(os.environ.get("BENCH_STALL_PAUSE_MS", "10")) / 1000
     (main_v, main_q), _ = bench.versions
-    with bench.conn.transaction():
-        bench.conn.execute("SET LOCAL ROLE scoreledger_app")
-        bench.conn.execute("SELECT scoreledger.set_context(%s, %s)", [bench.tenant, bench.actor])
-        held = bench.conn.execute("SELECT count(*) FROM scoreledger.submissions").fetchone()[0]
-    if held == 0:
-        for chunk in remediation.chunks:
-            bench.timed(
-                "SELECT scoreledger.record_submissions(docs) FROM bench_chunks WHERE chunk = %s", [chunk], as_app=True
-            )
-    bench.conn.execute("VACUUM ANALYZE")
+    remediation.ensure_ingested()
 
     # Alone: the apply and revert with no recorder.
-    applied_alone, reverted_alone, _ = _apply_and_revert(bench, _batch(bench, main_v, main_q[ITEM]))
+    applied_alone, reverted_alone, _ = _apply_and_revert(bench, remediation.create_batch(main_v, main_q[ITEM]))
     bench.conn.execute("VACUUM ANALYZE")
 
     recorders = Recorders(bench, main_v, main_q, recorders_n, pause)
@@ -196,7 +155,7 @@ def bench_stall(bench: Bench, remediation: RemediationBench) -> None:
         quiet_start = time.perf_counter()
         time.sleep(max(3.0, applied_alone[2]))
         quiet = recorders.between(quiet_start, time.perf_counter())
-        applied, reverted, rescored = _apply_and_revert(bench, _batch(bench, main_v, main_q[ITEM]))
+        applied, reverted, rescored = _apply_and_revert(bench, remediation.create_batch(main_v, main_q[ITEM]))
         time.sleep(0.5)
     finally:
         recorders.stop()

@@ -101,16 +101,7 @@ def _apply_and_revert(bench: Bench) -> tuple[float, float, int, list[str]]:
 
 
 def bench_tenants(bench: Bench, remediation: RemediationBench, others: int = 9) -> None:
-    with bench.conn.transaction():
-        bench.conn.execute("SET LOCAL ROLE scoreledger_app")
-        bench.conn.execute("SELECT scoreledger.set_context(%s, %s)", [bench.tenant, bench.actor])
-        held = bench.conn.execute("SELECT count(*) FROM scoreledger.submissions").fetchone()[0]
-    if held == 0:
-        for chunk in remediation.chunks:
-            bench.timed(
-                "SELECT scoreledger.record_submissions(docs) FROM bench_chunks WHERE chunk = %s", [chunk], as_app=True
-            )
-    bench.conn.execute("VACUUM ANALYZE")
+    remediation.ensure_ingested()
     apply_alone, revert_alone, rescored, scans_alone = _apply_and_revert(bench)
     for _ in range(others):
         _other_tenant(bench)

@@ -55,16 +55,21 @@ def acting_on(conn: psycopg.Connection, tenant: str, actor: str | None) -> Itera
         yield conn
 
 
-def waiting_on_lock(dsn: str, application_names: list[str]) -> list[str]:
-    """The given backends that are currently waiting for a heavyweight lock."""
+def lock_waits(dsn: str, application_names: list[str]) -> dict[str, str]:
+    """The lock each given backend waits for now (advisory, transactionid, ...), by application name."""
     with db.connect(dsn, autocommit=True) as conn:
         rows = conn.execute(
-            """SELECT application_name FROM pg_stat_activity
+            """SELECT application_name, wait_event FROM pg_stat_activity
                WHERE application_name = ANY(%s) AND wait_event_type = 'Lock' AND state = 'active'
                  AND datname = current_database()""",
             [application_names],
         ).fetchall()
-    return sorted(r["application_name"] for r in rows)
+    return {r["application_name"]: r["wait_event"] for r in rows}
+
+
+def waiting_on_lock(dsn: str, application_names: list[str]) -> list[str]:
+    """The given backends that are currently waiting for a heavyweight lock."""
+    return sorted(lock_waits(dsn, application_names))
 
 
 def invariant_breaches(dsn: str) -> list[dict]:

@@ -32,6 +32,7 @@ from helpers import (
     begin_acting,
     connect,
     invariant_breaches,
+    lock_waits,
     submission_doc,
     waiting_on_lock,
 )
@@ -68,23 +69,11 @@ def hold_rows(dsn: str, table: str, where: str, params: list):
     return holder
 
 
-def wait_events(dsn: str, names: list[str]) -> dict[str, str]:
-    """The lock each named backend waits on now (advisory, transactionid, ...)."""
-    with db.connect(dsn, autocommit=True) as conn:
-        rows = conn.execute(
-            """SELECT application_name, wait_event FROM pg_stat_activity
-               WHERE application_name = ANY(%s) AND wait_event_type = 'Lock' AND state = 'active'
-                 AND datname = current_database()""",
-            [names],
-        ).fetchall()
-    return {r["application_name"]: r["wait_event"] for r in rows}
-
-
 def wait_for_events(dsn: str, expected: dict[str, str]) -> None:
     deadline = time.monotonic() + WAIT_TIMEOUT
     seen: dict[str, str] = {}
     while time.monotonic() < deadline:
-        seen = wait_events(dsn, list(expected))
+        seen = lock_waits(dsn, list(expected))
         if seen == expected:
             return
         time.sleep(0.02)
