@@ -131,8 +131,8 @@ $$;
 -- 64 locks per connection, and a bulk recording or an apply decides for
 -- thousands of learners. Hierarchical locking: a call deciding for at most
 -- learner_lock_limit() learners takes their buckets shared, then each
--- learner's key exclusively; a call deciding for more takes their buckets
--- exclusively (at most 64 locks). Buckets first, in bucket order, then
+-- learner's key exclusively; a call deciding for more takes every bucket
+-- of the tenant exclusively (64 locks), which locks every learner of it. Buckets first, in bucket order, then
 -- keys, in key order: every call acquires in one global order, so no two
 -- first calls wait on each other in a cycle. A later call (`late`: its
 -- transaction held locks before it) tries them and refuses with SL409
@@ -153,14 +153,23 @@ DECLARE
   one_by_one boolean;
   missed boolean := false;
 BEGIN
-  SELECT array_agg(DISTINCT scoreledger_private.learner_lock_key(tenant, p.a, p.u))
-    INTO learner_keys
-  FROM unnest(assignment_ids, user_ids) p(a, u) WHERE p.a IS NOT NULL AND p.u IS NOT NULL;
-  IF learner_keys IS NULL THEN
-    RETURN;
+  IF cardinality(assignment_ids) > scoreledger_private.learner_lock_limit()
+     AND (SELECT count(*) FROM (SELECT DISTINCT p.a, p.u FROM unnest(assignment_ids, user_ids) p(a, u)
+                                WHERE p.a IS NOT NULL AND p.u IS NOT NULL) p) > scoreledger_private.learner_lock_limit() THEN
+    -- Too many learners to lock one by one: every bucket of the tenant,
+    -- with no key computed per learner (a bulk call hits all 64 anyway).
+    one_by_one := false;
+    buckets := ARRAY(SELECT generate_series(0, 63));
+  ELSE
+    SELECT array_agg(DISTINCT scoreledger_private.learner_lock_key(tenant, p.a, p.u))
+      INTO learner_keys
+    FROM unnest(assignment_ids, user_ids) p(a, u) WHERE p.a IS NOT NULL AND p.u IS NOT NULL;
+    IF learner_keys IS NULL THEN
+      RETURN;
+    END IF;
+    one_by_one := cardinality(learner_keys) <= scoreledger_private.learner_lock_limit();
+    SELECT array_agg(DISTINCT (k & 63)::integer ORDER BY (k & 63)::integer) INTO buckets FROM unnest(learner_keys) k;
   END IF;
-  one_by_one := cardinality(learner_keys) <= scoreledger_private.learner_lock_limit();
-  SELECT array_agg(DISTINCT (k & 63)::integer ORDER BY (k & 63)::integer) INTO buckets FROM unnest(learner_keys) k;
   IF NOT late THEN
     IF one_by_one THEN
       PERFORM pg_catalog.pg_advisory_xact_lock_shared(b.key[1], b.key[2])
@@ -219,75 +228,95 @@ $$;
 -- outcome under its attempt policy (null without submissions), failed
 -- submissions recorded after the latest resolved intervention closed (all
 -- if none; a withdrawn one does not reset the count), submissions that
--- name no start, and the latest submitted_at. Scores come from the table,
--- or for the submissions keyed in `overrides` ({submission_id: [score,
--- max_score]}: a preview's new scores) from there. One statement over the
--- pairs' submissions: the rule's bulk path and the gate's single probe
--- alike.
+-- name no start, the latest submitted_at, and the open intervention (id
+-- and origin). Scores come from the table, or for the submissions keyed
+-- in `overrides` ({submission_id: [score, max_score]}: a preview's new
+-- scores) from there. One statement over the pairs' submissions: the
+-- rule's bulk path and the gate's single probe alike.
 -- Plans: the pairs' sizes are unknown to the planner (an array argument),
 -- so every lookup per pair is a lateral probe kept apart (OFFSET 0) on
--- the full (tenant, assignment, user) key, and the overrides are a keyed
--- lookup, never a join: a nested loop over two large sets, each guessed
--- at one row, is quadratic.
+-- the full (tenant, assignment, user) key, and the overrides and the pass
+-- marks are keyed lookups, never joins: a nested loop over two large
+-- sets, each guessed at one row, is quadratic. The outcome is the least
+-- rank's pass/fail, carried as the rank's last element through min(), so
+-- the counts and the outcome are one aggregate per learner.
 CREATE OR REPLACE FUNCTION scoreledger_private.learner_outcomes(
   pair_assignments uuid[], pair_users uuid[], overrides jsonb DEFAULT NULL)
 RETURNS TABLE (assignment_id uuid, user_id uuid, submissions integer, outcome_passed boolean,
-               failed_since_resolution integer, unstarted_submissions integer, last_submitted_at timestamptz)
+               failed_since_resolution integer, unstarted_submissions integer, last_submitted_at timestamptz,
+               open_intervention_id uuid, open_intervention_origin text)
 LANGUAGE sql STABLE
 AS $$
   WITH ctx AS MATERIALIZED (
     SELECT scoreledger.current_tenant() AS tenant
   ), pairs AS MATERIALIZED (
     SELECT DISTINCT p.a AS assignment_id, p.u AS user_id FROM unnest(pair_assignments, pair_users) p(a, u)
-  ), learners AS MATERIALIZED (
-    -- Per pair, once: the policy and the latest resolution. The tenant is
-    -- read once (ctx) and probed with as a value: the inlined
+  ), marks AS MATERIALIZED (
+    -- {evaluation_version_id: pass_mark} of every version of the pairs'
+    -- assignments' evaluations: a submission's version is one of them
+    -- (its foreign key to the assignment carries the evaluation).
+    SELECT jsonb_object_agg(v.evaluation_version_id, v.pass_mark) AS m
+    FROM ctx t
+    JOIN scoreledger_private.assignments a
+      ON a.tenant_id = t.tenant AND a.assignment_id = ANY (pair_assignments)
+    JOIN scoreledger_private.evaluation_versions v ON v.tenant_id = t.tenant AND v.evaluation_id = a.evaluation_id
+  ), learners AS (
+    -- Per pair, once: the policy, the latest resolution and the open
+    -- intervention, from one probe of the learner's interventions. The
+    -- tenant is read once (ctx) and probed with as a value: the inlined
     -- current_tenant() in an index condition is evaluated again at every
     -- rescan of every probe.
-    SELECT t.tenant, p.assignment_id, p.user_id, a.attempt_policy,
-           (SELECT max(i.closed_at) FROM scoreledger_private.interventions i
-            WHERE i.tenant_id = t.tenant AND i.assignment_id = p.assignment_id AND i.user_id = p.user_id
-              AND i.status = 'resolved') AS resolved_at
+    SELECT t.tenant, p.assignment_id, p.user_id, a.attempt_policy, i.resolved_at, i.open_id, i.open_origin
     FROM ctx t
     CROSS JOIN pairs p
     JOIN scoreledger_private.assignments a ON a.tenant_id = t.tenant AND a.assignment_id = p.assignment_id
-  ), judged AS MATERIALIZED (
-    SELECT l.assignment_id, l.user_id, s.submitted_at, s.attempt_id, s.recorded_at, l.resolved_at,
-           scoreledger_private.is_passing(sc.score, sc.max_score, s.pass_mark) AS passed,
-           scoreledger_private.attempt_rank(l.attempt_policy, sc.score, sc.max_score, s.submitted_at, s.attempt_no) AS rank
-    FROM learners l
     CROSS JOIN LATERAL (
-      SELECT x.submission_id, x.submitted_at, x.attempt_no, x.attempt_id, x.recorded_at, x.score, x.max_score,
-             (SELECT v.pass_mark FROM scoreledger_private.evaluation_versions v
-              WHERE v.tenant_id = x.tenant_id AND v.evaluation_version_id = x.evaluation_version_id) AS pass_mark
-      FROM scoreledger_private.submissions x
-      WHERE x.tenant_id = l.tenant AND x.assignment_id = l.assignment_id AND x.user_id = l.user_id
-      OFFSET 0) s
-    CROSS JOIN LATERAL (
-      -- One lookup in the overrides per submission, kept apart (OFFSET 0):
-      -- flattened, the lookup is copied into every use of score and
-      -- max_score in is_passing and attempt_rank (2.5x the time of a
-      -- 20k preview's rule).
-      SELECT coalesce((o.o ->> 0)::numeric, s.score) AS score,
-             CASE WHEN o.o IS NOT NULL THEN (o.o ->> 1)::numeric ELSE s.max_score END AS max_score
-      FROM (SELECT overrides -> s.submission_id::text AS o) o
-      OFFSET 0) sc
-  ), outcomes AS (
-    SELECT DISTINCT ON (j.assignment_id, j.user_id) j.assignment_id, j.user_id, j.passed
-    FROM judged j
-    ORDER BY j.assignment_id, j.user_id, j.rank
-  ), counts AS (
-    SELECT j.assignment_id, j.user_id, count(*)::integer AS submissions,
-           (count(*) FILTER (WHERE NOT j.passed AND (j.resolved_at IS NULL OR j.recorded_at > j.resolved_at)))::integer AS failed,
-           (count(*) FILTER (WHERE j.attempt_id IS NULL))::integer AS unstarted,
-           max(j.submitted_at) AS last_submitted_at
-    FROM judged j GROUP BY j.assignment_id, j.user_id
+      SELECT max(x.closed_at) FILTER (WHERE x.status = 'resolved') AS resolved_at,
+             (array_agg(x.intervention_id) FILTER (WHERE x.status = 'open'))[1] AS open_id,
+             (array_agg(x.origin) FILTER (WHERE x.status = 'open'))[1] AS open_origin
+      FROM scoreledger_private.interventions x
+      WHERE x.tenant_id = t.tenant AND x.assignment_id = p.assignment_id AND x.user_id = p.user_id
+      OFFSET 0) i
   )
-  SELECT p.assignment_id, p.user_id, coalesce(c.submissions, 0), o.passed, coalesce(c.failed, 0),
-         coalesce(c.unstarted, 0), c.last_submitted_at
-  FROM pairs p
-  LEFT JOIN counts c ON c.assignment_id = p.assignment_id AND c.user_id = p.user_id
-  LEFT JOIN outcomes o ON o.assignment_id = p.assignment_id AND o.user_id = p.user_id
+  SELECT l.assignment_id, l.user_id, c.submissions,
+         CASE c.best[cardinality(c.best)] WHEN 1 THEN true WHEN 0 THEN false END,
+         c.failed, c.unstarted, c.last_submitted_at, l.open_id, l.open_origin
+  FROM learners l
+  CROSS JOIN marks
+  CROSS JOIN LATERAL (
+    -- Aggregated per learner (one row, zeros without submissions): grouped
+    -- over all the pairs instead, the planner, guessing ten pairs, sorted
+    -- every submission and spilled at the default work_mem.
+    SELECT count(*)::integer AS submissions,
+           (count(*) FILTER (WHERE NOT j.passed AND (l.resolved_at IS NULL OR j.recorded_at > l.resolved_at)))::integer
+             AS failed,
+           (count(*) FILTER (WHERE j.attempt_id IS NULL))::integer AS unstarted,
+           max(j.submitted_at) AS last_submitted_at,
+           -- attempt_no ends every rank and is unique per learner and
+           -- evaluation, so the appended pass/fail (1/0, null unknown)
+           -- never decides the order.
+           min(j.rank || CASE j.passed WHEN true THEN 1 WHEN false THEN 0 END::numeric) AS best
+    FROM (
+      SELECT s.submitted_at, s.attempt_id, s.recorded_at,
+             scoreledger_private.is_passing(sc.score, sc.max_score, s.pass_mark) AS passed,
+             scoreledger_private.attempt_rank(l.attempt_policy, sc.score, sc.max_score, s.submitted_at, s.attempt_no) AS rank
+      FROM (
+        SELECT x.submission_id, x.submitted_at, x.attempt_no, x.attempt_id, x.recorded_at, x.score, x.max_score,
+               (marks.m ->> x.evaluation_version_id::text)::numeric AS pass_mark
+        FROM scoreledger_private.submissions x
+        WHERE x.tenant_id = l.tenant AND x.assignment_id = l.assignment_id AND x.user_id = l.user_id
+        OFFSET 0) s
+      CROSS JOIN LATERAL (
+        -- One lookup in the overrides per submission, kept apart (OFFSET 0):
+        -- flattened, the lookup is copied into every use of score and
+        -- max_score in is_passing and attempt_rank (2.5x the time of a
+        -- 20k preview's rule).
+        SELECT coalesce((o.o ->> 0)::numeric, s.score) AS score,
+               CASE WHEN o.o IS NOT NULL THEN (o.o ->> 1)::numeric ELSE s.max_score END AS max_score
+        FROM (SELECT overrides -> s.submission_id::text AS o) o
+        OFFSET 0) sc
+    ) j
+  ) c
 $$;
 
 -- ---------------------------------------------------------------------
@@ -297,8 +326,9 @@ $$;
 -- The decision for one learner on one assignment, under the current
 -- scores: {"allowed", "attempt_no" (the next), "attempts_used",
 -- "reasons": [every reason that applies]}. One indexed probe per rule:
--- the learner's starts, their submissions for the assignment (outcome,
--- cooldown, unstarted attempts), their open intervention.
+-- the learner's starts, and (learner_outcomes) their submissions for the
+-- assignment (outcome, cooldown, unstarted attempts) and their
+-- interventions (the open one).
 CREATE OR REPLACE FUNCTION scoreledger_private.attempt_decision(assignment_id uuid, user_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
@@ -327,9 +357,7 @@ BEGIN
   FROM scoreledger_private.attempt_starts st
   WHERE st.tenant_id = tenant AND st.assignment_id = a.assignment_id AND st.user_id = attempt_decision.user_id;
   SELECT * INTO learner FROM scoreledger_private.learner_outcomes(ARRAY[a.assignment_id], ARRAY[attempt_decision.user_id]);
-  SELECT i.intervention_id INTO open_id FROM scoreledger_private.interventions i
-  WHERE i.tenant_id = tenant AND i.assignment_id = a.assignment_id AND i.user_id = attempt_decision.user_id
-    AND i.status = 'open';
+  open_id := learner.open_intervention_id;
 
   used := starts + learner.unstarted_submissions;
   IF a.max_attempts IS NOT NULL AND used >= a.max_attempts THEN

@@ -233,15 +233,14 @@ AS $$
   ), pairs AS MATERIALIZED (
     SELECT DISTINCT p.a, p.u FROM unnest(pair_assignments, pair_users) p(a, u) WHERE p.a IS NOT NULL AND p.u IS NOT NULL
   ), relevant AS MATERIALIZED (
-    SELECT array_agg(p.a) AS aa, array_agg(p.u) AS uu FROM pairs p
+    SELECT array_agg(p.a) AS aa, array_agg(p.u) AS uu FROM ctx CROSS JOIN pairs p
     WHERE EXISTS (SELECT 1 FROM scoreledger_private.assignments a
-                  WHERE a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = p.a
-                    AND a.intervention_after_fails IS NOT NULL)
+                  WHERE a.tenant_id = ctx.tenant AND a.assignment_id = p.a AND a.intervention_after_fails IS NOT NULL)
        OR EXISTS (SELECT 1 FROM scoreledger_private.interventions i
-                  WHERE i.tenant_id = scoreledger.current_tenant() AND i.assignment_id = p.a AND i.user_id = p.u
+                  WHERE i.tenant_id = ctx.tenant AND i.assignment_id = p.a AND i.user_id = p.u
                     AND i.status = 'open' AND i.origin = 'rule')
        OR EXISTS (SELECT 1 FROM scoreledger_private.remedial_issuances r
-                  WHERE r.tenant_id = scoreledger.current_tenant() AND r.assignment_id = p.a AND r.user_id = p.u
+                  WHERE r.tenant_id = ctx.tenant AND r.assignment_id = p.a AND r.user_id = p.u
                     AND r.status = 'issued')
   ), outcomes AS MATERIALIZED (
     SELECT o.* FROM relevant x
@@ -272,47 +271,47 @@ AS $$
     SELECT o.assignment_id, o.user_id, o.failed_since_resolution, a.intervention_after_fails, a.remedial_assignment_id,
            coalesce(a.intervention_after_fails IS NOT NULL AND NOT o.outcome_passed
                     AND o.failed_since_resolution >= a.intervention_after_fails, false) AS holds,
-           i.intervention_id, i.origin, i.issuance_id
+           o.open_intervention_id AS intervention_id, o.open_intervention_origin AS origin
     FROM ctx CROSS JOIN outcomes o
     JOIN scoreledger_private.assignments a
       ON a.tenant_id = ctx.tenant AND a.assignment_id = o.assignment_id
-    LEFT JOIN LATERAL (
-      SELECT x.intervention_id, x.origin,
-             -- By the unique (tenant_id, intervention_id), the status
-             -- tested after: with `status = 'issued'` in the probe the
-             -- planner may take the partial index remedial_issuances_open
-             -- on tenant_id alone and filter intervention_id over every
-             -- issued row of the tenant, once per pair (7 s of a 20k apply).
-             (SELECT CASE WHEN r.status = 'issued' THEN r.issuance_id END
-              FROM scoreledger_private.remedial_issuances r
-              WHERE r.tenant_id = x.tenant_id AND r.intervention_id = x.intervention_id) AS issuance_id
-      FROM scoreledger_private.interventions x
-      WHERE x.tenant_id = ctx.tenant AND x.assignment_id = o.assignment_id AND x.user_id = o.user_id
-        AND x.status = 'open'
-      OFFSET 0) i ON true
     -- NOT IN, a hashed set (completions never hold a null id; a pair
     -- without an open intervention stays): NOT EXISTS became a nested
     -- loop over the completions once per pair.
-    WHERE coalesce(i.intervention_id NOT IN (SELECT c.intervention_id FROM completions c), true)
+    WHERE coalesce(o.open_intervention_id NOT IN (SELECT c.intervention_id FROM completions c), true)
   ), opens AS MATERIALIZED (
     SELECT j.* FROM judged j WHERE j.holds AND j.intervention_id IS NULL
-  ), remedial_outcomes AS (
-    -- The remedial work an opening issues, judged as a completion would be.
-    SELECT o.* FROM (SELECT array_agg(x.remedial_assignment_id) AS aa, array_agg(x.user_id) AS uu
-                     FROM opens x WHERE x.remedial_assignment_id IS NOT NULL) r
+  ), remedial_passed AS MATERIALIZED (
+    -- The remedial work an opening issues, judged as a completion would be,
+    -- as one keyed object {"assignment user": outcome_passed}, looked up
+    -- per opening: joined, the planner (both sides guessed at one row)
+    -- re-ran learner_outcomes once per opening, 10 s of a 5,000-document
+    -- recording.
+    SELECT jsonb_object_agg(o.assignment_id::text || ' ' || o.user_id::text, o.outcome_passed) AS m
+    FROM (SELECT array_agg(x.remedial_assignment_id) AS aa, array_agg(x.user_id) AS uu
+          FROM opens x WHERE x.remedial_assignment_id IS NOT NULL) r
     CROSS JOIN LATERAL scoreledger_private.learner_outcomes(r.aa, r.uu, overrides) o
     WHERE r.aa IS NOT NULL
   )
   SELECT * FROM completions
   UNION ALL
   SELECT 'open', j.assignment_id, j.user_id, NULL, NULL, j.failed_since_resolution, j.intervention_after_fails,
-         j.remedial_assignment_id, coalesce(ro.outcome_passed, false)
-  FROM opens j
-  LEFT JOIN remedial_outcomes ro ON ro.assignment_id = j.remedial_assignment_id AND ro.user_id = j.user_id
+         j.remedial_assignment_id,
+         coalesce((rp.m ->> (j.remedial_assignment_id::text || ' ' || j.user_id::text))::boolean, false)
+  FROM opens j CROSS JOIN remedial_passed rp
   UNION ALL
-  SELECT 'withdraw', j.assignment_id, j.user_id, j.intervention_id, j.issuance_id, j.failed_since_resolution,
-         j.intervention_after_fails, NULL, NULL
-  FROM judged j WHERE NOT j.holds AND j.origin = 'rule'
+  SELECT 'withdraw', j.assignment_id, j.user_id, j.intervention_id,
+         -- The remedial work a withdrawal closes, looked up for withdrawals
+         -- only, by the unique (tenant_id, intervention_id) with the status
+         -- tested after: with `status = 'issued'` in the probe the planner
+         -- may take the partial index remedial_issuances_open on tenant_id
+         -- alone and filter intervention_id over every issued row of the
+         -- tenant, once per pair (7 s of a 20k apply).
+         (SELECT CASE WHEN r.status = 'issued' THEN r.issuance_id END
+          FROM scoreledger_private.remedial_issuances r
+          WHERE r.tenant_id = ctx.tenant AND r.intervention_id = j.intervention_id),
+         j.failed_since_resolution, j.intervention_after_fails, NULL, NULL
+  FROM ctx CROSS JOIN judged j WHERE NOT j.holds AND j.origin = 'rule'
 $$;
 
 -- Writes the rule's effects for the pairs, after taking their learners'
@@ -340,6 +339,7 @@ DECLARE
   passed_already uuid[];
   pairs_a uuid[];
   pairs_u uuid[];
+  everyone boolean;
 BEGIN
   IF coalesce(cardinality(pair_assignments), 0) = 0 THEN
     RETURN QUERY SELECT 0, 0, 0;
@@ -350,33 +350,41 @@ BEGIN
   SELECT array_agg(p.a), array_agg(p.u) INTO pairs_a, pairs_u
   FROM (SELECT DISTINCT p.a, p.u FROM unnest(pair_assignments, pair_users) p(a, u)
         WHERE p.a IS NOT NULL AND p.u IS NOT NULL) p;
-  -- The remedial work issued on a pair: a lateral probe on the full key of
-  -- remedial_issuances_open, kept apart (OFFSET 0). Joined, the planner
-  -- (the pairs guessed at ten rows) scanned every issued row of the tenant
-  -- once per pair: 5.7 million rows compared for 1,717 pairs.
-  SELECT array_agg(x.a), array_agg(x.u) INTO lock_a, lock_u FROM (
-    SELECT p.a, p.u FROM unnest(pairs_a, pairs_u) p(a, u)
-    UNION
-    SELECT i.assignment_id, i.user_id
-    FROM unnest(pairs_a, pairs_u) p(a, u)
-    CROSS JOIN LATERAL (
-      SELECT y.assignment_id, y.user_id
-      FROM scoreledger_private.remedial_issuances r
-      JOIN scoreledger_private.interventions y ON y.tenant_id = r.tenant_id AND y.intervention_id = r.intervention_id
-      WHERE r.tenant_id = tenant AND r.assignment_id = p.a AND r.user_id = p.u AND r.status = 'issued'
-      OFFSET 0) i
-    UNION
-    SELECT a.remedial_assignment_id, p.u
-    FROM unnest(pairs_a, pairs_u) p(a, u)
-    JOIN scoreledger_private.assignments a ON a.tenant_id = tenant AND a.assignment_id = p.a
-    WHERE a.remedial_assignment_id IS NOT NULL AND a.intervention_after_fails IS NOT NULL) x;
-  PERFORM scoreledger_private.lock_learners(tenant, lock_a, lock_u, late, fn);
+  -- More pairs than learner locks: lock_learners takes every bucket of the
+  -- tenant, so every learner the effects reach is locked, and the learners
+  -- they reach beyond the pairs need not be looked up.
+  everyone := cardinality(pairs_a) > scoreledger_private.learner_lock_limit();
+  IF everyone THEN
+    PERFORM scoreledger_private.lock_learners(tenant, pairs_a, pairs_u, late, fn);
+  ELSE
+    -- The remedial work issued on a pair: a lateral probe on the full key of
+    -- remedial_issuances_open, kept apart (OFFSET 0). Joined, the planner
+    -- (the pairs guessed at ten rows) scanned every issued row of the tenant
+    -- once per pair: 5.7 million rows compared for 1,717 pairs.
+    SELECT array_agg(x.a), array_agg(x.u) INTO lock_a, lock_u FROM (
+      SELECT p.a, p.u FROM unnest(pairs_a, pairs_u) p(a, u)
+      UNION
+      SELECT i.assignment_id, i.user_id
+      FROM unnest(pairs_a, pairs_u) p(a, u)
+      CROSS JOIN LATERAL (
+        SELECT y.assignment_id, y.user_id
+        FROM scoreledger_private.remedial_issuances r
+        JOIN scoreledger_private.interventions y ON y.tenant_id = r.tenant_id AND y.intervention_id = r.intervention_id
+        WHERE r.tenant_id = tenant AND r.assignment_id = p.a AND r.user_id = p.u AND r.status = 'issued'
+        OFFSET 0) i
+      UNION
+      SELECT a.remedial_assignment_id, p.u
+      FROM unnest(pairs_a, pairs_u) p(a, u)
+      JOIN scoreledger_private.assignments a ON a.tenant_id = tenant AND a.assignment_id = p.a
+      WHERE a.remedial_assignment_id IS NOT NULL AND a.intervention_after_fails IS NOT NULL) x;
+    PERFORM scoreledger_private.lock_learners(tenant, lock_a, lock_u, late, fn);
+  END IF;
 
   WITH effects AS MATERIALIZED (
     SELECT e.* FROM scoreledger_private.intervention_effects(pairs_a, pairs_u) e
     -- An intervention whose learner's lock this call does not hold is left
     -- to the call that holds it.
-    WHERE e.effect <> 'complete' OR (e.assignment_id, e.user_id) IN (SELECT * FROM unnest(lock_a, lock_u))
+    WHERE e.effect <> 'complete' OR everyone OR (e.assignment_id, e.user_id) IN (SELECT * FROM unnest(lock_a, lock_u))
   ), closed_issuances AS (
     UPDATE scoreledger_private.remedial_issuances r
        SET status = scoreledger_private.lock_status_after('issuance', e.effect), closed_at = pg_catalog.clock_timestamp()
