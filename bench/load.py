@@ -4,7 +4,10 @@ K recorder threads (`record_submissions` in calls of 20-50 documents and
 `record_submission` singles, re-recording identical documents, the same
 learners from every thread, and the same new submission sent by two threads
 at once), result writers (`record_evaluation_results` / `record_evaluation_result`,
-with fresh, given and overwritten result ids) and one remediation thread
+with fresh, given and overwritten result ids), gatekeepers (`start_attempt`
+and `check_attempt` on the assignment with attempt rules, whose learners
+the recorders fail into interventions and the batches rescore) and one
+remediation thread
 (create a batch on a random item, preview it, apply it — sometimes from two
 threads at the same moment — and sometimes revert an applied one) run
 against the same tenant for a bounded time. Every client acts as
@@ -22,7 +25,7 @@ waits; idle in transaction), for how long, its transaction's age and its
 statement (pg_blocking_pids, pg_stat_activity), as it happens on stderr
 and in the report.
 
-  python -m bench.load [--seconds 120] [--clients 4] [--writers 1] [--dsn DSN]
+  python -m bench.load [--seconds 120] [--clients 4] [--writers 1] [--gates 1] [--dsn DSN]
                        [--database scoreledger_load] [--keep] [--no-results]
                        [--think-ms 0] [--statement-timeout 60] [--seed N] [--long-wait 3]
 
@@ -43,7 +46,7 @@ import time
 from scoreledger import db
 
 from .harness import scratch_database, write_results
-from .load_clients import LONG_WAIT_S, Client, Monitor, Recorder, Remediator, ResultWriter
+from .load_clients import LONG_WAIT_S, Client, Gatekeeper, Monitor, Recorder, Remediator, ResultWriter
 from .load_world import Stats, World, setup_world
 
 # ---------------------------------------------------------------------------
@@ -65,6 +68,7 @@ class LoadRun:
         revert_share: float = 0.3,
         think_s: float = 0.0,
         long_wait_s: float = LONG_WAIT_S,
+        gates: int = 1,
     ):
         self.dsn = dsn
         self.seconds = seconds
@@ -77,6 +81,7 @@ class LoadRun:
         self.revert_share = revert_share
         self.think_s = think_s
         self.long_wait_s = long_wait_s
+        self.gates = gates
         self.stats = Stats()
         self.stop = threading.Event()
         self.deadline = 0.0
@@ -96,6 +101,7 @@ class LoadRun:
             before = self.server_figures(admin)
         threads: list[Client] = [Recorder(f"recorder{i + 1}", self, rng.randrange(2**32)) for i in range(self.clients)]
         threads += [ResultWriter(f"writer{i + 1}", self, rng.randrange(2**32)) for i in range(self.writers)]
+        threads += [Gatekeeper(f"gate{i + 1}", self, rng.randrange(2**32)) for i in range(self.gates)]
         threads.append(Remediator("remediator", self, rng.randrange(2**32)))
         monitor = Monitor(self, long_wait_s=self.long_wait_s)
         loadavg_start = os.getloadavg()
@@ -194,7 +200,12 @@ class LoadRun:
         breaches = [r for r in check if r["breaches"] != 0]
         return {
             "seconds": round(elapsed, 1),
-            "clients": {"recorders": self.clients, "result_writers": self.writers, "remediators": 1},
+            "clients": {
+                "recorders": self.clients,
+                "result_writers": self.writers,
+                "gatekeepers": self.gates,
+                "remediators": 1,
+            },
             "seed": self.seed,
             "think_ms": round(self.think_s * 1000),
             "statement_timeout_s": self.statement_timeout_s,
@@ -296,6 +307,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--clients", type=int, default=4, help="recorder threads (default 4)")
     parser.add_argument("--writers", type=int, default=1, help="evaluation result writer threads (default 1)")
+    parser.add_argument("--gates", type=int, default=1, help="threads calling start_attempt/check_attempt (default 1)")
     parser.add_argument("--dsn", default=None, help="server to use (default: DATABASE_URL or the local server)")
     parser.add_argument("--database", default="scoreledger_load", help="scratch database (dropped and recreated)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database afterwards")
@@ -319,7 +331,8 @@ def main() -> None:
     args = parser.parse_args()
 
     print(
-        f"scoreledger load: {args.clients} recorders, {args.writers} result writer(s), 1 remediator, "
+        f"scoreledger load: {args.clients} recorders, {args.writers} result writer(s), {args.gates} gatekeeper(s), "
+        "1 remediator, "
         f"{args.seconds:g} s on database {args.database}",
         flush=True,
     )
@@ -333,6 +346,7 @@ def main() -> None:
             statement_timeout_s=args.statement_timeout,
             think_s=args.think_ms / 1000,
             long_wait_s=args.long_wait,
+            gates=args.gates,
         )
     print_report(report)
     if not args.no_results:

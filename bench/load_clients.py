@@ -1,4 +1,4 @@
-"""The load run's threads: recorders, result writers, the remediator, the twin applier and the lock monitor.
+"""The load run's threads: recorders, result writers, gatekeepers, the remediator, the twin applier and the lock monitor.
 
 Each takes the LoadRun (bench/load.py) that drives it as `run`: its dsn, world, stats and stop event.
 """
@@ -226,6 +226,27 @@ class ResultWriter(Client):
                 if d.get("result_id") and rid != d["result_id"]:
                     self.r.stats.anomaly("record_evaluation_result", f"returned {rid} for given id {d['result_id']}")
                 self.committed([d])
+
+
+class Gatekeeper(Client):
+    """start_attempt and check_attempt on the assignment with attempt rules,
+    for random learners: the exam start a delivery system calls while
+    recorders and batches change the same learners' outcomes. A refusal is
+    an answer, not an error (rows: 1 when allowed, 0 when refused)."""
+
+    def step(self) -> None:
+        rng, world = self.rng, self.r.world
+        user = rng.choice(world.hot_users if rng.random() < 0.05 else world.users)
+        fn = "start_attempt" if rng.random() < 0.8 else "check_attempt"
+        decision = self.call(
+            fn,
+            lambda c: c.execute(f"SELECT scoreledger.{fn}(%s, %s) AS d", [world.gated_assignment, user]).fetchone()[
+                "d"
+            ],
+            rows=lambda d: 1 if d["allowed"] else 0,
+        )
+        if decision is not None and not decision["allowed"] and not decision.get("reasons"):
+            self.r.stats.anomaly(fn, f"refused with no reason: {decision}")
 
 
 class Remediator(Client):

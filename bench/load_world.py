@@ -195,6 +195,7 @@ class World:
         self.result_ids: dict[str, tuple[str, str]] = {}  # result id -> (evaluator, submission id)
         self.result_pool: list[str] = []
         self.fresh_results = 0
+        self.gated_assignment: str | None = None  # the assignment with attempt rules
 
     def committed(self, docs: list[dict]) -> None:
         with self.lock:
@@ -229,9 +230,12 @@ class World:
         return rng.sample(candidates, min(k, len(candidates)))
 
 
+GATE_RULES = {"max_attempts": 5, "retake_after_pass": False, "intervention_after_fails": 2}
+
+
 def setup_world(dsn: str, rng: random.Random, users: int = 3000) -> World:
     """A tenant, two evaluations (three versions, mixed item kinds), three
-    assignments, two evaluators."""
+    assignments (one with attempt rules and remedial work), two evaluators."""
     tenant_name = f"load-{uuid.uuid4().hex[:8]}"
     actor = str(uuid.uuid4())
     kinds = [
@@ -286,6 +290,27 @@ def setup_world(dsn: str, rng: random.Random, users: int = 3000) -> World:
             )
         for v in versions:
             v.assignments = assignments[v.evaluation_id]
+        # The induction gates its retakes (contract section 11): the gate
+        # threads start attempts on it while recorders fail learners into
+        # interventions and batches withdraw them; the forklift licence is
+        # its remedial work.
+        gated, remedial = assignments[safety][0], assignments[forklift][0]
+        conn.execute(
+            "SELECT scoreledger.upsert_assignment(%s)",
+            [
+                Jsonb(
+                    {
+                        "assignment_id": gated,
+                        "title": "Site Safety (induction)",
+                        "evaluation_id": safety,
+                        "programme": "Induction",
+                        "attempt_policy": "highest",
+                    }
+                    | GATE_RULES
+                    | {"remedial_assignment_id": remedial}
+                )
+            ],
+        )
         evaluators = ["load-rubric", "load-judge"]
         conn.execute(
             "SELECT scoreledger.register_evaluator(%s, %s)",
@@ -297,7 +322,9 @@ def setup_world(dsn: str, rng: random.Random, users: int = 3000) -> World:
             ],
         )
         conn.execute("SELECT scoreledger.register_evaluator(%s, %s)", [evaluators[1], Jsonb({})])
-    return World(tenant, versions, [str(uuid.uuid4()) for _ in range(users)], evaluators)
+    world = World(tenant, versions, [str(uuid.uuid4()) for _ in range(users)], evaluators)
+    world.gated_assignment = gated
+    return world
 
 
 # ---------------------------------------------------------------------------

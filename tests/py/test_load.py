@@ -1,5 +1,6 @@
 """The load driver (bench/load.py) for ~10 seconds: 3 recorders, a result
-writer and the remediation thread (with applies of one batch from two
+writer, a gatekeeper (start_attempt/check_attempt on an assignment with
+attempt rules) and the remediation thread (with applies of one batch from two
 threads at once) against one database of the test server.
 
 Correctness only, never timing: no client sees any error (a deadlock or a
@@ -60,6 +61,7 @@ def test_concurrent_recording_results_and_remediation_without_errors(dsn):
     assert calls("record_evaluation_results", "record_evaluation_result") > 0, context
     assert calls("create_correction_batch") > 0, context
     assert calls("apply_correction_batch", "apply_correction_batch (two at once)") > 0, context
+    assert calls("start_attempt") > 0 and calls("check_attempt") > 0, context
     assert report["database"]["submissions"] == report["database"]["expected_submissions"] > 0, context
 
 
