@@ -250,7 +250,11 @@ AS $$
   WITH ctx AS MATERIALIZED (
     SELECT scoreledger.current_tenant() AS tenant
   ), pairs AS MATERIALIZED (
+    -- In key order, so the probes below walk the (tenant, assignment,
+    -- user) indexes in turn rather than in a hash's order: at 1M with the
+    -- default shared_buffers, 15 % of the rule's time in an apply.
     SELECT DISTINCT p.a AS assignment_id, p.u AS user_id FROM unnest(pair_assignments, pair_users) p(a, u)
+    ORDER BY 1, 2
   ), marks AS MATERIALIZED (
     -- {evaluation_version_id: pass_mark} of every version of the pairs'
     -- assignments' evaluations: a submission's version is one of them

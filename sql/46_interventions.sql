@@ -231,7 +231,10 @@ AS $$
     -- current_tenant() is evaluated again at every rescan.
     SELECT scoreledger.current_tenant() AS tenant
   ), pairs AS MATERIALIZED (
+    -- In key order, as in learner_outcomes: the probes of `relevant` walk
+    -- their indexes in turn.
     SELECT DISTINCT p.a, p.u FROM unnest(pair_assignments, pair_users) p(a, u) WHERE p.a IS NOT NULL AND p.u IS NOT NULL
+    ORDER BY 1, 2
   ), relevant AS MATERIALIZED (
     SELECT array_agg(p.a) AS aa, array_agg(p.u) AS uu FROM ctx CROSS JOIN pairs p
     WHERE EXISTS (SELECT 1 FROM scoreledger_private.assignments a
