@@ -158,7 +158,7 @@ class LoadRun:
         counts = dict(counts)
         with world.lock:
             expected_subs = len(world.committed_ids)
-            expected_results = len(world.result_ids) + world.fresh_results
+            expected_results = len(world.result_ids) + len(world.derived_results)
         if counts["submissions"] != expected_subs:
             self.stats.anomaly(
                 "cross-check",

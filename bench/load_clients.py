@@ -5,6 +5,7 @@ Each takes the LoadRun (bench/load.py) that drives it as `run`: its dsn, world, 
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import sys
@@ -130,6 +131,12 @@ def dedupe(docs: list[dict]) -> list[dict]:
     return out
 
 
+def derived_key(doc: dict) -> str:
+    """What the engine derives an id-less result's id from (besides the
+    tenant): the same content records once (sql/72_score_producers.sql)."""
+    return json.dumps([doc["evaluator"], doc["submission_id"], doc.get("payload"), doc.get("error")], sort_keys=True)
+
+
 def record_many(conn: psycopg.Connection, docs: list[dict]) -> int:
     return conn.execute("SELECT scoreledger.record_submissions(%s) AS n", [Jsonb(docs)]).fetchone()["n"]
 
@@ -172,7 +179,7 @@ class ResultWriter(Client):
             for d in docs:
                 rid = d.get("result_id")
                 if rid is None:
-                    world.fresh_results += 1
+                    world.derived_results.add(derived_key(d))
                 elif rid not in world.result_ids:
                     world.result_ids[rid] = (d["evaluator"], d["submission_id"])
                     world.result_pool.append(rid)
@@ -199,8 +206,16 @@ class ResultWriter(Client):
                 rows=lambda n: n,
             )
             if n is not None:
-                if n != len(docs):
-                    self.r.stats.anomaly("record_evaluation_results", f"{len(docs)} documents, {n} written")
+                # Every named result is written; an id-less one is written
+                # unless the same content (hence the same derived id) came
+                # earlier in the call or was recorded before, by any writer.
+                named = sum(1 for d in docs if d.get("result_id"))
+                contents = {derived_key(d) for d in docs if not d.get("result_id")}
+                if not named <= n <= named + len(contents):
+                    self.r.stats.anomaly(
+                        "record_evaluation_results",
+                        f"{len(docs)} documents ({named} named, {len(contents)} distinct id-less), {n} written",
+                    )
                 self.committed(docs)
         else:
             d = self.result_doc()

@@ -191,10 +191,11 @@ class World:
         self.by_version: dict[str, list[tuple[str, frozenset[str]]]] = {v.version_id: [] for v in versions}
         self.recent_docs: collections.deque[dict] = collections.deque(maxlen=4000)
         self.in_flight: collections.deque[dict] = collections.deque(maxlen=200)
-        # Results: ids given by the clients (committed) and fresh ones counted.
+        # Results: ids given by the clients (committed).
         self.result_ids: dict[str, tuple[str, str]] = {}  # result id -> (evaluator, submission id)
         self.result_pool: list[str] = []
-        self.fresh_results = 0
+        # Id-less results, by content: the engine derives their ids from it.
+        self.derived_results: set[str] = set()
         self.gated_assignment: str | None = None  # the assignment with attempt rules
 
     def committed(self, docs: list[dict]) -> None:
