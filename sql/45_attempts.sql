@@ -344,7 +344,6 @@ DECLARE
   learner record;
   starts integer;
   last_start timestamptz;
-  open_id uuid;
   used integer;
   retry_at timestamptz;
   reasons jsonb := '[]';
@@ -361,7 +360,6 @@ BEGIN
   FROM scoreledger_private.attempt_starts st
   WHERE st.tenant_id = tenant AND st.assignment_id = a.assignment_id AND st.user_id = attempt_decision.user_id;
   SELECT * INTO learner FROM scoreledger_private.learner_outcomes(ARRAY[a.assignment_id], ARRAY[attempt_decision.user_id]);
-  open_id := learner.open_intervention_id;
 
   used := starts + learner.unstarted_submissions;
   IF a.max_attempts IS NOT NULL AND used >= a.max_attempts THEN
@@ -375,8 +373,9 @@ BEGIN
   IF retry_at > pg_catalog.clock_timestamp() THEN
     reasons := reasons || jsonb_build_object('code', 'cooldown', 'retry_at', retry_at);
   END IF;
-  IF open_id IS NOT NULL THEN
-    reasons := reasons || jsonb_build_object('code', 'intervention_required', 'intervention_id', open_id);
+  IF learner.open_intervention_id IS NOT NULL THEN
+    reasons := reasons || jsonb_build_object('code', 'intervention_required',
+                                             'intervention_id', learner.open_intervention_id);
   END IF;
   RETURN jsonb_build_object('allowed', jsonb_array_length(reasons) = 0, 'attempt_no', used + 1, 'attempts_used', used,
                             'max_attempts', a.max_attempts, 'reasons', reasons);
