@@ -110,7 +110,7 @@ AS $$
 DECLARE
   existing scoreledger_private.tenants;
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.create_tenant');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.create_tenant', registry => true);
   IF name IS NULL OR name !~ '\S' THEN
     PERFORM scoreledger_private.fail('SL422', 'name: must be a non-empty string');
   END IF;
@@ -183,8 +183,9 @@ CREATE POLICY definitions_all ON scoreledger_private.sql_definitions USING (true
 -- granted. Only READ COMMITTED takes a snapshot per statement; under
 -- REPEATABLE READ or SERIALIZABLE the snapshot of the transaction's first
 -- statement would be scored against (a silently wrong score, or 40001).
--- So every writing API function calls this first, before any work or lock,
--- and refuses with SL409 naming the level it needs. Reads stay allowed at
+-- So every writing API function calls this first, before any work or lock
+-- (begin_writing_call, sql/30_scoring.sql), and refuses with SL409 naming
+-- the level it needs. Reads stay allowed at
 -- every level: a consistent older snapshot is a correct read.
 -- ---------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION scoreledger_private.require_read_committed(fn text)

@@ -281,7 +281,7 @@ DECLARE
   normalised jsonb;
   existing_document jsonb;
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.import_evaluation_version');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.import_evaluation_version');
   header := scoreledger_private.read_evaluation_header(doc);
   SELECT p.sqlstate, p.message INTO problem FROM scoreledger_private.evaluation_item_problems(doc->'items') p
   ORDER BY p.item_no, p.rule_no LIMIT 1;
@@ -347,7 +347,7 @@ DECLARE
   written boolean;
   pairs record;
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.upsert_assignment');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.upsert_assignment');
   PERFORM scoreledger_private.doc_require_object(doc, '',
     ARRAY['assignment_id', 'title', 'evaluation_id', 'programme', 'attempt_policy', 'max_attempts', 'retake_cooldown',
           'retake_after_pass', 'intervention_after_fails', 'remedial_assignment_id']);

@@ -219,34 +219,78 @@ $$;
 -- versions' locks waits only on recordings that do not wait on it, and two
 -- single-call transactions never wait on each other in a cycle.
 -- A cycle needs a transaction that holds locks from an earlier call and
--- waits in a later one. So a later call never waits: it takes the advisory
--- locks with the try variants and the batch row NOWAIT, and any other lock
--- under a short lock_timeout; a miss is SL409 at once (nothing written by
--- the call; the transaction's earlier work is the caller's to commit or
--- roll back); its versions' locks it keeps from the floor on. A first call
--- may wait: whoever it waits on can only be waiting on a lock of yet
--- another call, never on it, as long as every later call gives up instead
--- of waiting.
+-- waits in a later one. So a later call never waits. It starts by taking
+-- its tenant's writer lock exclusively, if free (begin_writing_call; every
+-- writing call holds it shared to its commit): it then runs while no other
+-- transaction of the tenant is inside or after a writing call, so no row
+-- or lock it meets is held by one. It also takes the advisory locks with
+-- the try variants and the batch row NOWAIT, and (recording) the rest
+-- under a short lock_timeout, against anything outside the API (the
+-- owner's plain DML); a miss is SL409 at once (nothing written by the
+-- call; the transaction's earlier work is the caller's to commit or roll
+-- back); its versions' locks it keeps from the floor on. A first call may
+-- wait: whoever it waits on can only be waiting on a lock of yet another
+-- call, never on it, as long as every later call gives up instead of
+-- waiting.
 -- ---------------------------------------------------------------------
+
+-- The writer lock of a tenant (of the tenant registry, for create_tenant):
+-- every writing API call takes it first, a first call shared (writers never
+-- wait on each other for it), a later call exclusively and only if it is
+-- free. A later call that holds it runs while no other transaction of the
+-- tenant has made a writing call, so no row or lock it meets is held by
+-- one: it waits on nobody, not even for a moment.
+CREATE OR REPLACE FUNCTION scoreledger_private.writer_lock_key(tenant uuid)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT pg_catalog.hashtextextended('scoreledger.writer:' || coalesce(tenant::text, 'registry'), 0)
+$$;
 
 -- Whether this transaction already holds locks another transaction could
 -- wait on: it wrote or locked a row (then it has a transaction id) or holds
 -- an advisory lock. Computed at the start of an API call, before its own.
+-- The writer locks of the context's tenant and of the registry do not
+-- count: held shared, nobody waits on them but a later call, which does not
+-- wait (a transaction that only holds them is still making its first call).
 CREATE OR REPLACE FUNCTION scoreledger_private.holds_locks()
 RETURNS boolean
 LANGUAGE sql VOLATILE
 AS $$
   SELECT pg_catalog.pg_current_xact_id_if_assigned() IS NOT NULL
       OR EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
-                 WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'advisory' AND l.granted)
+                 WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'advisory' AND l.granted
+                   AND (l.classid::bigint << 32 | l.objid::bigint, l.objsubid) NOT IN (
+                     (scoreledger_private.writer_lock_key(scoreledger.current_tenant()), 1),
+                     (scoreledger_private.writer_lock_key(NULL), 1)))
 $$;
 
--- The lock_timeout a later call runs under, for the waits it cannot take
--- with a try or NOWAIT (a row another recorder is inserting). A hundredth
--- of deadlock_timeout (1 s by default): its wait ends long before a
--- deadlock check of its own could run, and the residual case (a first
--- call's check falling inside these 10 ms, docs/security.md (section 6)) is as
--- short as a lock wait can be made without refusing every brief overlap.
+-- The entry of every writing API function, before any work or lock: READ
+-- COMMITTED (require_read_committed), then the writer lock of the tenant
+-- (`registry`: of the tenant registry). A later call that finds it held
+-- by another transaction refuses with SL409 at once.
+CREATE OR REPLACE FUNCTION scoreledger_private.begin_writing_call(fn text, registry boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  key bigint;
+BEGIN
+  PERFORM scoreledger_private.require_read_committed(fn);
+  key := scoreledger_private.writer_lock_key(CASE WHEN NOT registry THEN scoreledger.current_tenant() END);
+  IF NOT scoreledger_private.holds_locks() THEN
+    PERFORM pg_catalog.pg_advisory_xact_lock_shared(key);
+  ELSIF NOT pg_catalog.pg_try_advisory_xact_lock(key) THEN
+    PERFORM scoreledger_private.refuse_lock_wait(fn, CASE WHEN registry THEN 'the tenant registry''s writer lock (it is creating a tenant)'
+      ELSE 'the tenant''s writer lock (it has made a writing call in this tenant and not yet ended)' END);
+  END IF;
+END
+$$;
+
+-- The lock_timeout a later recording call runs under, for the waits no try
+-- or NOWAIT can take (a row being inserted). Under its tenant's writer lock
+-- no API call holds such a row; this bounds a wait on a writer outside the
+-- API (the owner's plain INSERT) to a hundredth of deadlock_timeout.
 CREATE OR REPLACE FUNCTION scoreledger_private.later_call_lock_timeout()
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE

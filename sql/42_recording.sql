@@ -702,7 +702,7 @@ AS $$
 DECLARE
   recorded_id uuid;
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.record_submission');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.record_submission');
   SELECT r.submission_id INTO recorded_id
   FROM scoreledger_private.record_documents(jsonb_build_array(doc), NULL, 'scoreledger.record_submission') r;
   RETURN recorded_id;
@@ -717,7 +717,7 @@ RETURNS integer
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT scoreledger_private.require_read_committed('scoreledger.record_submissions');
+  SELECT scoreledger_private.begin_writing_call('scoreledger.record_submissions');
   SELECT count(*) FILTER (WHERE r.recorded)::integer
   FROM scoreledger_private.record_documents(docs, 'submissions', 'scoreledger.record_submissions') r
 $$;

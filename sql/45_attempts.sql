@@ -414,7 +414,7 @@ BEGIN
   -- starts for the last allowed attempt take turns and the second sees the
   -- first's start. At REPEATABLE READ the snapshot would be older than the
   -- lock: refused.
-  PERFORM scoreledger_private.require_read_committed('scoreledger.start_attempt');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.start_attempt');
   IF assignment_id IS NULL OR user_id IS NULL THEN
     PERFORM scoreledger_private.fail('SL422', CASE WHEN assignment_id IS NULL THEN 'assignment_id' ELSE 'user_id' END
                                               || ': is required');

@@ -486,7 +486,7 @@ DECLARE
   new_id uuid := gen_random_uuid();
   clean_reason text;
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.open_intervention');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.open_intervention');
   PERFORM scoreledger_private.require_capability('resolve_intervention');
   IF open_intervention.user_id IS NULL THEN
     PERFORM scoreledger_private.fail('SL422', 'user_id: is required');
@@ -527,7 +527,7 @@ DECLARE
   found_row scoreledger_private.interventions;
   clean_note text;
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.resolve_intervention');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.resolve_intervention');
   PERFORM scoreledger_private.require_capability('resolve_intervention');
   clean_note := scoreledger_private.require_note('note', note);
   SELECT * INTO found_row FROM scoreledger_private.interventions i

@@ -225,7 +225,7 @@ DECLARE
   new_batch uuid := gen_random_uuid();
   expanded jsonb;
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.create_correction_batch');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.create_correction_batch');
   PERFORM scoreledger_private.require_capability('create_batch');
   IF reason IS NULL OR reason !~ '\S' THEN
     PERFORM scoreledger_private.fail('SL422', 'reason: must not be empty (say why the scores change)');
@@ -259,7 +259,7 @@ DECLARE
   result jsonb;
   late boolean;
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.apply_correction_batch');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.apply_correction_batch');
   late := scoreledger_private.holds_locks();
   IF late THEN
     PERFORM scoreledger_private.lock_batch_nowait(batch_id, 'scoreledger.apply_correction_batch');
@@ -310,7 +310,7 @@ DECLARE
   counts record;
   late boolean;
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.revert_correction_batch');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.revert_correction_batch');
   late := scoreledger_private.holds_locks();
   IF late THEN
     PERFORM scoreledger_private.lock_batch_nowait(batch_id, 'scoreledger.revert_correction_batch');

@@ -265,7 +265,7 @@ DECLARE
   lower_approval boolean;
   lower_capabilities boolean;
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.set_tenant_policy');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.set_tenant_policy');
   SELECT * INTO current_policy FROM scoreledger_private.tenants t WHERE t.tenant_id = tenant FOR UPDATE;
   PERFORM scoreledger_private.require_administrator(NULL);
   lower_approval := current_policy.require_approval AND NOT set_tenant_policy.require_approval;
@@ -315,7 +315,7 @@ DECLARE
   actor uuid := scoreledger_private.require_actor();
   change scoreledger_private.policy_changes;
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.confirm_tenant_policy');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.confirm_tenant_policy');
   -- The tenant row first, as set_tenant_policy takes it: a confirmation
   -- and a superseding request take turns.
   PERFORM 1 FROM scoreledger_private.tenants t WHERE t.tenant_id = tenant FOR UPDATE;
@@ -356,7 +356,7 @@ DECLARE
   actor uuid := scoreledger_private.require_actor();
   granted boolean;
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.grant_capability');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.grant_capability');
   IF user_id IS NULL THEN
     PERFORM scoreledger_private.fail('SL422', 'user_id: is required');
   END IF;
@@ -387,7 +387,7 @@ DECLARE
   tenant uuid := scoreledger_private.require_tenant();
   revoked boolean;
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.revoke_capability');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.revoke_capability');
   PERFORM scoreledger_private.require_actor();
   IF capability IS NULL OR capability NOT IN ('create_batch', 'approve_batch', 'apply_batch', 'revert_batch', 'manage_policy',
                                                  'resolve_intervention') THEN
@@ -412,7 +412,7 @@ AS $$
 DECLARE
   batch scoreledger_private.correction_batches;
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.submit_correction_batch');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.submit_correction_batch');
   PERFORM scoreledger_private.require_actor();
   batch := scoreledger_private.lock_batch(batch_id);
   RETURN scoreledger_private.transition_batch(batch, scoreledger_private.require_transition(batch, 'submit'));
@@ -431,7 +431,7 @@ DECLARE
   batch scoreledger_private.correction_batches;
   to_status text;
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.approve_correction_batch');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.approve_correction_batch');
   batch := scoreledger_private.lock_batch(batch_id);
   to_status := scoreledger_private.require_transition(batch, 'approve');
   IF actor IN (batch.created_by, coalesce(batch.updated_by, batch.created_by)) OR actor = ANY (batch.payload_editors) THEN
@@ -455,7 +455,7 @@ DECLARE
   batch scoreledger_private.correction_batches;
   to_status text;
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.reject_correction_batch');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.reject_correction_batch');
   PERFORM scoreledger_private.require_actor();
   batch := scoreledger_private.lock_batch(batch_id);
   to_status := scoreledger_private.require_transition(batch, 'reject');
@@ -478,7 +478,7 @@ AS $$
 DECLARE
   batch scoreledger_private.correction_batches;
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.discard_correction_batch');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.discard_correction_batch');
   PERFORM scoreledger_private.require_actor();
   batch := scoreledger_private.lock_batch(batch_id);
   RETURN scoreledger_private.transition_batch(batch, scoreledger_private.require_transition(batch, 'discard'));
@@ -499,7 +499,7 @@ DECLARE
   to_status text;
   expanded jsonb;
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.update_correction_batch');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.update_correction_batch');
   batch := scoreledger_private.lock_batch(batch_id);
   to_status := scoreledger_private.require_transition(batch, 'edit');
   IF reason IS NOT NULL AND reason !~ '\S' THEN

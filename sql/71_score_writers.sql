@@ -317,7 +317,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.write_evaluation_result_scores');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.write_evaluation_result_scores');
   PERFORM scoreledger_private.require_tenant();
   RETURN scoreledger_private.write_one_artefact('evaluation_result', result_id);
 END
@@ -332,7 +332,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.write_annotation_scores');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.write_annotation_scores');
   PERFORM scoreledger_private.require_tenant();
   RETURN scoreledger_private.write_one_artefact('annotation', annotation_id);
 END

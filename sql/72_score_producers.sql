@@ -68,7 +68,7 @@ DECLARE
   existing scoreledger_private.evaluators;
   clean_name text;
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.register_evaluator');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.register_evaluator');
   clean_name := scoreledger_private.producer_name(register_evaluator.name);
   PERFORM scoreledger_private.check_declarations(output_schema, 'output_schema');
   INSERT INTO scoreledger_private.evaluators (tenant_id, evaluator_id, name, output_schema)
@@ -386,7 +386,7 @@ AS $$
 DECLARE
   ids uuid[];
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.record_evaluation_result');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.record_evaluation_result');
   PERFORM scoreledger_private.require_tenant();
   SELECT r.document_ids INTO ids FROM scoreledger_private.record_result_documents(jsonb_build_array(jsonb_build_object(
     'evaluator', evaluator, 'submission_id', submission_id, 'payload', payload, 'error', error,
@@ -406,7 +406,7 @@ SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.record_evaluation_results');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.record_evaluation_results');
   PERFORM scoreledger_private.require_tenant();
   RETURN (SELECT cardinality(r.written_ids) FROM scoreledger_private.record_result_documents(docs, true) r);
 END

@@ -30,7 +30,7 @@ DECLARE
   existing scoreledger_private.review_queues;
   clean_name text;
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.create_review_queue');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.create_review_queue');
   clean_name := scoreledger_private.producer_name(create_review_queue.name);
   PERFORM scoreledger_private.check_declarations(form_schema, 'form_schema');
   INSERT INTO scoreledger_private.review_queues (tenant_id, queue_id, name, form_schema)
@@ -58,7 +58,7 @@ DECLARE
   tenant uuid := scoreledger_private.require_tenant();
   new_id uuid := gen_random_uuid();
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.add_review_item');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.add_review_item');
   IF queue_id IS NULL THEN
     PERFORM scoreledger_private.fail('SL422', 'queue_id: is required');
   END IF;
@@ -100,7 +100,7 @@ DECLARE
   saved_id uuid := coalesce(annotation_id, gen_random_uuid());
   current_row scoreledger_private.annotations;
 BEGIN
-  PERFORM scoreledger_private.require_read_committed('scoreledger.save_annotation');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.save_annotation');
   IF review_item_id IS NULL THEN
     PERFORM scoreledger_private.fail('SL422', 'review_item_id: is required');
   END IF;

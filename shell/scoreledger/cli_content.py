@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import click
+import psycopg
 
 from . import api
-from .context import Context, read_documents, with_context
+from .context import Context, failure, read_documents, with_context
 from .importer import IMPORT_RULE, import_lines, import_report, jsonl_options
 from .render import print_submission_history
 
@@ -13,10 +14,28 @@ IMPORT_CHUNK = 1000
 
 
 def _each_document(c: Context, file: str, write) -> tuple[list, list[str]]:
-    """FILE's documents and the id `write` returns for each, in one transaction."""
+    """FILE's documents and the id `write` returns for each, each document in its own transaction.
+
+    One writing call per transaction: a second call in one transaction would be refused
+    (SL409) whenever another writer of the tenant is busy. Saving a document again is a
+    no-op, so after a refusal the file can be fixed and imported again whole.
+    """
     docs = read_documents(file)
-    with c.acting() as conn:
-        return docs, [write(conn, d) for d in docs]
+    ids: list[str] = []
+    for n, doc in enumerate(docs):
+        try:
+            with c.acting() as conn:
+                ids.append(write(conn, doc))
+        except psycopg.Error as exc:
+            if n == 0:
+                raise
+            shown = failure(exc)
+            shown.message = (
+                f"document {n} (counting from 0): {shown.message}; the {n} before it were saved "
+                "(importing them again is a no-op)"
+            )
+            raise shown from None
+    return docs, ids
 
 
 EVALUATION_HELP = """Publish an evaluation version (FILE: one document, or an array of them; - for stdin).

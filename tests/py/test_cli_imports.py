@@ -8,6 +8,8 @@ import json
 import time
 import uuid
 
+import psycopg
+import psycopg.types.json
 import pytest
 from click.testing import CliRunner
 from helpers import evaluation_doc, standard_items
@@ -230,3 +232,39 @@ def test_a_noop_reimport_is_not_slower_than_the_first(run, dsn, tenant, exam, tm
     assert (first["recorded"], again["already_recorded"]) == (3000, 3000)
     # Before the set-based comparison, the re-run took about twice as long as the first import.
     assert again_seconds < first_seconds, (first_seconds, again_seconds)
+
+
+# ------------------------------------------------------------ content arrays
+
+
+def test_an_array_of_evaluations_saves_beside_a_busy_writer_and_names_a_refused_document(
+    run, dsn, tenant, actor, exam, tmp_path
+):
+    """One writing call per transaction: while another transaction of the
+    tenant is inside a writing call, a second call in one transaction is
+    refused (SL409), so the CLI saves each document in its own transaction.
+    A refused document is named, and the ones before it stay saved."""
+    items = standard_items()
+    good = [evaluation_doc(str(uuid.uuid4()), str(uuid.uuid4()), items) for _ in range(2)]
+    busy = db.connect(dsn)
+    try:
+        busy.execute("SET LOCAL ROLE scoreledger_app")
+        busy.execute("SELECT scoreledger.set_context(%s, %s)", [tenant, actor])
+        busy.execute("SELECT scoreledger.record_submission(%s)", [psycopg.types.json.Jsonb(attempt(exam, 1))])
+        both = tmp_path / "both.json"
+        both.write_text(json.dumps(good))
+        result = run("--json", "import", "evaluation", str(both), tenant=tenant)
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["evaluation_version_ids"] == [d["evaluation_version_id"] for d in good]
+    finally:
+        busy.rollback()
+        busy.close()
+    bad = evaluation_doc(str(uuid.uuid4()), str(uuid.uuid4()), items)
+    bad["pass_mark"] = 7
+    third = evaluation_doc(str(uuid.uuid4()), str(uuid.uuid4()), items)
+    mixed = tmp_path / "mixed.json"
+    mixed.write_text(json.dumps([third, bad]))
+    result = run("import", "evaluation", str(mixed), tenant=tenant)
+    assert result.exit_code == 1, result.output
+    assert "document 1 (counting from 0): " in result.output and "the 1 before it were saved" in result.output
+    assert count(dsn, tenant, "evaluation_versions") == 1 + 2 + 1  # the exam, the two, the third

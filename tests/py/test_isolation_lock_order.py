@@ -197,7 +197,8 @@ def test_record_then_apply_in_two_transactions_never_deadlocks(world, first):
 def test_apply_a_then_b_against_apply_b_then_a_never_deadlocks(world):
     """T1 applies A, T2 applies B (both on V: T2 waits on the version lock,
     holding B's row), then T1 applies B. On main: 40P01. Now T1's later call
-    refuses at once with SL409; T1 rolls back, T2 goes on to apply A too."""
+    refuses at once with SL409 (T2 holds the tenant's writer lock); T1 rolls
+    back, T2 goes on to apply A too."""
     q1, q2, _ = world["q"]
     a = create_batch(world, "q1 key C", [Correction("replace_key", world["version_id"], q1, frozenset("C"))])
     b = create_batch(world, "drop q2", [Correction("drop_item", world["version_id"], q2)])
@@ -217,7 +218,7 @@ def test_apply_a_then_b_against_apply_b_then_a_never_deadlocks(world):
     thread = threading.Thread(target=t2_work, daemon=True)
     thread.start()
     wait_until_waiting(world["dsn"], ["ab-t2"], 1)
-    refused_409(apply, t1, b, like="another transaction holds correction batch")
+    refused_409(apply, t1, b, like="already holds locks; another transaction holds the tenant's writer lock")
     t1.rollback()
     thread.join(WAIT_TIMEOUT * 3)
     assert not thread.is_alive()
@@ -318,8 +319,9 @@ def test_workflow_actions_on_two_batches_in_opposite_orders_never_deadlock(world
     """T1 submits A then discards B; T2 submits B then discards A, each in one
     transaction. Each first call holds its batch row; the later calls would
     wait on each other's row (40P01 before). Now a later call refuses at once
-    with SL409 instead of waiting: T1's discard of B is refused, T1 rolls
-    back, and T2 goes on."""
+    with SL409 instead of waiting (the other transaction holds the tenant's
+    writer lock): T1's discard of B is refused, T1 rolls back, and T2 goes
+    on."""
     q1, q2, _ = world["q"]
     a = create_batch(world, "q1 key C", [Correction("replace_key", world["version_id"], q1, frozenset("C"))])
     b = create_batch(world, "drop q2", [Correction("drop_item", world["version_id"], q2)])
@@ -331,7 +333,7 @@ def test_workflow_actions_on_two_batches_in_opposite_orders_never_deadlock(world
     act(t1, "submit", a)
     t2 = session(world, "wf-t2")
     act(t2, "submit", b)
-    refused_409(act, t1, "discard", b, like="another transaction holds correction batch")
+    refused_409(act, t1, "discard", b, like="already holds locks; another transaction holds the tenant's writer lock")
     t1.rollback()
     assert act(t2, "discard", a)["status"] == "discarded"
     t2.commit()
@@ -344,3 +346,160 @@ def test_workflow_actions_on_two_batches_in_opposite_orders_never_deadlock(world
             for r in conn.execute("SELECT id::text, status FROM scoreledger.list_correction_batches()").fetchall()
         }
     assert statuses[a] == "discarded" and statuses[b] == "pending_review", statuses
+
+
+def test_score_writers_in_opposite_orders_never_deadlock(world):
+    """T1 records evaluation result R1, T2 result R2; then T1 records R2 and
+    T2 R1, each in the same transaction. Before, T1's later call waited for
+    T2's uncommitted R2 and T2's for T1's R1: 40P01. Now T1's later call is
+    refused at once (T2 holds the tenant's writer lock); once T1 has rolled
+    back, T2's later call goes through."""
+    q1, _, _ = world["q"]
+    subs = []
+    with connect(world["dsn"]) as conn:
+        begin_acting(conn, world["tenant"], world["actor"])
+        for user in (51, 52):
+            doc, sid = new_doc(world, user, {q1: {"B"}})
+            record(conn, doc)
+            subs.append(sid)
+        conn.execute("SELECT scoreledger.register_evaluator('judge', '{}')")
+        conn.commit()
+    r1, r2 = str(uuid.uuid4()), str(uuid.uuid4())
+
+    def result(conn, rid, sid, score):
+        doc = {"evaluator": "judge", "submission_id": sid, "result_id": rid, "payload": {"score": score}}
+        return conn.execute("SELECT scoreledger.record_evaluation_results(%s) AS n", [Jsonb([doc])]).fetchone()["n"]
+
+    t1, t2 = session(world, "sw-t1"), session(world, "sw-t2")
+    result(t1, r1, subs[0], 0.1)
+    result(t2, r2, subs[1], 0.2)
+    outcome: dict = {}
+    t1_done = threading.Event()
+
+    def t1_later():
+        try:
+            outcome["t1"] = result(t1, r2, subs[1], 0.3)
+        except psycopg.Error as exc:
+            outcome["t1"] = exc
+            t1.rollback()
+        finally:
+            t1_done.set()
+
+    thread = threading.Thread(target=t1_later, daemon=True)
+    thread.start()
+    # Before the fix T1 waited here for T2 until T2's later call closed the cycle.
+    t1_done.wait(2)
+    try:
+        outcome["t2"] = result(t2, r1, subs[0], 0.4)
+        t2.commit()
+    except psycopg.Error as exc:
+        outcome["t2"] = exc
+        t2.rollback()
+    thread.join(WAIT_TIMEOUT * 3)
+    assert not thread.is_alive()
+    t1.close()
+    t2.close()
+    states = {k: getattr(v, "sqlstate", v) for k, v in outcome.items()}
+    assert states == {"t1": "SL409", "t2": 1}, outcome
+    assert "another transaction holds the tenant's writer lock" in str(outcome["t1"])
+    with connect(world["dsn"]) as conn:
+        begin_acting(conn, world["tenant"], world["actor"])
+        stored = conn.execute("SELECT result_id::text AS id FROM scoreledger.evaluation_results ORDER BY 1").fetchall()
+    assert [r["id"] for r in stored] == sorted([r1, r2])
+    assert invariant_breaches(world["dsn"]) == []
+
+
+def test_a_later_call_never_waits_so_no_deadlock_check_can_catch_it(world):
+    """The residual window of the short lock_timeout, made certain: T2, in a
+    first call, records learner 1 then learner 2 and waits on learner 2's
+    row, which T1 is recording; T1 then records learner 1 again in the same
+    transaction, whose row T2 holds. Before, T1's later call waited up to
+    10 ms, and a deadlock check falling in that wait -- here T1's own, its
+    deadlock_timeout set to 1 ms -- reported 40P01. Now T1's later call
+    refuses with SL409 before it waits on anything; T1 rolls back and T2
+    records both."""
+    q1, _, _ = world["q"]
+    low, _ = new_doc(world, 61, {q1: {"B"}})
+    high, _ = new_doc(world, 62, {q1: {"C"}})
+    low["submission_id"] = str(uuid.UUID(int=0x61))
+    high["submission_id"] = str(uuid.UUID(int=0x62))
+    t1 = connect(world["dsn"], "dl-t1")
+    t1.execute("SET deadlock_timeout = '1ms'")
+    t1.commit()
+    begin_acting(t1, world["tenant"], world["actor"])
+    t2 = session(world, "dl-t2")
+    record(t1, high)
+    outcome: dict = {}
+
+    def t2_work():
+        try:
+            outcome["n"] = t2.execute(
+                "SELECT scoreledger.record_submissions(%s) AS n", [Jsonb([low, high])]
+            ).fetchone()["n"]
+            t2.commit()
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=t2_work, daemon=True)
+    thread.start()
+    wait_until_waiting(world["dsn"], ["dl-t2"], 1)
+    with pytest.raises(psycopg.Error) as caught:
+        record(t1, low)
+    assert caught.value.sqlstate == "SL409", f"{caught.value.sqlstate}: {caught.value}"
+    t1.rollback()
+    thread.join(WAIT_TIMEOUT * 3)
+    assert not thread.is_alive()
+    assert "error" not in outcome, outcome
+    assert outcome["n"] == 2
+    t1.close()
+    t2.close()
+    assert invariant_breaches(world["dsn"]) == []
+
+
+def writer_lock_mode(conn, dsn: str, tenant: str) -> list[str]:
+    """The modes in which `conn` holds `tenant`'s writer lock."""
+    with connect(dsn) as admin:
+        key = admin.execute("SELECT scoreledger_private.writer_lock_key(%s) AS k", [tenant]).fetchone()["k"]
+    return [
+        r["mode"]
+        for r in conn.execute(
+            """SELECT l.mode FROM pg_locks l
+               WHERE l.pid = pg_backend_pid() AND l.locktype = 'advisory' AND l.objsubid = 1
+                 AND (l.classid::bigint << 32 | l.objid::bigint) = %s
+               ORDER BY 1""",
+            [key],
+        ).fetchall()
+    ]
+
+
+def test_first_calls_share_the_writer_lock_and_a_later_call_runs_alone(world):
+    """Writers of one tenant in separate transactions never wait on the
+    writer lock (each holds it shared); a transaction's later call takes it
+    exclusively when no other writer of the tenant is open, else refuses;
+    another tenant's writers do not count."""
+    q1, _, _ = world["q"]
+    t1, t2 = session(world, "wl-t1"), session(world, "wl-t2")
+    record(t1, new_doc(world, 71, {q1: {"B"}})[0])
+    record(t2, new_doc(world, 72, {q1: {"B"}})[0])  # a first call: not refused, not waiting
+    assert writer_lock_mode(t1, world["dsn"], world["tenant"]) == ["ShareLock"]
+    refused_409(
+        record, t1, new_doc(world, 73, {q1: {"B"}})[0], like="another transaction holds the tenant's writer lock"
+    )
+    t1.rollback()
+    t2.commit()
+    begin_acting(t1, world["tenant"], world["actor"])
+    record(t1, new_doc(world, 74, {q1: {"B"}})[0])
+    # A writer of another tenant is open meanwhile: it holds that tenant's lock, not this one's.
+    other = str(uuid.uuid4())
+    with connect(world["dsn"]) as admin:
+        admin.execute("SELECT scoreledger.create_tenant(%s, %s)", [f"other {other[:8]}", other])
+        admin.commit()
+    begin_acting(t2, other, world["actor"])
+    t2.execute("SELECT scoreledger.register_evaluator('judge', '{}')")
+    record(t1, new_doc(world, 75, {q1: {"B"}})[0])
+    assert writer_lock_mode(t1, world["dsn"], world["tenant"]) == ["ExclusiveLock", "ShareLock"]
+    t1.commit()
+    t2.rollback()
+    t1.close()
+    t2.close()
+    assert invariant_breaches(world["dsn"]) == []
