@@ -253,14 +253,23 @@ class Gatekeeper(Client):
         rng, world = self.rng, self.r.world
         user = rng.choice(world.hot_users if rng.random() < 0.05 else world.users)
         fn = "start_attempt" if rng.random() < 0.8 else "check_attempt"
-        decision = self.call(
+        # The call's time in the server too (from the statement's arrival to
+        # its answer, before the commit): the whole transaction's time also
+        # holds the driver's threads waiting for one Python interpreter.
+        answer = self.call(
             fn,
-            lambda c: c.execute(f"SELECT scoreledger.{fn}(%s, %s) AS d", [world.gated_assignment, user]).fetchone()[
-                "d"
-            ],
-            rows=lambda d: 1 if d["allowed"] else 0,
+            lambda c: c.execute(
+                f"SELECT scoreledger.{fn}(%s, %s) AS d,"
+                " extract(epoch FROM clock_timestamp() - statement_timestamp())::float8 AS server_s",
+                [world.gated_assignment, user],
+            ).fetchone(),
+            rows=lambda a: 1 if a["d"]["allowed"] else 0,
         )
-        if decision is not None and not decision["allowed"] and not decision.get("reasons"):
+        if answer is None:
+            return
+        self.r.stats.ok(f"{fn} (in the server)", answer["server_s"], 0)
+        decision = answer["d"]
+        if not decision["allowed"] and not decision.get("reasons"):
             self.r.stats.anomaly(fn, f"refused with no reason: {decision}")
 
 
