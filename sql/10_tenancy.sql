@@ -110,7 +110,7 @@ AS $$
 DECLARE
   existing scoreledger_private.tenants;
 BEGIN
-  PERFORM scoreledger_private.begin_writing_call('scoreledger.create_tenant', registry => true);
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.create_tenant', 'registry');
   IF name IS NULL OR name !~ '\S' THEN
     PERFORM scoreledger_private.fail('SL422', 'name: must be a non-empty string');
   END IF;

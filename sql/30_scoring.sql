@@ -266,22 +266,48 @@ AS $$
 $$;
 
 -- The entry of every writing API function, before any work or lock: READ
--- COMMITTED (require_read_committed), then the writer lock of the tenant
--- (`registry`: of the tenant registry). A later call that finds it held
--- by another transaction refuses with SL409 at once.
-CREATE OR REPLACE FUNCTION scoreledger_private.begin_writing_call(fn text, registry boolean DEFAULT false)
+-- COMMITTED (require_read_committed), then the writer locks of what the
+-- function writes (`scope`):
+--   tenant           the context's tenant (without a context nothing is
+--                    locked: the function refuses with SL401 before it
+--                    writes);
+--   registry         the tenant registry's: create_tenant;
+--   tenant+registry  both: the policy changes, which update the tenant's
+--                    registry row (a later create_tenant naming that tenant
+--                    would wait on the update in its unique check);
+--   none             top_up_scores: run by migrations across every tenant,
+--                    in a transaction that has written already; it skips
+--                    every locked row (SKIP LOCKED) and so never waits.
+-- A later call that finds a lock held by another transaction refuses with
+-- SL409 at once.
+CREATE OR REPLACE FUNCTION scoreledger_private.begin_writing_call(fn text, scope text DEFAULT 'tenant')
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-  key bigint;
+  keys bigint[];
+  late boolean;
+  missed boolean;
 BEGIN
   PERFORM scoreledger_private.require_read_committed(fn);
-  key := scoreledger_private.writer_lock_key(CASE WHEN NOT registry THEN scoreledger.current_tenant() END);
-  IF NOT scoreledger_private.holds_locks() THEN
-    PERFORM pg_catalog.pg_advisory_xact_lock_shared(key);
-  ELSIF NOT pg_catalog.pg_try_advisory_xact_lock(key) THEN
-    PERFORM scoreledger_private.refuse_lock_wait(fn, CASE WHEN registry THEN 'the tenant registry''s writer lock (it is creating a tenant)'
+  IF scope NOT IN ('tenant', 'registry', 'tenant+registry', 'none') THEN
+    RAISE EXCEPTION 'begin_writing_call: unknown scope %', scope;
+  END IF;
+  keys := ARRAY(SELECT DISTINCT k FROM unnest(ARRAY[
+            CASE WHEN scope IN ('tenant', 'tenant+registry') AND scoreledger.current_tenant() IS NOT NULL
+                 THEN scoreledger_private.writer_lock_key(scoreledger.current_tenant()) END,
+            CASE WHEN scope IN ('registry', 'tenant+registry') THEN scoreledger_private.writer_lock_key(NULL) END]) k
+                WHERE k IS NOT NULL ORDER BY 1);
+  late := scoreledger_private.holds_locks();
+  IF NOT late THEN
+    PERFORM pg_catalog.pg_advisory_xact_lock_shared(k) FROM unnest(keys) k;
+    RETURN;
+  END IF;
+  SELECT bool_or(NOT pg_catalog.pg_try_advisory_xact_lock(k)) INTO missed FROM unnest(keys) k;
+  IF missed THEN
+    PERFORM scoreledger_private.refuse_lock_wait(fn, CASE scope
+      WHEN 'registry' THEN 'the tenant registry''s writer lock (it is creating a tenant or changing a policy)'
+      WHEN 'tenant+registry' THEN 'the writer lock of the tenant or of the tenant registry (it has made a writing call and not yet ended)'
       ELSE 'the tenant''s writer lock (it has made a writing call in this tenant and not yet ended)' END);
   END IF;
 END

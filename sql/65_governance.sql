@@ -265,7 +265,7 @@ DECLARE
   lower_approval boolean;
   lower_capabilities boolean;
 BEGIN
-  PERFORM scoreledger_private.begin_writing_call('scoreledger.set_tenant_policy');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.set_tenant_policy', 'tenant+registry');
   SELECT * INTO current_policy FROM scoreledger_private.tenants t WHERE t.tenant_id = tenant FOR UPDATE;
   PERFORM scoreledger_private.require_administrator(NULL);
   lower_approval := current_policy.require_approval AND NOT set_tenant_policy.require_approval;
@@ -315,7 +315,7 @@ DECLARE
   actor uuid := scoreledger_private.require_actor();
   change scoreledger_private.policy_changes;
 BEGIN
-  PERFORM scoreledger_private.begin_writing_call('scoreledger.confirm_tenant_policy');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.confirm_tenant_policy', 'tenant+registry');
   -- The tenant row first, as set_tenant_policy takes it: a confirmation
   -- and a superseding request take turns.
   PERFORM 1 FROM scoreledger_private.tenants t WHERE t.tenant_id = tenant FOR UPDATE;

@@ -238,7 +238,7 @@ DECLARE
   after_id uuid;
   outcome record;
 BEGIN
-  PERFORM scoreledger_private.begin_writing_call('scoreledger.top_up_scores');
+  PERFORM scoreledger_private.begin_writing_call('scoreledger.top_up_scores', 'none');
   PERFORM scoreledger_private.check_backfill_arguments('evaluation_result', batch_size);
   FOR t IN SELECT x.tenant_id FROM scoreledger_private.tenants x ORDER BY x.tenant_id LOOP
     PERFORM scoreledger_private.enter_context(t);

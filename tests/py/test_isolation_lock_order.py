@@ -503,3 +503,65 @@ def test_first_calls_share_the_writer_lock_and_a_later_call_runs_alone(world):
     t1.close()
     t2.close()
     assert invariant_breaches(world["dsn"]) == []
+
+
+def test_a_later_create_tenant_never_waits_on_a_policy_change(world):
+    """set_tenant_policy updates the tenant's registry row; a later
+    create_tenant naming that tenant met the update in its unique check and
+    waited for its commit (the registry's writer lock was not the policy
+    change's). Now both take the registry's lock: the later create_tenant
+    refuses at once."""
+    with connect(world["dsn"]) as admin:
+        name = admin.execute(
+            "SELECT name FROM scoreledger_private.tenants WHERE tenant_id = %s", [world["tenant"]]
+        ).fetchone()["name"]
+    policy = session(world, "pol-t1")
+    policy.execute("SELECT scoreledger.set_tenant_policy(true, false)")
+    creator = connect(world["dsn"], "pol-t2")
+    creator.execute("SELECT scoreledger.create_tenant(%s)", [f"first {uuid.uuid4()}"])
+    outcome: dict = {}
+    done = threading.Event()
+
+    def create_again():
+        try:
+            outcome["id"] = creator.execute("SELECT scoreledger.create_tenant(%s) AS id", [name]).fetchone()["id"]
+        except psycopg.Error as exc:
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=create_again, daemon=True)
+    thread.start()
+    finished = done.wait(3)  # before the fix it waited here for the policy change's commit
+    policy.rollback()
+    thread.join(WAIT_TIMEOUT)
+    creator.rollback()
+    policy.close()
+    creator.close()
+    assert finished, "the later create_tenant waited for the policy change"
+    assert getattr(outcome.get("error"), "sqlstate", None) == "SL409", outcome
+    assert "tenant registry" in str(outcome["error"])
+
+
+def test_a_migrations_top_up_is_not_refused_beside_an_open_writer(world):
+    """top_up_scores runs in a migration's transaction, which has written
+    already: as a later call it was refused (SL409) whenever a create_tenant
+    was open elsewhere. It skips every locked row and never waits, so it
+    takes no writer lock."""
+    other = connect(world["dsn"], "top-t1")
+    other.execute("SELECT scoreledger.create_tenant(%s)", [f"open {uuid.uuid4()}"])
+    migration = connect(world["dsn"], "top-t2")
+    migration.execute("SELECT scoreledger.create_tenant(%s)", [f"migrating {uuid.uuid4()}"])
+    try:
+        held = other.execute(
+            """SELECT count(*) AS n FROM pg_locks l WHERE l.pid = pg_backend_pid() AND l.locktype = 'advisory'
+                 AND (l.classid::bigint << 32 | l.objid::bigint) = scoreledger_private.writer_lock_key(NULL)"""
+        ).fetchone()["n"]
+        assert held == 1, "the other transaction holds the registry's writer lock"
+        # Before, this raised SL409 (a later call, the registry's lock held elsewhere).
+        migration.execute("SELECT * FROM scoreledger.top_up_scores()").fetchall()
+    finally:
+        migration.rollback()
+        other.rollback()
+        migration.close()
+        other.close()
