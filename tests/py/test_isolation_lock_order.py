@@ -565,3 +565,28 @@ def test_a_migrations_top_up_is_not_refused_beside_an_open_writer(world):
         other.rollback()
         migration.close()
         other.close()
+
+
+def test_a_call_after_a_writing_call_is_later_even_without_a_transaction_id(world):
+    """holds_locks() reads the marker begin_writing_call leaves: a call that
+    follows a writing call is later though nothing was written (no
+    transaction id), and a marker set by hand with another transaction's
+    start is not taken for it."""
+    with connect(world["dsn"]) as conn:
+        conn.execute("SELECT scoreledger.set_context(%s, %s)", [world["tenant"], world["actor"]])
+
+        def later() -> bool:
+            return conn.execute("SELECT scoreledger_private.holds_locks() AS h").fetchone()["h"]
+
+        assert later() is False
+        conn.execute("SELECT scoreledger_private.begin_writing_call('scoreledger.test_first')")
+        assert later() is False, "the call under way is a first call"
+        conn.execute("SELECT scoreledger_private.begin_writing_call('scoreledger.test_second')")
+        assert later() is True, "the next call is later"
+        assert conn.execute("SELECT pg_current_xact_id_if_assigned() AS x").fetchone()["x"] is None
+        conn.rollback()
+        conn.execute("SELECT scoreledger.set_context(%s, %s)", [world["tenant"], world["actor"]])
+        conn.execute("SET LOCAL scoreledger.call = 'tx:0/first'")
+        conn.execute("SELECT scoreledger_private.begin_writing_call('scoreledger.test_spoofed')")
+        assert later() is False, "a hand-set marker of another start does not make the first call later"
+        conn.rollback()
