@@ -300,7 +300,7 @@ DECLARE
 BEGIN
   PERFORM scoreledger_private.require_read_committed(fn);
   IF scope NOT IN ('tenant', 'registry', 'tenant+registry', 'none') THEN
-    RAISE EXCEPTION 'begin_writing_call: unknown scope %', scope;
+    PERFORM scoreledger_private.fail('SL422', format('scope: must be tenant, registry, tenant+registry or none, not %s', scope));
   END IF;
   keys := ARRAY(SELECT DISTINCT k FROM unnest(ARRAY[
             CASE WHEN scope IN ('tenant', 'tenant+registry') AND scoreledger.current_tenant() IS NOT NULL
