@@ -253,21 +253,30 @@ class Gatekeeper(Client):
         rng, world = self.rng, self.r.world
         user = rng.choice(world.hot_users if rng.random() < 0.05 else world.users)
         fn = "start_attempt" if rng.random() < 0.8 else "check_attempt"
-        # The call's time in the server too (from the statement's arrival to
-        # its answer, before the commit): the whole transaction's time also
-        # holds the driver's threads waiting for one Python interpreter.
-        answer = self.call(
-            fn,
-            lambda c: c.execute(
-                f"SELECT scoreledger.{fn}(%s, %s) AS d,"
-                " extract(epoch FROM clock_timestamp() - statement_timestamp())::float8 AS server_s",
-                [world.gated_assignment, user],
-            ).fetchone(),
-            rows=lambda a: 1 if a["d"]["allowed"] else 0,
-        )
-        if answer is None:
+        # The transaction's parts too: the call's time in the server (from
+        # the statement's arrival to its answer), the call as the client
+        # sees it (the server's time plus the round trip and this thread's
+        # wait for the one Python interpreter the driver's threads share),
+        # and the COMMIT (its WAL flush queued behind the recorders').
+        started = time.perf_counter()
+        try:
+            conn = self.connection()
+            with acting(conn, world.tenant, self.actor):
+                sent = time.perf_counter()
+                answer = conn.execute(
+                    f"SELECT scoreledger.{fn}(%s, %s) AS d,"
+                    " extract(epoch FROM clock_timestamp() - statement_timestamp())::float8 AS server_s",
+                    [world.gated_assignment, user],
+                ).fetchone()
+                answered = time.perf_counter()
+        except Exception as exc:  # every exception is an error to report
+            self.r.stats.error(fn, exc)
             return
+        committed = time.perf_counter()
+        self.r.stats.ok(fn, committed - started, 1 if answer["d"]["allowed"] else 0)
         self.r.stats.ok(f"{fn} (in the server)", answer["server_s"], 0)
+        self.r.stats.ok(f"{fn} (call, client side)", answered - sent, 0)
+        self.r.stats.ok(f"{fn} (commit)", committed - answered, 0)
         decision = answer["d"]
         if not decision["allowed"] and not decision.get("reasons"):
             self.r.stats.anomaly(fn, f"refused with no reason: {decision}")
