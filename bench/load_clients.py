@@ -258,25 +258,25 @@ class Gatekeeper(Client):
         # sees it (the server's time plus the round trip and this thread's
         # wait for the one Python interpreter the driver's threads share),
         # and the COMMIT (its WAL flush queued behind the recorders').
-        started = time.perf_counter()
-        try:
-            conn = self.connection()
-            with acting(conn, world.tenant, self.actor):
-                sent = time.perf_counter()
-                answer = conn.execute(
-                    f"SELECT scoreledger.{fn}(%s, %s) AS d,"
-                    " extract(epoch FROM clock_timestamp() - statement_timestamp())::float8 AS server_s",
-                    [world.gated_assignment, user],
-                ).fetchone()
-                answered = time.perf_counter()
-        except Exception as exc:  # every exception is an error to report
-            self.r.stats.error(fn, exc)
-            return
+        marks: dict[str, float] = {}
+
+        def work(c):
+            marks["sent"] = time.perf_counter()
+            row = c.execute(
+                f"SELECT scoreledger.{fn}(%s, %s) AS d,"
+                " extract(epoch FROM clock_timestamp() - statement_timestamp())::float8 AS server_s",
+                [world.gated_assignment, user],
+            ).fetchone()
+            marks["answered"] = time.perf_counter()
+            return row
+
+        answer = self.call(fn, work, rows=lambda a: 1 if a["d"]["allowed"] else 0)
         committed = time.perf_counter()
-        self.r.stats.ok(fn, committed - started, 1 if answer["d"]["allowed"] else 0)
+        if answer is None:
+            return
         self.r.stats.ok(f"{fn} (in the server)", answer["server_s"], 0)
-        self.r.stats.ok(f"{fn} (call, client side)", answered - sent, 0)
-        self.r.stats.ok(f"{fn} (commit)", committed - answered, 0)
+        self.r.stats.ok(f"{fn} (call, client side)", marks["answered"] - marks["sent"], 0)
+        self.r.stats.ok(f"{fn} (commit)", committed - marks["answered"], 0)
         decision = answer["d"]
         if not decision["allowed"] and not decision.get("reasons"):
             self.r.stats.anomaly(fn, f"refused with no reason: {decision}")

@@ -59,6 +59,23 @@ def apply(conn, batch_id):
     return conn.execute("SELECT scoreledger.apply_correction_batch(%s) AS r", [batch_id]).fetchone()["r"]
 
 
+def record_submissions_in_background(conn, docs) -> tuple[threading.Thread, dict]:
+    """record_submissions(docs) then COMMIT on `conn`, on a thread: the
+    outcome gets its count ("n") or its exception ("error")."""
+    outcome: dict = {}
+
+    def work():
+        try:
+            outcome["n"] = conn.execute("SELECT scoreledger.record_submissions(%s) AS n", [Jsonb(docs)]).fetchone()["n"]
+            conn.commit()
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
 def refused_409(call, *args, like: str) -> str:
     with pytest.raises(psycopg.Error) as caught:
         call(*args)
@@ -285,19 +302,7 @@ def test_two_recorders_of_the_same_attempts_in_opposite_orders_never_deadlock(wo
         docs.append(doc)
     t1, t2 = session(world, "same-t1"), session(world, "same-t2")
     n1 = t1.execute("SELECT scoreledger.record_submissions(%s) AS n", [Jsonb(docs)]).fetchone()["n"]
-    outcome: dict = {}
-
-    def t2_work():
-        try:
-            outcome["n"] = t2.execute(
-                "SELECT scoreledger.record_submissions(%s) AS n", [Jsonb(list(reversed(docs)))]
-            ).fetchone()["n"]
-            t2.commit()
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=t2_work, daemon=True)
-    thread.start()
+    thread, outcome = record_submissions_in_background(t2, list(reversed(docs)))
     wait_until_waiting(world["dsn"], ["same-t2"], 1)
     t1.commit()
     thread.join(WAIT_TIMEOUT * 3)
@@ -429,19 +434,7 @@ def test_a_later_call_never_waits_so_no_deadlock_check_can_catch_it(world):
     begin_acting(t1, world["tenant"], world["actor"])
     t2 = session(world, "dl-t2")
     record(t1, high)
-    outcome: dict = {}
-
-    def t2_work():
-        try:
-            outcome["n"] = t2.execute(
-                "SELECT scoreledger.record_submissions(%s) AS n", [Jsonb([low, high])]
-            ).fetchone()["n"]
-            t2.commit()
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=t2_work, daemon=True)
-    thread.start()
+    thread, outcome = record_submissions_in_background(t2, [low, high])
     wait_until_waiting(world["dsn"], ["dl-t2"], 1)
     with pytest.raises(psycopg.Error) as caught:
         record(t1, low)
