@@ -116,8 +116,14 @@ BEGIN
            k.submitted_at, k.problem,
            k.submission_id IS NOT NULL AND existing.submission_id IS NULL
     FROM k
-    LEFT JOIN scoreledger_private.submissions existing
-      ON existing.tenant_id = tenant AND existing.submission_id = k.submission_id
+    -- One primary-key probe per document, whatever the statistics say: as a
+    -- plain join, a tenant the statistics call small (a table never
+    -- analyzed, or a tenant grown since the last ANALYZE) made a hash join
+    -- over the tenant's whole key range the cheaper plan, read on each call.
+    LEFT JOIN LATERAL (
+      SELECT e.submission_id FROM scoreledger_private.submissions e
+      WHERE e.tenant_id = tenant AND e.submission_id = k.submission_id
+      LIMIT 1) existing ON true
   )
   SELECT coalesce(bool_or(k.given_id IS NULL), false) INTO derived FROM k;
   -- Twins: only a derived id can repeat one of the call (a given id named
@@ -388,6 +394,13 @@ LANGUAGE plpgsql STABLE
 AS $$
 #variable_conflict use_column
 BEGIN
+  -- A first recording names no stored submission: skip the join. Planned
+  -- for the temporary table's default estimate (about a thousand rows), it
+  -- is a hash join whose first step reads submissions until the tenant's
+  -- first row, through every other tenant's rows before it.
+  IF NOT EXISTS (SELECT 1 FROM pg_temp.recording_submissions r WHERE NOT r.inserted AND r.problem IS NULL) THEN
+    RETURN;
+  END IF;
   RETURN QUERY
   WITH stored AS MATERIALIZED (
     SELECT r.idx, r.submission_id,

@@ -4,7 +4,7 @@
 -- check_invariants() notices when the data disagrees with the rules.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(70);
+SELECT plan(73);
 
 SELECT scoreledger.create_tenant('history tenant', tests.uuid_of('tenant', 701));
 SELECT scoreledger.create_tenant('history neighbour', tests.uuid_of('tenant', 702));
@@ -248,6 +248,18 @@ SELECT is(tests.score_of(tests.uuid_of('submission', 7001)), tests.latest_histor
 SELECT tests.throws_code_like($$INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, score, max_score)
                    VALUES (tests.uuid_of('tenant', 702), tests.uuid_of('submission', 7020), 0, 1)$$,
                  '42501', '%', 'owner acting in one tenant cannot write history into another');
+-- The reference check, once per statement: one row naming no submission
+-- fails the whole statement, even beside rows that name real ones.
+SELECT tests.throws_code_like($$INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, score, max_score)
+                   VALUES (tests.uuid_of('tenant', 701), tests.uuid_of('submission', 7999), 0, 1)$$,
+                 'SL404', '%', 'owner: a history row naming a submission that does not exist raises SL404');
+SELECT tests.throws_code_like($$INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, score, max_score)
+                   VALUES (tests.uuid_of('tenant', 701), tests.uuid_of('submission', 7001), 1, 6),
+                          (tests.uuid_of('tenant', 701), tests.uuid_of('submission', 7999), 0, 1)$$,
+                 'SL404', '%', 'owner: ... beside a row naming a recorded submission, the statement still raises SL404');
+SELECT tests.throws_code_like($$INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, score, max_score)
+                   VALUES (tests.uuid_of('tenant', 701), tests.uuid_of('submission', 7020), 0, 1)$$,
+                 'SL404', '%', 'owner: a history row of this tenant naming another tenant''s submission raises SL404');
 SELECT tests.clear_context();
 
 -- check_invariants now sees scores that disagree with the rules.
