@@ -72,7 +72,7 @@ AS $$
   SELECT b.batch_id,
          CASE WHEN b.batch_id = with_batch THEN 9223372036854775807 ELSE b.applied_seq END
   FROM scoreledger_private.correction_batches b
-  WHERE b.tenant_id = scoreledger.current_tenant()
+  WHERE b.tenant_id = (SELECT scoreledger.current_tenant())
     AND ((b.status IN (SELECT s.status FROM scoreledger_private.workflow_statuses s
                        WHERE s.machine = 'batch' AND s.in_effect)
           AND b.reverts_batch_id IS NULL)
@@ -95,7 +95,7 @@ AS $$
     SELECT c.evaluation_version_id, c.question_version_id, c.correction_type, c.correct_mask, c.scoped, a.apply_order
     FROM scoreledger_private.corrections c
     JOIN active a ON a.batch_id = c.batch_id
-    WHERE c.tenant_id = scoreledger.current_tenant()
+    WHERE c.tenant_id = (SELECT scoreledger.current_tenant())
       AND c.evaluation_version_id = ANY (evaluation_version_ids)
   )
   SELECT i.evaluation_version_id, i.question_version_id, q.kind, q.scoring, q.points, q.options,
@@ -118,7 +118,7 @@ AS $$
   FROM scoreledger_private.items i
   JOIN scoreledger_private.question_versions q
     ON q.tenant_id = i.tenant_id AND q.question_version_id = i.question_version_id
-  WHERE i.tenant_id = scoreledger.current_tenant()
+  WHERE i.tenant_id = (SELECT scoreledger.current_tenant())
     AND i.evaluation_version_id = ANY (evaluation_version_ids)
     AND (question_version_ids IS NULL OR i.question_version_id = ANY (question_version_ids))
 $$;
@@ -131,7 +131,7 @@ LANGUAGE sql STABLE
 AS $$
   SELECT DISTINCT c.evaluation_version_id, c.question_version_id, cs.submission_id
   FROM scoreledger_private.active_batches(with_batch, without_batch) a
-  JOIN scoreledger_private.corrections c ON c.batch_id = a.batch_id AND c.tenant_id = scoreledger.current_tenant()
+  JOIN scoreledger_private.corrections c ON c.batch_id = a.batch_id AND c.tenant_id = (SELECT scoreledger.current_tenant())
   JOIN scoreledger_private.correction_submissions cs
     ON cs.tenant_id = c.tenant_id AND cs.batch_id = c.batch_id AND cs.ordinal = c.ordinal
   WHERE c.scoped AND c.evaluation_version_id = ANY (evaluation_version_ids)
@@ -147,7 +147,7 @@ AS $$
   WITH versions AS MATERIALIZED (
     SELECT coalesce(evaluation_version_ids,
                     (SELECT array_agg(v.evaluation_version_id) FROM scoreledger_private.evaluation_versions v
-                      WHERE v.tenant_id = scoreledger.current_tenant())) AS ids
+                      WHERE v.tenant_id = (SELECT scoreledger.current_tenant()))) AS ids
   ), states AS MATERIALIZED (
     SELECT st.* FROM versions, scoreledger_private.item_states(versions.ids) st
   ), credits AS MATERIALIZED (
@@ -167,7 +167,7 @@ AS $$
   -- visit the answers key once per item.
   JOIN scoreledger_private.answers a ON a.tenant_id = s.tenant_id AND a.submission_id = s.submission_id
   JOIN states st ON st.evaluation_version_id = s.evaluation_version_id AND st.question_version_id = a.question_version_id
-  WHERE s.tenant_id = scoreledger.current_tenant()
+  WHERE s.tenant_id = (SELECT scoreledger.current_tenant())
   GROUP BY s.submission_id
 $$;
 

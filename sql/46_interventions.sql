@@ -685,30 +685,30 @@ AS $$
       SELECT array_agg(p.assignment_id) AS aa, array_agg(p.user_id) AS uu FROM (
         SELECT DISTINCT s.assignment_id, s.user_id FROM scoreledger_private.submissions s
         JOIN scoreledger_private.assignments a ON a.tenant_id = s.tenant_id AND a.assignment_id = s.assignment_id
-        WHERE s.tenant_id = scoreledger.current_tenant() AND a.intervention_after_fails IS NOT NULL
+        WHERE s.tenant_id = (SELECT scoreledger.current_tenant()) AND a.intervention_after_fails IS NOT NULL
         UNION
         SELECT i.assignment_id, i.user_id FROM scoreledger_private.interventions i
-        WHERE i.tenant_id = scoreledger.current_tenant() AND i.status = 'open') p) x
+        WHERE i.tenant_id = (SELECT scoreledger.current_tenant()) AND i.status = 'open') p) x
     CROSS JOIN LATERAL scoreledger_private.intervention_effects(x.aa, x.uu) e
     WHERE x.aa IS NOT NULL AND e.effect <> 'complete'
   ), doubled AS (
     SELECT i.assignment_id, i.user_id FROM scoreledger_private.interventions i
-    WHERE i.tenant_id = scoreledger.current_tenant() AND i.status = 'open'
+    WHERE i.tenant_id = (SELECT scoreledger.current_tenant()) AND i.status = 'open'
     GROUP BY i.assignment_id, i.user_id HAVING count(*) > 1
   ), mismatched AS (
     SELECT r.issuance_id FROM scoreledger_private.remedial_issuances r
     LEFT JOIN scoreledger_private.interventions i ON i.tenant_id = r.tenant_id AND i.intervention_id = r.intervention_id
-    WHERE r.tenant_id = scoreledger.current_tenant()
+    WHERE r.tenant_id = (SELECT scoreledger.current_tenant())
       AND NOT (r.status = 'issued' AND i.status = 'open' OR r.status = 'completed' AND i.status = 'resolved'
                OR r.status = 'withdrawn' AND i.status IN ('resolved', 'withdrawn'))
   ), bad_attempts AS (
     SELECT s.submission_id FROM scoreledger_private.submissions s
     LEFT JOIN scoreledger_private.attempt_starts st ON st.tenant_id = s.tenant_id AND st.attempt_id = s.attempt_id
-    WHERE s.tenant_id = scoreledger.current_tenant() AND s.attempt_id IS NOT NULL
+    WHERE s.tenant_id = (SELECT scoreledger.current_tenant()) AND s.attempt_id IS NOT NULL
       AND (st.attempt_id IS NULL OR st.user_id <> s.user_id OR st.assignment_id IS DISTINCT FROM s.assignment_id)
   ), unlogged AS (
     SELECT i.intervention_id FROM scoreledger_private.interventions i
-    WHERE i.tenant_id = scoreledger.current_tenant()
+    WHERE i.tenant_id = (SELECT scoreledger.current_tenant())
       AND i.status IS DISTINCT FROM (SELECT e.to_status FROM scoreledger_private.intervention_events e
                                      WHERE e.tenant_id = i.tenant_id AND e.intervention_id = i.intervention_id
                                      ORDER BY e.event_id DESC LIMIT 1)

@@ -47,14 +47,14 @@ AS $$
     FROM (SELECT x.entry_no, i.evaluation_version_id, i.question_version_id, i.position
           FROM expandable x
           JOIN scoreledger_private.items i
-            ON i.tenant_id = scoreledger.current_tenant() AND x.form = 'tag' AND i.tags @> ARRAY[x.tag]
+            ON i.tenant_id = (SELECT scoreledger.current_tenant()) AND x.form = 'tag' AND i.tags @> ARRAY[x.tag]
           UNION ALL
           SELECT x.entry_no, i.evaluation_version_id, i.question_version_id, i.position
           FROM expandable x
           JOIN scoreledger_private.items i
-            ON i.tenant_id = scoreledger.current_tenant() AND x.form = 'versions' AND i.question_version_id = x.question_id) m
+            ON i.tenant_id = (SELECT scoreledger.current_tenant()) AND x.form = 'versions' AND i.question_version_id = x.question_id) m
     JOIN scoreledger_private.evaluation_versions v
-      ON v.tenant_id = scoreledger.current_tenant() AND v.evaluation_version_id = m.evaluation_version_id
+      ON v.tenant_id = (SELECT scoreledger.current_tenant()) AND v.evaluation_version_id = m.evaluation_version_id
   )
   SELECT coalesce(jsonb_agg(t.target ORDER BY t.entry_no, t.target_no), '[]')
   FROM (
@@ -107,9 +107,9 @@ AS $$
            row_number() OVER (PARTITION BY t.known_type, t.version_id, t.question_id ORDER BY t.entry_no, t.target_no) AS occurrence
     FROM typed t
     LEFT JOIN scoreledger_private.evaluation_versions v
-      ON v.tenant_id = scoreledger.current_tenant() AND v.evaluation_version_id = t.version_id
+      ON v.tenant_id = (SELECT scoreledger.current_tenant()) AND v.evaluation_version_id = t.version_id
     LEFT JOIN scoreledger_private.items i
-      ON i.tenant_id = scoreledger.current_tenant() AND i.evaluation_version_id = t.version_id AND i.question_version_id = t.question_id
+      ON i.tenant_id = (SELECT scoreledger.current_tenant()) AND i.evaluation_version_id = t.version_id AND i.question_version_id = t.question_id
     LEFT JOIN scoreledger_private.question_versions q
       ON q.tenant_id = i.tenant_id AND q.question_version_id = i.question_version_id
   ), ids AS (
@@ -187,7 +187,7 @@ AS $$
            ELSE format('submission %s does not contain question version %s', i.id #>> '{}', i.question_id) END
   FROM ids i
   LEFT JOIN scoreledger_private.submissions s
-    ON s.tenant_id = scoreledger.current_tenant() AND s.submission_id = i.submission_id
+    ON s.tenant_id = (SELECT scoreledger.current_tenant()) AND s.submission_id = i.submission_id
   LEFT JOIN scoreledger_private.answers a
     ON a.tenant_id = s.tenant_id AND a.submission_no = s.submission_no AND a.question_version_id = i.question_id
   WHERE i.submission_id IS NULL OR i.occurrence > 1 OR s.submission_id IS NULL
@@ -249,7 +249,7 @@ AS $$
            en.e->>'type' = 'mark_correct' AND jsonb_typeof(en.e->'submission_ids') IS NOT DISTINCT FROM 'array'
     FROM entries en
     JOIN scoreledger_private.question_versions q
-      ON q.tenant_id = scoreledger.current_tenant() AND q.question_version_id = en.question_id
+      ON q.tenant_id = (SELECT scoreledger.current_tenant()) AND q.question_version_id = en.question_id
     LEFT JOIN LATERAL (SELECT array_agg(c ORDER BY m) AS correct
                        FROM jsonb_array_elements_text(en.e->'correct') WITH ORDINALITY y(c, m)
                        WHERE en.e->>'type' = 'replace_key') k ON true
@@ -302,14 +302,14 @@ BEGIN
   SELECT b.batch_id, b.status INTO frozen
   FROM scoreledger_private.correction_batches b
   JOIN scoreledger_private.workflow_statuses s ON s.machine = 'batch' AND s.status = b.status
-  WHERE b.tenant_id = scoreledger.current_tenant() AND b.batch_id = ANY (batches) AND NOT s.editable
+  WHERE b.tenant_id = (SELECT scoreledger.current_tenant()) AND b.batch_id = ANY (batches) AND NOT s.editable
   ORDER BY b.batch_id LIMIT 1;
   IF FOUND THEN
     PERFORM scoreledger_private.fail('SL423', format('the corrections of %s batch %s are immutable', frozen.status, frozen.batch_id));
   END IF;
   UPDATE scoreledger_private.correction_batches b
      SET payload_editors = scoreledger_private.with_payload_editor(b.payload_editors)
-   WHERE b.tenant_id = scoreledger.current_tenant() AND b.batch_id = ANY (batches)
+   WHERE b.tenant_id = (SELECT scoreledger.current_tenant()) AND b.batch_id = ANY (batches)
      AND b.payload_editors IS DISTINCT FROM scoreledger_private.with_payload_editor(b.payload_editors);
 END
 $$;

@@ -18,7 +18,7 @@ LANGUAGE sql STABLE
 AS $$
   SELECT coalesce(array_agg(DISTINCT c.question_version_id), '{}')
   FROM scoreledger_private.corrections c
-  WHERE c.tenant_id = scoreledger.current_tenant() AND c.batch_id = batch_question_ids.batch_id
+  WHERE c.tenant_id = (SELECT scoreledger.current_tenant()) AND c.batch_id = batch_question_ids.batch_id
 $$;
 
 -- Every submission a batch reaches, with its stored score and the score it
@@ -39,7 +39,7 @@ AS $$
            bool_or(NOT c.scoped) AS everyone,
            array_agg(c.ordinal) FILTER (WHERE c.scoped) AS scoped_ordinals
     FROM scoreledger_private.corrections c
-    WHERE c.tenant_id = scoreledger.current_tenant() AND c.batch_id = batch_changes.batch_id
+    WHERE c.tenant_id = (SELECT scoreledger.current_tenant()) AND c.batch_id = batch_changes.batch_id
     GROUP BY c.evaluation_version_id, c.question_version_id
   ), keys AS MATERIALIZED (
     SELECT array_agg(DISTINCT t.evaluation_version_id) AS version_ids,
@@ -61,7 +61,7 @@ AS $$
            a.question_version_id, a.selected_mask
     FROM targets t
     JOIN scoreledger_private.answers a
-      ON a.tenant_id = scoreledger.current_tenant() AND a.question_version_id = t.question_version_id
+      ON a.tenant_id = (SELECT scoreledger.current_tenant()) AND a.question_version_id = t.question_version_id
      AND a.question_version_id = ANY (question_version_ids)
      AND a.submission_no > after_no AND (up_to_no IS NULL OR a.submission_no <= up_to_no)
     JOIN scoreledger_private.submissions s
@@ -74,7 +74,7 @@ AS $$
            a.question_version_id, a.selected_mask
     FROM targets t
     JOIN scoreledger_private.correction_submissions cs
-      ON cs.tenant_id = scoreledger.current_tenant() AND cs.batch_id = batch_changes.batch_id
+      ON cs.tenant_id = (SELECT scoreledger.current_tenant()) AND cs.batch_id = batch_changes.batch_id
      AND cs.ordinal = ANY (t.scoped_ordinals)
     JOIN scoreledger_private.submissions s
       ON s.tenant_id = cs.tenant_id AND s.submission_id = cs.submission_id

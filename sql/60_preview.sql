@@ -15,7 +15,7 @@ AS $$
          scoreledger_private.is_passing(c.new_score, c.new_max_score, v.pass_mark)
   FROM scoreledger_private.batch_changes(batch_id, reverting, question_version_ids, 0, NULL) c
   JOIN scoreledger_private.evaluation_versions v
-    ON v.tenant_id = scoreledger.current_tenant() AND v.evaluation_version_id = c.evaluation_version_id
+    ON v.tenant_id = (SELECT scoreledger.current_tenant()) AND v.evaluation_version_id = c.evaluation_version_id
 $$;
 
 -- The preview document of contract §6 for the rows of a batch. Planned as
@@ -57,22 +57,22 @@ BEGIN
            s.score AS old_score, s.max_score AS old_max, s.score AS new_score, s.max_score AS new_max, 1 AS source
     FROM learners l
     JOIN scoreledger_private.submissions s
-      ON s.tenant_id = scoreledger.current_tenant() AND s.assignment_id = l.assignment_id AND s.user_id = l.user_id
+      ON s.tenant_id = (SELECT scoreledger.current_tenant()) AND s.assignment_id = l.assignment_id AND s.user_id = l.user_id
     UNION ALL
     SELECT s.submission_id, s.assignment_id, s.user_id, s.evaluation_version_id, s.submitted_at, s.attempt_no,
            c.old_score, c.old_max_score, c.new_score, c.new_max_score, 0 AS source
     FROM changes c
     JOIN scoreledger_private.submissions s
-      ON s.tenant_id = scoreledger.current_tenant() AND s.submission_id = c.submission_id
+      ON s.tenant_id = (SELECT scoreledger.current_tenant()) AND s.submission_id = c.submission_id
     WHERE c.assignment_id IS NOT NULL
   ), attempts AS (
     SELECT DISTINCT ON (r.submission_id) r.assignment_id, r.user_id, a.attempt_policy, r.submitted_at, r.attempt_no,
            r.old_score, r.old_max, r.new_score, r.new_max, v.pass_mark
     FROM attempt_rows r
     JOIN scoreledger_private.assignments a
-      ON a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = r.assignment_id
+      ON a.tenant_id = (SELECT scoreledger.current_tenant()) AND a.assignment_id = r.assignment_id
     JOIN scoreledger_private.evaluation_versions v
-      ON v.tenant_id = scoreledger.current_tenant() AND v.evaluation_version_id = r.evaluation_version_id
+      ON v.tenant_id = (SELECT scoreledger.current_tenant()) AND v.evaluation_version_id = r.evaluation_version_id
     ORDER BY r.submission_id, r.source
   ), ranked AS (
     SELECT t.*,
@@ -126,7 +126,7 @@ BEGIN
              ORDER BY a.title, p.assignment_id)
       FROM per_assignment p
       JOIN scoreledger_private.assignments a
-        ON a.tenant_id = scoreledger.current_tenant() AND a.assignment_id = p.assignment_id), '[]'))
+        ON a.tenant_id = (SELECT scoreledger.current_tenant()) AND a.assignment_id = p.assignment_id), '[]'))
      ELSE '{}' END
   -- The rule's totals always: the stored figures carry them too.
   || jsonb_build_object('interventions', (
@@ -158,7 +158,7 @@ BEGIN
          figures_interventions_withdrawn = (totals#>>'{interventions,withdrawn}')::integer,
          figures_remedial_completed = (totals#>>'{interventions,remedialCompleted}')::integer,
          figures_at = clock_timestamp()
-   WHERE b.tenant_id = scoreledger.current_tenant() AND b.batch_id = store_preview_figures.batch_id;
+   WHERE b.tenant_id = (SELECT scoreledger.current_tenant()) AND b.batch_id = store_preview_figures.batch_id;
 END
 $$;
 

@@ -135,7 +135,7 @@ AS $$
            coalesce(s.evaluation_result_id, s.annotation_id) AS source_id,
            CASE WHEN s.evaluation_result_id IS NOT NULL THEN 'evaluation_result' ELSE 'annotation' END AS source_kind
     FROM scoreledger_private.scores s
-    WHERE s.tenant_id = scoreledger.current_tenant()
+    WHERE s.tenant_id = (SELECT scoreledger.current_tenant())
   ), artefacts AS (
     -- Every artefact with the submission its scores target and the
     -- document and declarations they come from (null: it has no scores).
@@ -143,17 +143,17 @@ AS $$
            CASE WHEN r.error IS NULL AND r.submission_id IS NOT NULL THEN r.payload END AS doc, e.output_schema AS declarations
     FROM scoreledger_private.evaluation_results r
     JOIN scoreledger_private.evaluators e ON e.tenant_id = r.tenant_id AND e.evaluator_id = r.evaluator_id
-    WHERE r.tenant_id = scoreledger.current_tenant()
+    WHERE r.tenant_id = (SELECT scoreledger.current_tenant())
     UNION ALL
     SELECT 'annotation', a.annotation_id, i.submission_id,
            CASE WHEN a.status = 'submitted' AND i.submission_id IS NOT NULL THEN a.data END, q.form_schema
     FROM scoreledger_private.annotations a
     JOIN scoreledger_private.review_items i ON i.tenant_id = a.tenant_id AND i.item_id = a.item_id
     JOIN scoreledger_private.review_queues q ON q.tenant_id = i.tenant_id AND q.queue_id = i.queue_id
-    WHERE a.tenant_id = scoreledger.current_tenant()
+    WHERE a.tenant_id = (SELECT scoreledger.current_tenant())
   ), failing AS (
     SELECT f.source_kind, f.source_id FROM scoreledger_private.score_write_failures f
-    WHERE f.tenant_id = scoreledger.current_tenant() AND f.resolved_at IS NULL
+    WHERE f.tenant_id = (SELECT scoreledger.current_tenant()) AND f.resolved_at IS NULL
   ), unwritten AS (
     -- Artefacts the backfill has yet to write (what it picks without
     -- --force): no scores and no warnings of their own. Work pending, not
@@ -163,7 +163,7 @@ AS $$
     WHERE a.doc IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM stored st WHERE st.source_kind = a.source_kind AND st.source_id = a.source_id)
       AND NOT EXISTS (SELECT 1 FROM scoreledger_private.score_write_warnings w
-                      WHERE w.tenant_id = scoreledger.current_tenant()
+                      WHERE w.tenant_id = (SELECT scoreledger.current_tenant())
                         AND w.source_kind = a.source_kind AND w.source_id = a.source_id)
   ), misplaced AS (
     SELECT st.score_id FROM stored st

@@ -16,19 +16,19 @@ AS $$
       SELECT x.score, x.max_score, x.history_id FROM scoreledger_private.score_history x
       WHERE x.tenant_id = s.tenant_id AND x.submission_id = s.submission_id
       ORDER BY x.history_id DESC LIMIT 1) h ON true
-    WHERE s.tenant_id = scoreledger.current_tenant()
+    WHERE s.tenant_id = (SELECT scoreledger.current_tenant())
   ), bad_latest AS (
     SELECT submission_id FROM latest
     WHERE history_id IS NULL OR (score, max_score) IS DISTINCT FROM (h_score, h_max)
   ), bad_first AS (
     SELECT DISTINCT ON (h.submission_id) h.submission_id, h.correction_batch_id
     FROM scoreledger_private.score_history h
-    WHERE h.tenant_id = scoreledger.current_tenant()
+    WHERE h.tenant_id = (SELECT scoreledger.current_tenant())
     ORDER BY h.submission_id, h.history_id
   ), bad_references AS (
     SELECT s.submission_id
     FROM scoreledger_private.submissions s
-    WHERE s.tenant_id = scoreledger.current_tenant()
+    WHERE s.tenant_id = (SELECT scoreledger.current_tenant())
       AND (NOT EXISTS (SELECT 1 FROM scoreledger_private.evaluation_versions v
                        WHERE v.tenant_id = s.tenant_id AND v.evaluation_version_id = s.evaluation_version_id
                          AND v.evaluation_id = s.evaluation_id)
@@ -42,14 +42,14 @@ AS $$
     SELECT s.submission_id
     FROM scoreledger_private.submissions s
     JOIN (SELECT o.submission_no FROM scoreledger_private.submissions o
-          WHERE o.tenant_id = scoreledger.current_tenant()
+          WHERE o.tenant_id = (SELECT scoreledger.current_tenant())
           GROUP BY o.submission_no HAVING count(*) > 1) shared ON shared.submission_no = s.submission_no
-    WHERE s.tenant_id = scoreledger.current_tenant()
+    WHERE s.tenant_id = (SELECT scoreledger.current_tenant())
   ), bad_rules AS (
     SELECT s.submission_id
     FROM scoreledger_private.submissions s
     LEFT JOIN scoreledger_private.recomputed_scores() r ON r.submission_id = s.submission_id
-    WHERE s.tenant_id = scoreledger.current_tenant()
+    WHERE s.tenant_id = (SELECT scoreledger.current_tenant())
       AND (s.score, s.max_score) IS DISTINCT FROM (r.score, r.max_score)
   )
   SELECT 'latest history row = submission score', (SELECT count(*) FROM bad_latest),

@@ -7,14 +7,16 @@ estimated at a row or two, and a plan made for "a row or two" may read
 the tenant's whole key range, or every other tenant's rows, on each call.
 Counted, not timed: the rows one recording call reads from submissions
 (pg_stat_xact_user_tables) are a small multiple of its documents, however
-many rows the other tenant and the tenant itself already hold.
+many rows the other tenant and the tenant itself already hold; creating,
+previewing and applying a batch read a small multiple of the submissions
+it rescores.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from helpers import create_tenant, evaluation_doc, standard_items, submission_doc
+from helpers import create_tenant, evaluation_doc, replace_key, standard_items, submission_doc
 from psycopg.types.json import Jsonb
 from scoreledger import db
 
@@ -25,7 +27,7 @@ OTHER_TENANT = 40_000
 CALL = 1_000
 
 
-def test_recording_into_a_tenant_grown_since_analyze_reads_only_its_documents(dsn):
+def test_a_tenant_grown_since_analyze_records_and_regrades_reading_only_its_rows(dsn):
     actor = str(uuid.uuid4())
     items = standard_items()
 
@@ -78,3 +80,25 @@ def test_recording_into_a_tenant_grown_since_analyze_reads_only_its_documents(ds
     # established tenant (43,000 and up per call), and the reference check
     # the newcomer's whole key range, growing with every call.
     assert all(r <= 4 * CALL for r in reads), f"rows of submissions read per {CALL}-document call: {reads}"
+
+    # A regrade of the newcomer's item: each call reads each of its
+    # submissions a few times. Before, the preview figures' rescoring took
+    # the submissions by the tenant's key range once per answer (the
+    # statistics put the newcomer at one row): 4,000 x 4,000 reads.
+    regraded = 4 * CALL
+
+    def counting_reads(sql: str, params) -> tuple[object, int]:
+        with db.acting(dsn, newcomer, actor) as conn:
+            before = conn.execute(read_sql).fetchone()["n"]
+            result = conn.execute(sql, params).fetchone()["r"]
+            return result, conn.execute(read_sql).fetchone()["n"] - before
+
+    batch, created = counting_reads(
+        "SELECT scoreledger.create_correction_batch('stale statistics', %s) AS r",
+        [Jsonb([replace_key(newcomer_version, items[0].question_version_id, ["C"])])],
+    )
+    _, previewed = counting_reads("SELECT scoreledger.preview_correction_batch(%s) AS r", [batch])
+    applied_result, applied = counting_reads("SELECT scoreledger.apply_correction_batch(%s) AS r", [batch])
+    assert applied_result["submissions_rescored"] == regraded
+    reads = {"create": created, "preview": previewed, "apply": applied}
+    assert all(r <= 10 * regraded for r in reads.values()), f"rows of submissions read for {regraded}: {reads}"
