@@ -42,13 +42,29 @@ def record_submission(conn: psycopg.Connection, doc: dict) -> str:
     return str(conn.execute("SELECT scoreledger.record_submission(%s) AS id", [Jsonb(doc)]).fetchone()["id"])
 
 
-def record_submissions(conn: psycopg.Connection, docs: list[dict]) -> int:
-    return conn.execute("SELECT scoreledger.record_submissions(%s) AS n", [Jsonb(docs)]).fetchone()["n"]
+class JsonLines(str):
+    """Documents as an import reads them: one JSON text per line, sent as they are."""
 
 
-def submission_problems(conn: psycopg.Connection, docs: list[dict]) -> list[dict]:
+def docs_argument(docs: list[dict] | JsonLines) -> tuple[str, object]:
+    """The SQL for a documents argument and its parameter. JSON lines are parsed one by one
+    in the server, so a line holding two values is refused, not read as two documents."""
+    if isinstance(docs, JsonLines):
+        return "(SELECT jsonb_agg(l::jsonb ORDER BY n) FROM string_to_table(%s, E'\\n') WITH ORDINALITY t(l, n))", str(
+            docs
+        )
+    return "%s", Jsonb(docs)
+
+
+def record_submissions(conn: psycopg.Connection, docs: list[dict] | JsonLines) -> int:
+    sql, param = docs_argument(docs)
+    return conn.execute(f"SELECT scoreledger.record_submissions({sql}) AS n", [param]).fetchone()["n"]
+
+
+def submission_problems(conn: psycopg.Connection, docs: list[dict] | JsonLines) -> list[dict]:
     """The documents record_submissions would refuse: idx, sqlstate, message (the database's rules)."""
-    return conn.execute("SELECT * FROM scoreledger.submission_problems(%s)", [Jsonb(docs)]).fetchall()
+    sql, param = docs_argument(docs)
+    return conn.execute(f"SELECT * FROM scoreledger.submission_problems({sql})", [param]).fetchall()
 
 
 def submission_history(conn: psycopg.Connection, submission_id: str) -> list[dict]:

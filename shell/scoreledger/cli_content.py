@@ -10,7 +10,7 @@ from .context import Context, failure, read_documents, with_context
 from .importer import IMPORT_RULE, import_lines, import_report, jsonl_options
 from .render import print_submission_history
 
-IMPORT_CHUNK = 1000
+IMPORT_CHUNK = 5000
 
 
 def _each_document(c: Context, file: str, write) -> tuple[list, list[str]]:

@@ -22,6 +22,7 @@ from typing import TextIO
 import click
 import psycopg
 
+from .api import JsonLines
 from .context import Context, one_line
 from .render import progress
 
@@ -99,8 +100,8 @@ class _Stop(Exception):
 def import_lines(
     c: Context,
     file: TextIO,
-    record: Callable[[psycopg.Connection, list[dict]], int],
-    diagnose: Callable[[psycopg.Connection, list[dict]], list[dict]],
+    record: Callable[[psycopg.Connection, JsonLines], int],
+    diagnose: Callable[[psycopg.Connection, JsonLines], list[dict]],
     batch_size: int,
     silent: bool,
     skip: int = 0,
@@ -116,7 +117,7 @@ def import_lines(
     """
     total_bytes = os.fstat(file.fileno()).st_size if file is not sys.stdin and file.seekable() else None
     done = Imported()
-    chunk: list[tuple[int, dict, str]] = []  # (line number, document, raw line)
+    chunk: list[tuple[int, str]] = []  # (line number, raw line)
 
     def reject(number: int, sqlstate: str | None, message: str, raw: str) -> None:
         assert rejects is not None
@@ -130,17 +131,30 @@ def import_lines(
         chunk.clear()
         stop: _Stop | None = None
         while pending:
-            lines = [n for n, _, _ in pending]
-            docs = [d for _, d, _ in pending]
+            lines = [n for n, _ in pending]
             try:
                 with c.acting() as conn:
-                    done.recorded += record(conn, docs)
+                    done.recorded += record(conn, as_lines(pending))
                 break
             except psycopg.Error as exc:
                 failure = relabel(one_line(exc), lines)
+            # The lines go to the server as they are; only a refused chunk is
+            # parsed here, to name a line that is not JSON at all.
+            not_json = [(i, message) for i, (_, raw) in enumerate(pending) if (message := json_error(raw))]
+            if not_json:
+                if rejects is None:
+                    first, message = not_json[0]
+                    stop = _Stop(lines[first], f"line {lines[first]}: not valid JSON ({message})")
+                    pending = pending[:first]
+                    continue
+                for i, message in not_json:
+                    reject(lines[i], None, f"line {lines[i]}: not valid JSON ({message})", pending[i][1])
+                bad = {i for i, _ in not_json}
+                pending = [entry for i, entry in enumerate(pending) if i not in bad]
+                continue
             try:
                 with c.acting() as conn:
-                    problems = diagnose(conn, docs)
+                    problems = diagnose(conn, as_lines(pending))
             except psycopg.Error:
                 problems = []
             if not problems:
@@ -154,7 +168,7 @@ def import_lines(
                 continue
             refused = {p["idx"]: p for p in problems}
             for idx, p in sorted(refused.items()):
-                number, _, raw = pending[idx]
+                number, raw = pending[idx]
                 reject(number, p["sqlstate"], relabel(p["message"], lines), raw)
             pending = [entry for idx, entry in enumerate(pending) if idx not in refused]
         if stop is not None:
@@ -167,17 +181,7 @@ def import_lines(
                     bar.update(len(raw.encode()))
                 if number <= skip or not raw.strip():
                     continue
-                try:
-                    document = json.loads(raw)
-                except json.JSONDecodeError as exc:
-                    message = f"line {number}: not valid JSON ({exc.msg})"
-                    if rejects is not None:
-                        done.documents += 1
-                        reject(number, None, message, raw)
-                        continue
-                    flush()
-                    raise _Stop(number, message) from None
-                chunk.append((number, document, raw))
+                chunk.append((number, raw))
                 done.documents += 1
                 if len(chunk) >= batch_size:
                     flush()
@@ -185,6 +189,26 @@ def import_lines(
     except _Stop as stop:
         raise click.ClickException(stopped(stop, done, skip)) from None
     return done
+
+
+def as_lines(entries: list[tuple[int, str]]) -> JsonLines:
+    """The chunk's lines as they are: parsing each line in Python and serializing it
+    again cost about 80 us a 20-item submission (json.loads 56 us, json.dumps 26 us),
+    time the server spent waiting."""
+    return JsonLines("\n".join(raw.strip() for _, raw in entries))
+
+
+def _no_constants(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_error(raw: str) -> str | None:
+    """Why RAW is not one JSON value (as PostgreSQL's jsonb reads it), or None."""
+    try:
+        json.loads(raw, parse_constant=_no_constants)
+    except ValueError as exc:
+        return exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+    return None
 
 
 def stopped(stop: _Stop, done: Imported, skip: int = 0) -> str:

@@ -15,6 +15,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from . import db
+from .api import JsonLines, docs_argument
 
 SOURCE_KINDS = ("evaluation_result", "annotation")
 DEFAULT_BATCH = 5000
@@ -44,8 +45,9 @@ def record_evaluation_result(
     return str(row["id"])
 
 
-def record_evaluation_results(conn: psycopg.Connection, docs: list[dict]) -> int:
-    return conn.execute("SELECT scoreledger.record_evaluation_results(%s) AS n", [Jsonb(docs)]).fetchone()["n"]
+def record_evaluation_results(conn: psycopg.Connection, docs: list[dict] | JsonLines) -> int:
+    sql, param = docs_argument(docs)
+    return conn.execute(f"SELECT scoreledger.record_evaluation_results({sql}) AS n", [param]).fetchone()["n"]
 
 
 def list_evaluators(conn: psycopg.Connection) -> list[dict]:
@@ -64,9 +66,10 @@ def list_review_queues(conn: psycopg.Connection) -> list[dict]:
     ).fetchall()
 
 
-def result_problems(conn: psycopg.Connection, docs: list[dict]) -> list[dict]:
+def result_problems(conn: psycopg.Connection, docs: list[dict] | JsonLines) -> list[dict]:
     """The documents record_evaluation_results would refuse: idx, sqlstate, message (the database's rules)."""
-    return conn.execute("SELECT * FROM scoreledger.result_problems(%s)", [Jsonb(docs)]).fetchall()
+    sql, param = docs_argument(docs)
+    return conn.execute(f"SELECT * FROM scoreledger.result_problems({sql})", [param]).fetchall()
 
 
 def create_review_queue(conn: psycopg.Connection, name: str, form_schema: dict | None = None) -> str:

@@ -121,6 +121,24 @@ def test_bad_json_stops_after_committing_what_came_before(run, dsn, tenant, acto
         assert conn.execute("SELECT count(*) AS n FROM scoreledger.submissions").fetchone()["n"] == 2
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"submission_id": NaN}',  # Python's json reads NaN; jsonb does not
+        '{"a": 1} {"b": 2}',  # two values on one line
+        '{"a": 1},{"b": 2}',  # would splice into the chunk's array as two documents
+    ],
+)
+def test_a_line_jsonb_cannot_read_is_named_and_nothing_after_it_recorded(run, dsn, tenant, actor, exam, tmp_path, line):
+    docs = submissions(exam, 3, "B")
+    path = tmp_path / "submissions.jsonl"
+    path.write_text("\n".join([json.dumps(docs[0]), json.dumps(docs[1]), line, json.dumps(docs[2])]) + "\n")
+    result = run("import", "submissions", str(path), tenant=tenant, actor=actor)
+    assert result.exit_code == 1 and "line 3: not valid JSON" in result.output, result.output
+    with db.acting(dsn, tenant, actor) as conn:
+        assert conn.execute("SELECT count(*) AS n FROM scoreledger.submissions").fetchone()["n"] == 2
+
+
 # ------------------------------------------------------------ action center
 
 
