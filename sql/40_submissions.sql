@@ -43,8 +43,8 @@ BEGIN
   -- or any tenant of a table never analyzed, is estimated small, and a
   -- constant tenant or a plain join then made "read the tenant's whole key
   -- range" the cheaper plan, on every recording: 990,000 rows removed per
-  -- 5,000-document call at 1M. So a statement of up to 10,000 submissions
-  -- probes the primary key once per id (LATERAL ... LIMIT 1 cannot become
+  -- 5,000-document call at 1M. So a statement of up to 10,000 history rows
+  -- probes the primary key once per submission (LATERAL ... LIMIT 1 cannot become
   -- a hash join); a bigger one (an apply) covers much of its tenant and
   -- joins, the tenant a join column, never a constant (its statistics
   -- would then come from the most-common-values list, which a new tenant

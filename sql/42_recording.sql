@@ -395,9 +395,10 @@ AS $$
 #variable_conflict use_column
 BEGIN
   -- A first recording names no stored submission: skip the join. Planned
-  -- for the temporary table's default estimate (about a thousand rows), it
-  -- is a hash join whose first step reads submissions until the tenant's
-  -- first row, through every other tenant's rows before it.
+  -- while every document of the call still counts as not inserted (the
+  -- temporary table is analyzed before the insert), it can be a hash join
+  -- whose first step reads submissions up to the tenant's first row,
+  -- through every other tenant's rows before it.
   IF NOT EXISTS (SELECT 1 FROM pg_temp.recording_submissions r WHERE NOT r.inserted AND r.problem IS NULL) THEN
     RETURN;
   END IF;

@@ -4,7 +4,7 @@
 -- check_invariants() notices when the data disagrees with the rules.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(73);
+SELECT plan(76);
 
 SELECT scoreledger.create_tenant('history tenant', tests.uuid_of('tenant', 701));
 SELECT scoreledger.create_tenant('history neighbour', tests.uuid_of('tenant', 702));
@@ -260,7 +260,26 @@ SELECT tests.throws_code_like($$INSERT INTO scoreledger_private.score_history (t
 SELECT tests.throws_code_like($$INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, score, max_score)
                    VALUES (tests.uuid_of('tenant', 701), tests.uuid_of('submission', 7020), 0, 1)$$,
                  'SL404', '%', 'owner: a history row of this tenant naming another tenant''s submission raises SL404');
+-- A statement of over 10,000 rows is checked by a join instead of probes:
+-- the same rule. (The second statement passes the check, then raises on
+-- purpose, so its rows are not kept.)
+SELECT tests.throws_code_like($$INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, score, max_score)
+                   SELECT tests.uuid_of('tenant', 701), tests.uuid_of('submission', 7001), 6, 6 FROM generate_series(1, 10000)
+                   UNION ALL
+                   SELECT tests.uuid_of('tenant', 701), tests.uuid_of('submission', 7999), 0, 1$$,
+                 'SL404', '%', 'owner: a statement of 10,001 history rows, one naming no submission, raises SL404');
+SELECT tests.throws_code_like($q$DO $do$ BEGIN
+                     INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, score, max_score)
+                     SELECT tests.uuid_of('tenant', 701), tests.uuid_of('submission', 7001), 6, 6 FROM generate_series(1, 10001);
+                     RAISE EXCEPTION 'the 10,001 rows passed' USING ERRCODE = 'P0001';
+                   END $do$$q$,
+                 'P0001', 'the 10,001 rows passed', 'owner: ... and one of 10,001 rows naming recorded submissions passes it');
 SELECT tests.clear_context();
+-- A superuser is not filtered by row-level security: the tenant is part of
+-- the reference, not only of the policy.
+SELECT tests.throws_code_like($$INSERT INTO scoreledger_private.score_history (tenant_id, submission_id, score, max_score)
+                   VALUES (tests.uuid_of('tenant', 701), tests.uuid_of('submission', 7020), 0, 1)$$,
+                 'SL404', '%', 'superuser: a history row of one tenant naming another tenant''s submission raises SL404');
 
 -- check_invariants now sees scores that disagree with the rules.
 SELECT is(tests.breaches('tenant history tenant', 'stored score = scoring rules%'), 2::bigint,

@@ -127,6 +127,7 @@ def test_bad_json_stops_after_committing_what_came_before(run, dsn, tenant, acto
         '{"submission_id": NaN}',  # Python's json reads NaN; jsonb does not
         '{"a": 1} {"b": 2}',  # two values on one line
         '{"a": 1},{"b": 2}',  # would splice into the chunk's array as two documents
+        '{"submission_id": "\\u0000"}',  # Python reads a NUL escape; jsonb does not
     ],
 )
 def test_a_line_jsonb_cannot_read_is_named_and_nothing_after_it_recorded(run, dsn, tenant, actor, exam, tmp_path, line):
