@@ -223,7 +223,10 @@ BEGIN
       CROSS JOIN LATERAL (
         SELECT e.answer, e.n,
                CASE WHEN jsonb_typeof(e.answer) = 'object' THEN e.answer->'selected' END AS selection,
-               CASE WHEN jsonb_typeof(e.answer) = 'object' THEN lower(e.answer->>'question_version_id') END AS qv
+               -- Lowered byte-wise (collation "C"): the locale's lower() cost about 35 ms
+               -- a call, and only an ASCII uuid can equal an item's id text anyway.
+               CASE WHEN jsonb_typeof(e.answer) = 'object'
+                    THEN lower((e.answer->>'question_version_id') COLLATE "C") END AS qv
         FROM jsonb_array_elements(d.doc->'answers') WITH ORDINALITY AS e(answer, n)
         OFFSET 0) a
       LEFT JOIN pg_temp.recording_items it
@@ -337,6 +340,11 @@ $$;
 CREATE OR REPLACE FUNCTION scoreledger_private.insert_submissions(tenant uuid)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
+-- The answers join to the written submissions by hashing those (a call's
+-- documents) and reading the scratch answers once, then sort by number.
+-- A merge join sorted the call's every answer twice, by document and then
+-- by number: about 35 ms of a 5,000-document call.
+SET enable_mergejoin = off
 AS $$
 BEGIN
   WITH inserted AS (

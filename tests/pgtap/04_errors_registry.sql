@@ -1,7 +1,7 @@
 -- The error registry (contract section 2): one place lists every SQLSTATE
 -- the API raises on purpose; scoreledger_private.fail refuses any other.
 BEGIN;
-SELECT plan(18);
+SELECT plan(21);
 
 SELECT set_eq($$SELECT sqlstate FROM scoreledger.error_codes$$,
               ARRAY['SL401', 'SL403', 'SL404', 'SL409', 'SL422', 'SL423'],
@@ -76,6 +76,38 @@ SELECT is_empty($$SELECT name FROM scoreledger.input_limits WHERE max_value IS N
                 'every listed bound is positive and says what it applies to');
 SELECT is(scoreledger_private.input_limit('no such bound'), NULL::bigint,
           'sanity: an unknown name gives null (hence the static check above)');
+
+-- is_uuid is the canonical 8-4-4-4-12 form of either case, no more: it
+-- must accept and refuse exactly what the regular expression below does,
+-- over every one-character change of valid uuids (each position set to a
+-- hyphen, a non-hex letter, a space, a newline, a multibyte letter or a
+-- hex digit, deleted or doubled) and the other shapes a client sends.
+CREATE TEMP TABLE uuid_candidates AS
+WITH seeds(value) AS (VALUES ('0d41e3b2-9c6f-4a1e-8b7d-5f2c3a9e1b64'), ('ABCDEF01-2345-6789-ABCD-EF0123456789'),
+                             ('00000000-0000-0000-0000-000000000000'))
+SELECT v.value FROM (
+  SELECT value FROM seeds
+  UNION ALL
+  SELECT overlay(s.value PLACING c.ch FROM p FOR 1)
+  FROM seeds s, generate_series(1, 36) p, unnest(ARRAY['-', 'g', 'G', ' ', E'\n', 'é', '0', 'f', 'F', '{']) c(ch)
+  UNION ALL SELECT overlay(s.value PLACING '' FROM p FOR 1) FROM seeds s, generate_series(1, 36) p
+  UNION ALL SELECT overlay(s.value PLACING substr(s.value, p, 1) || substr(s.value, p, 1) FROM p FOR 1)
+            FROM seeds s, generate_series(1, 36) p
+  UNION ALL SELECT unnest(ARRAY['', '-', '------------------------------------', '0d41e3b29c6f4a1e8b7d5f2c3a9e1b64',
+                                '{0d41e3b2-9c6f-4a1e-8b7d-5f2c3a9e1b64}', '0d41e3b2-9c6f-4a1e-8b7d-5f2c3a9e1b64 ',
+                                ' 0d41e3b2-9c6f-4a1e-8b7d-5f2c3a9e1b64', E'0d41e3b2-9c6f-4a1e-8b7d-5f2c3a9e1b64\n',
+                                '0d41e3b2-9c6f-4a1e-8b7d-5f2c3a9e1b6-', '0d41e3b29-c6f-4a1e-8b7d-5f2c3a9e1b64',
+                                '0d41e3b2--c6f-4a1e-8b7d-5f2c3a9e1b64', '0d41e3b2-9c6f-4a1e-8b7d5-f2c3a9e1b64'])
+) v;
+SELECT is((SELECT count(*) FROM uuid_candidates WHERE value ~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')
+          BETWEEN 100 AND (SELECT count(*) - 100 FROM uuid_candidates), true,
+          'sanity: the candidates hold more than a hundred uuids and more than a hundred non-uuids');
+SELECT is_empty($$
+  SELECT quote_literal(value) FROM uuid_candidates
+  WHERE scoreledger_private.is_uuid(value)
+        IS DISTINCT FROM (value ~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')
+$$, 'is_uuid accepts exactly the canonical 8-4-4-4-12 hex form, either case');
+SELECT is(scoreledger_private.is_uuid(NULL), NULL, 'is_uuid of null is null');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,7 +4,7 @@
 -- key A,B,C 3pt. A submission holds only the items it lists, so one-item
 -- submissions isolate one rule each.
 BEGIN;
-SELECT plan(119);
+SELECT plan(121);
 
 SELECT scoreledger.create_tenant('scoring tenant', tests.uuid_of('tenant', 601));
 
@@ -369,6 +369,15 @@ SELECT scoreledger.revert_correction_batch(:'replace_d', 'wrong key');
 SELECT is(tests.score_one(606, ARRAY['C'], NULL, NULL), ARRAY[1, 1]::numeric[],
           'recorded after the later replace_key was reverted: the earlier replaced key (C) counts again');
 SELECT is(tests.score_one(606, ARRAY['D'], NULL, NULL), ARRAY[0, 1]::numeric[], '... and the reverted key (D) no longer does');
+
+-- An answer names its item in either letter case: matched to the item
+-- (and scored) as the lower-case id it is.
+SELECT is(tests.score_of(tests.record(jsonb_set(tests.submission_doc(601, nextval('tests.learner')::int, ARRAY['B'], NULL, NULL),
+                                                '{answers,0,question_version_id}', to_jsonb(upper(tests.uuid_of('q1', 601)::text))))),
+          ARRAY[1, 1]::numeric[], 'an answer naming its item in upper case is recorded and scored against that item');
+SELECT is((SELECT a.question_version_id FROM scoreledger.answers a JOIN scoreledger.submissions s USING (submission_id)
+           WHERE s.user_id = tests.uuid_of('user', currval('tests.learner')::int)),
+          tests.uuid_of('q1', 601), '... and its raw answer names the item by its id');
 
 SELECT * FROM finish();
 ROLLBACK;
