@@ -138,10 +138,11 @@ def import_lines(
                 break
             except psycopg.Error as exc:
                 failure = relabel(one_line(exc), lines)
-            # The lines go to the server as they are; only a refused chunk is
-            # parsed here, to name a line that is not JSON at all.
-            not_json = [(i, message) for i, (_, raw) in enumerate(pending) if (message := json_error(raw))]
             problems: list[dict] = []
+            # The lines go to the server as they are; only a refused chunk is
+            # parsed here, to name a line that is not JSON at all: such lines
+            # are the chunk's problems (sqlstate None), else the database's.
+            not_json = [(i, message) for i, (_, raw) in enumerate(pending) if (message := json_error(raw))]
             if not not_json:
                 try:
                     with c.acting() as conn:
@@ -152,29 +153,27 @@ def import_lines(
                     with c.acting() as conn:
                         not_json = unreadable_lines(conn, pending)
             if not_json:
-                if rejects is None:
-                    first, message = not_json[0]
-                    stop = _Stop(lines[first], f"line {lines[first]}: not valid JSON ({message})")
-                    pending = pending[:first]
-                    continue
-                for i, message in not_json:
-                    reject(lines[i], None, f"line {lines[i]}: not valid JSON ({message})", pending[i][1])
-                bad = {i for i, _ in not_json}
-                pending = [entry for i, entry in enumerate(pending) if i not in bad]
-                continue
+                problems = [
+                    {"idx": i, "sqlstate": None, "message": f"line {lines[i]}: not valid JSON ({message})"}
+                    for i, message in not_json
+                ]
+            else:
+                problems = [p | {"message": relabel(p["message"], lines)} for p in problems]
             if not problems:
                 # Refused for no document's sake (a lock, the connection): stop before the chunk.
                 raise _Stop(lines[0], failure)
             if rejects is None:
                 first = min(p["idx"] for p in problems)
                 bad = next(p for p in problems if p["idx"] == first)
-                stop = _Stop(lines[first], relabel(f"{bad['sqlstate']}: {bad['message']}", lines))
+                stop = _Stop(
+                    lines[first], bad["message"] if bad["sqlstate"] is None else f"{bad['sqlstate']}: {bad['message']}"
+                )
                 pending = pending[:first]
                 continue
             refused = {p["idx"]: p for p in problems}
             for idx, p in sorted(refused.items()):
                 number, raw = pending[idx]
-                reject(number, p["sqlstate"], relabel(p["message"], lines), raw)
+                reject(number, p["sqlstate"], p["message"], raw)
             pending = [entry for idx, entry in enumerate(pending) if idx not in refused]
         if stop is not None:
             raise stop
