@@ -163,12 +163,12 @@ def import_lines(
                 # Refused for no document's sake (a lock, the connection): stop before the chunk.
                 raise _Stop(lines[0], failure)
             if rejects is None:
-                first = min(p["idx"] for p in problems)
-                bad = next(p for p in problems if p["idx"] == first)
+                bad = min(problems, key=lambda p: p["idx"])
                 stop = _Stop(
-                    lines[first], bad["message"] if bad["sqlstate"] is None else f"{bad['sqlstate']}: {bad['message']}"
+                    lines[bad["idx"]],
+                    bad["message"] if bad["sqlstate"] is None else f"{bad['sqlstate']}: {bad['message']}",
                 )
-                pending = pending[:first]
+                pending = pending[: bad["idx"]]
                 continue
             refused = {p["idx"]: p for p in problems}
             for idx, p in sorted(refused.items()):
